@@ -1,0 +1,172 @@
+"""``sharebot``: serve, migrate, link, unlink, sweep."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot import __version__
+from bot.clock import utcnow
+from bot.config import Settings, load_settings
+from bot.errors import SharebotError
+from bot.hub.client import HubClient
+from bot.store.db import current_revision, ensure_schema, head_revision, make_engine, upgrade
+from bot.store.repository import Repository
+
+log = logging.getLogger("sharebot")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.log_level)
+    try:
+        result: int = args.func(args)
+        return result
+    except SharebotError as err:
+        print(f"sharebot: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sharebot",
+        description="Share JupyterHub servers from Slack, for a limited time. "
+        "Settings come from the environment; see the README.",
+    )
+    parser.add_argument("--version", action="version", version=f"sharebot {__version__}")
+    parser.add_argument(
+        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the Slack app and the background jobs")
+    serve.set_defaults(func=cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="upgrade the database to the current schema")
+    migrate.set_defaults(func=cmd_migrate)
+
+    link = sub.add_parser("link", help="map a Slack user to a JupyterHub user")
+    link.add_argument("slack_user_id", help="Slack member ID, e.g. U012AB3CD")
+    link.add_argument("hub_username", help="JupyterHub username")
+    link.set_defaults(func=cmd_link)
+
+    unlink = sub.add_parser("unlink", help="remove a Slack user's mapping")
+    unlink.add_argument("slack_user_id")
+    unlink.set_defaults(func=cmd_unlink)
+
+    sweep = sub.add_parser("sweep", help="run the background pass")
+    sweep.add_argument("--once", action="store_true", required=True, help="one pass, then exit")
+    sweep.set_defaults(func=cmd_sweep)
+    return parser
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    # slack_sdk logs request bodies at DEBUG, and those hold accept links: never below INFO.
+    logging.getLogger("slack_sdk").setLevel(max(logging.INFO, logging.getLevelName(level)))
+    logging.getLogger("slack_bolt").setLevel(max(logging.INFO, logging.getLevelName(level)))
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+def cmd_serve(_args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from bot.runtime import build
+    from bot.web import create_app
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    ensure_schema(engine)
+    runtime = build(settings, engine)
+    app = create_app(runtime)
+    mode = "Socket Mode" if settings.socket_mode else f"http://{settings.host}:{settings.port}"
+    log.info("sharebot %s serving on %s", __version__, mode)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    return 0
+
+
+def cmd_migrate(_args: argparse.Namespace) -> int:
+    from bot.config import database_url_from_env
+
+    engine = make_engine(database_url_from_env())
+    before = current_revision(engine)
+    upgrade(engine)
+    print(f"database upgraded from {before or 'empty'} to {head_revision()}")
+    return 0
+
+
+def cmd_link(args: argparse.Namespace) -> int:
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    ensure_schema(engine)
+
+    async def hub_user_exists() -> bool:
+        async with HubClient(
+            settings.hub_api_base, settings.jupyterhub_api_token.get_secret_value()
+        ) as hub:
+            return await hub.user_exists(args.hub_username)
+
+    if not asyncio.run(hub_user_exists()):
+        print(
+            f"sharebot: JupyterHub has no user named {args.hub_username!r}; nothing was linked.",
+            file=sys.stderr,
+        )
+        return 1
+    previous = Repository(engine).link(
+        args.slack_user_id, args.hub_username, method="admin", by="cli", now=utcnow()
+    )
+    replaced = f" (was {previous.hub_user})" if previous else ""
+    print(f"linked Slack user {args.slack_user_id} to hub user {args.hub_username}{replaced}")
+    return 0
+
+
+def cmd_unlink(args: argparse.Namespace) -> int:
+    from bot.config import database_url_from_env
+
+    engine = make_engine(database_url_from_env())
+    ensure_schema(engine)
+    previous = Repository(engine).unlink(args.slack_user_id, by="cli", now=utcnow())
+    if previous is None:
+        print(f"Slack user {args.slack_user_id} was not linked")
+        return 1
+    print(f"unlinked Slack user {args.slack_user_id} from hub user {previous.hub_user}")
+    return 0
+
+
+def cmd_sweep(_args: argparse.Namespace) -> int:
+    from bot.jobs import sweep_once
+    from bot.runtime import build
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    ensure_schema(engine)
+
+    async def once() -> None:
+        runtime = build(settings, engine)
+        try:
+            report = await sweep_once(runtime.service, utcnow)
+            print(
+                f"sweep: {report.accepted} accepted, {report.lapsed} lapsed, "
+                f"{report.ended} ended, {report.failures} failures"
+            )
+        finally:
+            await runtime.aclose()
+
+    asyncio.run(once())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

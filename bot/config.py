@@ -1,0 +1,161 @@
+"""Settings, read once from the environment at the edge (``sharebot`` CLI).
+
+Every setting is documented in README.md ("Configuration"); a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.domain.durations import format_duration, parse_duration
+from bot.errors import CommandError, ConfigError
+
+_PLACEHOLDERS = ("changeme", "change-me", "your-", "xxx", "<", "todo", "replace")
+
+# What to put in each variable, shown when it is missing or invalid.
+ADVICE: dict[str, str] = {
+    "SLACK_BOT_TOKEN": "the Bot User OAuth Token (xoxb-...) from your Slack app's "
+    "OAuth & Permissions page",
+    "SLACK_SIGNING_SECRET": "the Signing Secret from your Slack app's Basic Information page",
+    "SLACK_APP_TOKEN": "an app-level token (xapp-...) with connections:write, or leave it "
+    "unset to serve HTTP",
+    "SLACK_API_URL": "the Slack Web API base URL, e.g. https://slack.com/api/ (the default)",
+    "JUPYTERHUB_API_URL": "the hub's API URL as seen from sharebot, e.g. "
+    "http://127.0.0.1:8081/hub/api",
+    "JUPYTERHUB_API_TOKEN": "the api_token of the sharebot service in jupyterhub_config.py",
+    "JUPYTERHUB_PUBLIC_URL": "the origin people open the hub at in a browser, e.g. "
+    "https://hub.example.org",
+    "SHAREBOT_DATABASE_URL": "an SQLAlchemy URL, e.g. sqlite:///sharebot.sqlite (the default) "
+    "or postgresql+psycopg://user:pass@host/db",
+    "SHAREBOT_HOST": "the address to listen on, e.g. 127.0.0.1 (default) or 0.0.0.0",
+    "SHAREBOT_PORT": "a TCP port number, e.g. 8080 (default)",
+    "SHAREBOT_SWEEP_INTERVAL": "seconds between background passes, a positive number (default 30)",
+    "SHAREBOT_MAX_DURATION": "the longest share allowed, a duration like 7d (default) or 12h",
+    "SHAREBOT_INVITE_TTL": "how long an accept link stays valid, a duration between 1m and "
+    "365d, e.g. 24h (default)",
+}
+
+
+def _duration(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return parse_duration(value)
+        except CommandError as err:
+            raise ValueError(str(err)) from None
+    return value
+
+
+def _not_placeholder(value: SecretStr) -> SecretStr:
+    secret = value.get_secret_value().strip()
+    if not secret:
+        raise ValueError("is empty")
+    lowered = secret.lower()
+    if any(marker in lowered for marker in _PLACEHOLDERS):
+        raise ValueError("looks like a placeholder, not a real secret")
+    return value
+
+
+def _http_url(value: str) -> str:
+    value = value.strip()
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    return value
+
+
+def _invite_ttl(value: timedelta) -> timedelta:
+    if not timedelta(minutes=1) <= value <= timedelta(days=365):
+        raise ValueError(f"{format_duration(value)} is outside 1m..365d (the hub's limits)")
+    return value
+
+
+def _positive_duration(value: timedelta) -> timedelta:
+    if value < timedelta(minutes=1):
+        raise ValueError("must be at least 1m")
+    return value
+
+
+Secret = Annotated[SecretStr, AfterValidator(_not_placeholder)]
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+
+class Settings(BaseSettings):
+    """All of sharebot's settings. Build with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(
+        case_sensitive=True, extra="ignore", frozen=True, populate_by_name=True
+    )
+
+    slack_bot_token: Secret = Field(validation_alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: Secret = Field(validation_alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
+    slack_api_url: HttpUrl = Field(
+        default="https://slack.com/api/", validation_alias="SLACK_API_URL"
+    )
+    jupyterhub_api_url: HttpUrl = Field(validation_alias="JUPYTERHUB_API_URL")
+    jupyterhub_api_token: Secret = Field(validation_alias="JUPYTERHUB_API_TOKEN")
+    jupyterhub_public_url: HttpUrl = Field(validation_alias="JUPYTERHUB_PUBLIC_URL")
+    database_url: str = Field(
+        default="sqlite:///sharebot.sqlite", validation_alias="SHAREBOT_DATABASE_URL"
+    )
+    host: str = Field(default="127.0.0.1", validation_alias="SHAREBOT_HOST")
+    port: int = Field(default=8080, ge=1, le=65535, validation_alias="SHAREBOT_PORT")
+    sweep_interval: float = Field(default=30.0, gt=0, validation_alias="SHAREBOT_SWEEP_INTERVAL")
+    max_duration: Annotated[Duration, AfterValidator(_positive_duration)] = Field(
+        default=timedelta(days=7), validation_alias="SHAREBOT_MAX_DURATION"
+    )
+    invite_ttl: Annotated[Duration, AfterValidator(_invite_ttl)] = Field(
+        default=timedelta(hours=24), validation_alias="SHAREBOT_INVITE_TTL"
+    )
+
+    @property
+    def slack_api_base(self) -> str:
+        """SLACK_API_URL with the trailing slash slack_sdk expects."""
+        return self.slack_api_url.rstrip("/") + "/"
+
+    @property
+    def hub_api_base(self) -> str:
+        return self.jupyterhub_api_url.rstrip("/")
+
+    @property
+    def hub_public_origin(self) -> str:
+        return self.jupyterhub_public_url.rstrip("/")
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+
+def env_names() -> list[str]:
+    """Every environment variable sharebot reads."""
+    return [str(field.validation_alias) for field in Settings.model_fields.values()]
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment; raise ConfigError naming the first bad variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as err:
+        raise ConfigError(_describe(err)) from None
+
+
+def _describe(err: ValidationError) -> str:
+    first = err.errors()[0]
+    name = str(first["loc"][0]) if first["loc"] else "configuration"
+    advice = ADVICE.get(name, "a valid value")
+    if first["type"] == "missing":
+        return f"{name} is not set: set it to {advice}."
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return f"{name} is invalid ({message}): set it to {advice}."
+
+
+def database_url_from_env() -> str:
+    """Only SHAREBOT_DATABASE_URL, for commands that need nothing else (migrate, unlink)."""
+    return os.environ.get("SHAREBOT_DATABASE_URL") or str(
+        Settings.model_fields["database_url"].default
+    )

@@ -1,0 +1,159 @@
+"""The grammar of ``/share-server``, parsed into small command objects.
+
+Slack escapes mentions when the command has ``should_escape: true``: people arrive as
+``<@U123|alice>`` or ``<@U123>``, channels as ``<#C123|general>``, user groups as
+``<!subteam^S123|@team>`` and ``@here`` as ``<!here>``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot.domain.durations import check_share_duration, looks_like_duration, parse_duration
+from bot.errors import CommandError
+
+_USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+_CHANNEL = re.compile(r"<#(C[A-Z0-9]+)(?:\|[^>]*)?>")
+_SPECIAL = re.compile(r"<!([^>|]+)(?:\|[^>]*)?>")
+_SERVER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
+_SERVER_PREFIX = "server:"
+
+
+@dataclass(frozen=True)
+class Help:
+    """Show usage."""
+
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ListShares:
+    """Show the caller's shares and open invitations."""
+
+
+@dataclass(frozen=True)
+class Share:
+    """Share the caller's ``server`` with ``recipients`` for ``duration``."""
+
+    recipients: tuple[str, ...]
+    duration: timedelta
+    server: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Revoke:
+    """Revoke the caller's shares with ``recipients`` (empty means all) on ``server``."""
+
+    recipients: tuple[str, ...]
+    server: str = ""
+
+    @property
+    def everyone(self) -> bool:
+        return not self.recipients
+
+
+Command = Help | ListShares | Share | Revoke
+
+
+def parse_command(text: str, *, max_duration: timedelta) -> Command:
+    """Parse the text after ``/share-server``. Raises CommandError with a specific message."""
+    words = text.split()
+    if not words or words[0].lower() in {"help", "-h", "--help", "?"}:
+        return Help()
+    head = words[0].lower()
+    if head == "list":
+        if len(words) > 1:
+            raise CommandError("`list` takes no arguments.")
+        return ListShares()
+    if head == "revoke":
+        return _parse_revoke(words[1:])
+    if _mention(words[0]) is None:
+        _explain_bad_recipient(words[0])
+        if looks_like_duration(words[0]):
+            raise CommandError("Say who to share with first, e.g. `/share-server @alice 1h`.")
+        raise CommandError(f"Unknown subcommand `{words[0]}`.")
+    return _parse_share(words, max_duration)
+
+
+def _parse_share(words: list[str], max_duration: timedelta) -> Share:
+    recipients: list[str] = []
+    rest = list(words)
+    while rest and (user := _mention(rest[0])) is not None:
+        if user not in recipients:
+            recipients.append(user)
+        rest.pop(0)
+    server = _take_server(rest)
+    if not rest:
+        raise CommandError("Say for how long, e.g. `/share-server @alice 1h`.")
+    if not looks_like_duration(rest[0]):
+        _explain_bad_recipient(rest[0])
+        raise CommandError(f"`{rest[0]}` is not a duration. Use forms like `30m`, `1h`, `2h30m`.")
+    duration = parse_duration(rest.pop(0))
+    check_share_duration(duration, max_duration)
+    if server is None:
+        server = _take_server(rest)
+    for word in rest:
+        if _mention(word) is not None:
+            raise CommandError("Put every person before the duration: `@alice @bob 1h`.")
+    return Share(tuple(recipients), duration, server or "", " ".join(rest))
+
+
+def _parse_revoke(words: list[str]) -> Revoke:
+    rest = list(words)
+    server = _take_server(rest)
+    if rest and rest[0].lower() == "all":
+        rest.pop(0)
+        server = server if server is not None else _take_server(rest)
+        if rest:
+            raise CommandError("`revoke all` takes only an optional `server:NAME`.")
+        return Revoke((), server or "")
+    recipients: list[str] = []
+    while rest and (user := _mention(rest[0])) is not None:
+        if user not in recipients:
+            recipients.append(user)
+        rest.pop(0)
+    if server is None:
+        server = _take_server(rest)
+    if rest:
+        _explain_bad_recipient(rest[0])
+        raise CommandError(f"I don't understand `{rest[0]}` here.")
+    if not recipients:
+        raise CommandError("Say whose access to revoke: `revoke @alice` or `revoke all`.")
+    return Revoke(tuple(recipients), server or "")
+
+
+def _mention(word: str) -> str | None:
+    match = _USER.fullmatch(word)
+    return match.group(1) if match else None
+
+
+def _take_server(words: list[str]) -> str | None:
+    """Remove a leading ``server:NAME`` from ``words`` and return NAME."""
+    if not words or not words[0].lower().startswith(_SERVER_PREFIX):
+        return None
+    name = words.pop(0)[len(_SERVER_PREFIX) :]
+    if not _SERVER_NAME.fullmatch(name):
+        raise CommandError(
+            f"`{name}` is not a server name. Use `server:NAME` with letters, digits, `.`, `_`, `-`."
+        )
+    return name
+
+
+def _explain_bad_recipient(word: str) -> None:
+    """Raise a specific error for things that look like recipients but are not people."""
+    if _CHANNEL.fullmatch(word):
+        raise CommandError("That is a channel. Share with people: mention each one, like `@alice`.")
+    special = _SPECIAL.fullmatch(word)
+    if special:
+        what = special.group(1)
+        if what.startswith("subteam^"):
+            raise CommandError("User groups are not supported yet; mention each person.")
+        raise CommandError(f"`@{what}` is not a person; mention each person, like `@alice`.")
+    if word.startswith("@"):
+        raise CommandError(
+            f"I could not read `{word}` as a Slack user. Pick the person from Slack's "
+            "autocomplete so the mention turns blue."
+        )

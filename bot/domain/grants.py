@@ -1,0 +1,171 @@
+"""Grants and their state machine.
+
+A grant is one recipient's time-limited access to one server::
+
+    invited --accepted--> active --deadline/revoke--> ending --hub confirms--> expired | revoked
+       |                                                 (retried every pass until the hub agrees)
+       +--link expired--> lapsed
+       +--revoked before acceptance--> cancelled
+       +--invitation could not be delivered--> failed
+
+Transitions are guarded: the store applies them with ``UPDATE ... WHERE state = :from``
+so that a double click, a retry or a second replica cannot apply one twice.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+
+class GrantState(enum.StrEnum):
+    INVITED = "invited"
+    ACTIVE = "active"
+    ENDING = "ending"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    LAPSED = "lapsed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+    @property
+    def is_open(self) -> bool:
+        return self in OPEN_STATES
+
+
+class EndReason(enum.StrEnum):
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+OPEN_STATES = frozenset({GrantState.INVITED, GrantState.ACTIVE, GrantState.ENDING})
+
+TRANSITIONS: dict[GrantState, frozenset[GrantState]] = {
+    GrantState.INVITED: frozenset(
+        {GrantState.ACTIVE, GrantState.LAPSED, GrantState.CANCELLED, GrantState.FAILED}
+    ),
+    GrantState.ACTIVE: frozenset({GrantState.ENDING}),
+    GrantState.ENDING: frozenset({GrantState.EXPIRED, GrantState.REVOKED}),
+}
+
+
+class InvalidTransition(ValueError):
+    """A transition the state machine does not allow."""
+
+
+def check_transition(current: GrantState, new: GrantState) -> None:
+    if new not in TRANSITIONS.get(current, frozenset()):
+        raise InvalidTransition(f"a grant cannot go from {current} to {new}")
+
+
+def final_state(reason: EndReason) -> GrantState:
+    return GrantState.EXPIRED if reason is EndReason.EXPIRED else GrantState.REVOKED
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What the store knows of one grant (a value; the store is the truth)."""
+
+    id: int
+    state: GrantState
+    owner_slack_id: str
+    owner_hub: str
+    server: str
+    recipient_slack_id: str
+    recipient_hub: str
+    duration: timedelta
+    note: str
+    created_at: datetime
+    code_id: str | None = None
+    code_expires_at: datetime | None = None
+    accepted_at: datetime | None = None
+    accepted_hub_user: str | None = None
+    expires_at: datetime | None = None
+    ended_at: datetime | None = None
+    end_reason: EndReason | None = None
+    had_prior_access: bool = False
+    revoke_attempts: int = 0
+    last_error: str | None = None
+
+    @property
+    def label(self) -> str:
+        """Stable form for logs: ``grant:42 owner -> alice on owner/gpu``."""
+        return f"grant:{self.id} {self.owner_hub}/{self.server} -> {self.recipient_hub}"
+
+    @property
+    def holder(self) -> str:
+        """The hub user who holds (or will hold) the access."""
+        return self.accepted_hub_user or self.recipient_hub
+
+
+def deadline_after_acceptance(accepted_at: datetime, duration: timedelta) -> datetime:
+    return accepted_at + duration
+
+
+def is_due_to_expire(grant: Grant, now: datetime) -> bool:
+    return (
+        grant.state is GrantState.ACTIVE
+        and grant.expires_at is not None
+        and grant.expires_at <= now
+    )
+
+
+def invitation_lapsed(grant: Grant, now: datetime) -> bool:
+    return (
+        grant.state is GrantState.INVITED
+        and grant.code_expires_at is not None
+        and grant.code_expires_at <= now
+    )
+
+
+def must_keep_share(grant: Grant, others: list[Grant], now: datetime) -> bool:
+    """Whether ending ``grant`` must leave the hub share in place.
+
+    It must when the holder had access before this grant, or while another active grant
+    of ours gives the same person access to the same server.
+    """
+    if grant.had_prior_access:
+        return True
+    for other in others:
+        if other.id == grant.id or other.state is not GrantState.ACTIVE:
+            continue
+        if (other.owner_hub, other.server, other.holder) != (
+            grant.owner_hub,
+            grant.server,
+            grant.holder,
+        ):
+            continue
+        if other.expires_at is None or other.expires_at > now:
+            return True
+    return False
+
+
+def prior_access(share_exists: bool, open_grants_for_pair: list[Grant]) -> bool:
+    """Whether a new grant must treat the holder's existing share as theirs to keep.
+
+    A share that exists only because of one of our active grants is ours to remove;
+    one that predates all of them (or exists without them) is not.
+    """
+    if not share_exists:
+        return False
+    ours = [g for g in open_grants_for_pair if g.state in (GrantState.ACTIVE, GrantState.ENDING)]
+    if not ours:
+        return True
+    return any(g.had_prior_access for g in ours)
+
+
+def who_accepted(grant: Grant, share_users: dict[str, datetime | None]) -> str | None:
+    """The hub user who exchanged ``grant``'s code, from the server's share list.
+
+    The intended recipient when they hold a share; otherwise the holder whose share was
+    created after the invitation (someone else used the link). None when no one holds one.
+    """
+    if grant.recipient_hub in share_users:
+        return grant.recipient_hub
+    newer = [
+        (created, name)
+        for name, created in share_users.items()
+        if created is not None and created >= grant.created_at
+    ]
+    return min(newer)[1] if newer else None

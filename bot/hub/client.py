@@ -1,0 +1,277 @@
+"""A small JupyterHub REST client for the sharing API.
+
+Failures become :mod:`bot.errors` with advice for the operator; the share code and the
+accept URL never appear in a log line or an error message.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from bot.errors import HubAuthError, HubError, HubNotFound, HubUnavailable
+
+log = logging.getLogger(__name__)
+
+PAGE_LIMIT = 200  # the hub caps pages at 200
+NOTHING_SHARED = "JupyterHub could not be reached, so nothing was shared. Try again in a minute."
+
+
+@dataclass(frozen=True)
+class ShareCode:
+    """A new share code. ``accept_url`` holds the secret: never log or store it."""
+
+    id: str
+    expires_at: datetime | None
+    accept_url: str
+
+    def __repr__(self) -> str:  # keep the secret out of tracebacks and debug logs
+        return f"ShareCode(id={self.id!r}, expires_at={self.expires_at!r})"
+
+
+@dataclass(frozen=True)
+class ShareCodeInfo:
+    id: str
+    exchange_count: int
+    last_exchanged_at: datetime | None
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Share:
+    user: str | None
+    group: str | None
+    scopes: tuple[str, ...]
+    created_at: datetime | None
+
+
+def parse_time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    text = str(value).replace("Z", "+00:00")
+    return datetime.fromisoformat(text)
+
+
+def _server_path(owner: str, server: str) -> str:
+    return f"{quote(owner, safe='')}/{quote(server, safe='')}"
+
+
+class HubClient:
+    """Async client for ``JUPYTERHUB_API_URL`` authenticated with the service token."""
+
+    def __init__(
+        self,
+        api_url: str,
+        token: str,
+        *,
+        timeout: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.api_url = api_url.rstrip("/")
+        self._client = httpx.AsyncClient(
+            base_url=self.api_url + "/",
+            headers={"Authorization": f"token {token}", "Accept": "application/json"},
+            timeout=timeout,
+            transport=transport,
+        )
+        self.latency_seconds = 0.0
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def __aenter__(self) -> HubClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- users and servers --------------------------------------------------------------
+
+    async def user_exists(self, name: str) -> bool:
+        try:
+            await self._request("GET", f"users/{quote(name, safe='')}", what=f"user {name}")
+        except HubNotFound:
+            return False
+        return True
+
+    async def server_names(self, owner: str) -> list[str]:
+        """Names of the owner's servers; ``""`` is the default server."""
+        data = await self._request("GET", f"users/{quote(owner, safe='')}", what=f"user {owner}")
+        servers = data.get("servers") if isinstance(data, dict) else None
+        names = set(servers or {})
+        names.add("")  # every user has the default server record
+        return sorted(names)
+
+    # -- share codes --------------------------------------------------------------------
+
+    async def create_share_code(
+        self, owner: str, server: str, *, expires_in: int, scopes: list[str] | None = None
+    ) -> ShareCode:
+        body: dict[str, Any] = {"expires_in": expires_in}
+        if scopes:
+            body["scopes"] = scopes
+        data = await self._request(
+            "POST",
+            f"share-codes/{_server_path(owner, server)}",
+            json=body,
+            what=f"server {owner}/{server}",
+        )
+        return ShareCode(
+            id=str(data["id"]),
+            expires_at=parse_time(data.get("expires_at")),
+            accept_url=str(data.get("full_accept_url") or data["accept_url"]),
+        )
+
+    async def share_codes(self, owner: str, server: str) -> list[ShareCodeInfo]:
+        return [
+            ShareCodeInfo(
+                id=str(item["id"]),
+                exchange_count=int(item.get("exchange_count") or 0),
+                last_exchanged_at=parse_time(item.get("last_exchanged_at")),
+                expires_at=parse_time(item.get("expires_at")),
+            )
+            async for item in self._pages(
+                f"share-codes/{_server_path(owner, server)}", what=f"server {owner}/{server}"
+            )
+        ]
+
+    async def delete_share_code(self, owner: str, server: str, code_id: str) -> None:
+        """Delete one code; a code that is already gone is fine."""
+        try:
+            await self._request(
+                "DELETE",
+                f"share-codes/{_server_path(owner, server)}",
+                params={"id": code_id},
+                what=f"share code {code_id} of {owner}/{server}",
+            )
+        except HubNotFound:
+            log.info("share code %s of %s/%s was already gone", code_id, owner, server)
+
+    # -- shares -------------------------------------------------------------------------
+
+    async def shares(self, owner: str, server: str) -> list[Share]:
+        return [
+            Share(
+                user=(item.get("user") or {}).get("name"),
+                group=(item.get("group") or {}).get("name"),
+                scopes=tuple(item.get("scopes") or ()),
+                created_at=parse_time(item.get("created_at")),
+            )
+            async for item in self._pages(
+                f"shares/{_server_path(owner, server)}", what=f"server {owner}/{server}"
+            )
+        ]
+
+    async def revoke_share(self, owner: str, server: str, user: str) -> None:
+        """Remove every scope ``user`` was given on the server (idempotent)."""
+        await self._request(
+            "PATCH",
+            f"shares/{_server_path(owner, server)}",
+            json={"user": user},
+            what=f"share of {owner}/{server} with {user}",
+        )
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    async def _pages(self, path: str, *, what: str) -> AsyncIterator[dict[str, Any]]:
+        offset = 0
+        while True:
+            data = await self._request(
+                "GET", path, params={"offset": offset, "limit": PAGE_LIMIT}, what=what
+            )
+            if isinstance(data, list):  # an old hub without pagination
+                for item in data:
+                    yield item
+                return
+            items = data.get("items") or []
+            for item in items:
+                yield item
+            page = data.get("_pagination") or {}
+            following = page.get("next")
+            if not following or not items:
+                return
+            offset = int(following.get("offset", offset + len(items)))
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+    ) -> Any:
+        started = time.perf_counter()
+        try:
+            response = await self._client.request(method, path, params=params, json=json)
+        except httpx.TimeoutException as err:
+            raise HubUnavailable(
+                f"{method} {self.api_url}/{path} timed out. Is the hub up and reachable "
+                "from this host? Check JUPYTERHUB_API_URL.",
+                user_message=NOTHING_SHARED,
+            ) from err
+        except httpx.TransportError as err:
+            raise HubUnavailable(
+                f"cannot connect to JupyterHub at {self.api_url} ({err.__class__.__name__}: "
+                f"{err}). Is the hub running and JUPYTERHUB_API_URL right?",
+                user_message=NOTHING_SHARED,
+            ) from err
+        finally:
+            self.latency_seconds = time.perf_counter() - started
+        return self._result(response, method, path, what)
+
+    def _result(self, response: httpx.Response, method: str, path: str, what: str) -> Any:
+        status = response.status_code
+        if status < 300:
+            if status == 204 or not response.content:
+                return {}
+            try:
+                return response.json()
+            except ValueError as err:
+                raise HubError(
+                    f"{method} {path}: the hub answered {status} with a body that is not "
+                    "JSON. Does JUPYTERHUB_API_URL end in /hub/api?",
+                    status=status,
+                    user_message=NOTHING_SHARED,
+                ) from err
+        reason = _hub_message(response)
+        if status == 404:
+            raise HubNotFound(f"{what} not found ({method} {path}: {reason})", status=status)
+        if status in (401, 403):
+            raise HubAuthError(
+                f"JupyterHub refused {method} {path} with {status} ({reason}). Check "
+                "JUPYTERHUB_API_TOKEN and that the sharebot service has the role from the "
+                "README (scopes shares, read:users:name, read:users:shares, list:users, "
+                "read:servers).",
+                status=status,
+                user_message="sharebot is not allowed to do that on JupyterHub; "
+                "nothing was shared. Ask your hub admin to check sharebot's role.",
+            )
+        if status >= 500:
+            raise HubUnavailable(
+                f"JupyterHub failed {method} {path} with {status} ({reason}).",
+                status=status,
+                user_message=NOTHING_SHARED,
+            )
+        raise HubError(
+            f"JupyterHub refused {method} {path} with {status} ({reason}).",
+            status=status,
+            user_message=f"JupyterHub refused: {reason}. Nothing was shared.",
+        )
+
+
+def _hub_message(response: httpx.Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return response.reason_phrase or "no detail"
+    if isinstance(data, dict) and data.get("message"):
+        return str(data["message"])
+    return response.reason_phrase or "no detail"

@@ -1,0 +1,404 @@
+"""The use cases: share, list, revoke, and the background sweep (accept, lapse, expire).
+
+The only module that combines the hub, the store and Slack. Every method takes ``now``;
+store calls run in a worker thread so the event loop never waits on the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import ParamSpec, TypeVar
+
+from bot.domain import commands
+from bot.domain.grants import (
+    OPEN_STATES,
+    EndReason,
+    Grant,
+    GrantState,
+    deadline_after_acceptance,
+    final_state,
+    invitation_lapsed,
+    is_due_to_expire,
+    must_keep_share,
+    prior_access,
+    who_accepted,
+)
+from bot.errors import (
+    HubError,
+    NotLinked,
+    SharebotError,
+    ShareRefused,
+    SlackDeliveryError,
+)
+from bot.hub.client import HubClient, ShareCodeInfo
+from bot.slack import blocks, texts
+from bot.slack.messenger import SlackMessenger
+from bot.store.repository import NewGrant, Repository
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+@dataclass
+class ShareOutcome:
+    invited: list[Grant] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (slack id, reason)
+
+    def message(self) -> str:
+        lines = [texts.invited(g) for g in self.invited]
+        lines += [texts.invite_failed(who, why) for who, why in self.failed]
+        return "\n".join(lines)
+
+
+@dataclass
+class SweepReport:
+    accepted: int = 0
+    lapsed: int = 0
+    ended: int = 0
+    failures: int = 0
+
+
+class ShareService:
+    def __init__(
+        self,
+        *,
+        hub: HubClient,
+        repo: Repository,
+        messenger: SlackMessenger,
+        public_url: str,
+        invite_ttl: timedelta,
+    ) -> None:
+        self.hub = hub
+        self.repo = repo
+        self.messenger = messenger
+        self.public_url = public_url.rstrip("/")
+        self.invite_ttl = invite_ttl
+
+    async def _db(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    # -- share --------------------------------------------------------------------------
+
+    async def share(self, caller: str, cmd: commands.Share, now: datetime) -> ShareOutcome:
+        owner_hub, recipients = await self._resolve(caller, cmd.recipients)
+        servers = await self.hub.server_names(owner_hub)
+        if cmd.server not in servers:
+            raise ShareRefused(
+                f"{owner_hub} has no server {cmd.server!r}",
+                user_message=texts.unknown_server(cmd.server, servers),
+            )
+        current = await self.hub.shares(owner_hub, cmd.server)
+        holders = {s.user for s in current if s.user}
+        outcome = ShareOutcome()
+        for slack_id, hub_user in recipients.items():
+            try:
+                outcome.invited.append(
+                    await self._invite(caller, owner_hub, slack_id, hub_user, cmd, holders, now)
+                )
+            except SharebotError as err:
+                if not outcome.invited and not outcome.failed and len(recipients) == 1:
+                    raise
+                log.warning(
+                    "invitation of %s to %s/%s failed: %s", slack_id, owner_hub, cmd.server, err
+                )
+                outcome.failed.append((slack_id, err.user_message))
+        return outcome
+
+    async def _resolve(
+        self, caller: str, recipients: tuple[str, ...]
+    ) -> tuple[str, dict[str, str]]:
+        if caller in recipients:
+            raise ShareRefused("self-share refused", user_message=texts.self_share())
+        links = await self._db(self.repo.hub_users, [caller, *recipients])
+        if caller not in links:
+            raise NotLinked([caller], texts.not_linked_caller())
+        missing = [r for r in recipients if r not in links]
+        if missing:
+            raise NotLinked(missing, texts.not_linked_recipients(missing))
+        owner_hub = links[caller]
+        mapped = {r: links[r] for r in recipients}
+        if owner_hub in mapped.values():
+            raise ShareRefused("self-share refused", user_message=texts.self_share())
+        return owner_hub, mapped
+
+    async def _invite(
+        self,
+        caller: str,
+        owner_hub: str,
+        slack_id: str,
+        hub_user: str,
+        cmd: commands.Share,
+        holders: set[str],
+        now: datetime,
+    ) -> Grant:
+        open_for_pair = await self._db(
+            self.repo.grants,
+            states=OPEN_STATES,
+            owner_hub=owner_hub,
+            server=cmd.server,
+            recipient_hub=hub_user,
+        )
+        prior = prior_access(hub_user in holders, open_for_pair)
+        code = await self.hub.create_share_code(
+            owner_hub, cmd.server, expires_in=int(self.invite_ttl.total_seconds())
+        )
+        grant = await self._db(
+            self.repo.add_grant,
+            NewGrant(
+                owner_slack_id=caller,
+                owner_hub=owner_hub,
+                server=cmd.server,
+                recipient_slack_id=slack_id,
+                recipient_hub=hub_user,
+                duration=cmd.duration,
+                note=cmd.note,
+                code_id=code.id,
+                code_expires_at=code.expires_at or now + self.invite_ttl,
+                had_prior_access=prior,
+            ),
+            now=now,
+        )
+        log.info("%s invited (code %s)", grant.label, code.id)
+        url = code.accept_url
+        if not url.startswith(("http://", "https://")):
+            url = self.public_url + url
+        try:
+            await self.messenger.dm(
+                slack_id, texts.invitation_dm(grant), blocks.invitation(grant, url)
+            )
+        except SlackDeliveryError as err:
+            await self._withdraw_code(grant, now)
+            await self._db(
+                self.repo.transition,
+                grant,
+                GrantState.FAILED,
+                now=now,
+                action="invite_failed",
+                detail={"error": str(err)},
+            )
+            raise
+        return grant
+
+    # -- list ---------------------------------------------------------------------------
+
+    async def list_shares(self, caller: str) -> str:
+        grants = await self._db(self.repo.grants, states=OPEN_STATES, owner_slack_id=caller)
+        return texts.list_shares(grants)
+
+    # -- revoke -------------------------------------------------------------------------
+
+    async def revoke(self, caller: str, cmd: commands.Revoke, now: datetime) -> str:
+        grants = await self._db(
+            self.repo.grants, states=OPEN_STATES, owner_slack_id=caller, server=cmd.server
+        )
+        if not cmd.everyone:
+            grants = [g for g in grants if g.recipient_slack_id in cmd.recipients]
+        if not grants:
+            where = f" on {texts.server_label('your', cmd.server)}" if cmd.server else ""
+            if not cmd.everyone:
+                who = ", ".join(texts.user(r) for r in cmd.recipients)
+                where = f" with {who}{where}"
+            return texts.nothing_to_revoke(where)
+        done: list[Grant] = []
+        pending: list[Grant] = []
+        for grant in grants:
+            ended = await self._revoke_one(grant, caller, now)
+            (done if ended else pending).append(grant)
+        return texts.revoke_summary(done, pending)
+
+    async def _revoke_one(self, grant: Grant, caller: str, now: datetime) -> bool:
+        if grant.state is GrantState.INVITED:
+            await self._withdraw_code(grant, now)
+            cancelled = await self._db(
+                self.repo.transition,
+                grant,
+                GrantState.CANCELLED,
+                now=now,
+                action="cancel",
+                actor_slack_id=caller,
+                ended_at=now,
+            )
+            if cancelled is None:  # accepted or lapsed meanwhile: look again
+                fresh = await self._db(self.repo.get, grant.id)
+                if fresh is not None and fresh.state in (GrantState.ACTIVE, GrantState.ENDING):
+                    return await self._revoke_one(fresh, caller, now)
+                return True
+            await self.messenger.notify(grant.recipient_slack_id, texts.withdrawn_recipient(grant))
+            return True
+        if grant.state is GrantState.ACTIVE:
+            ending = await self._db(
+                self.repo.transition,
+                grant,
+                GrantState.ENDING,
+                now=now,
+                action="revoke",
+                actor_slack_id=caller,
+                end_reason=EndReason.REVOKED.value,
+            )
+            if ending is None:
+                fresh = await self._db(self.repo.get, grant.id)
+                return fresh is None or not fresh.state.is_open
+            grant = ending
+        return await self._finish(grant, now)
+
+    # -- the sweep ----------------------------------------------------------------------
+
+    async def sweep(self, now: datetime) -> SweepReport:
+        """One background pass: detect acceptances, close lapsed links, end what is due."""
+        report = SweepReport()
+        invited = await self._db(self.repo.grants, states=[GrantState.INVITED])
+        by_server: dict[tuple[str, str], list[Grant]] = defaultdict(list)
+        for grant in invited:
+            by_server[(grant.owner_hub, grant.server)].append(grant)
+        for (owner, server), grants in by_server.items():
+            try:
+                await self._check_invitations(owner, server, grants, now, report)
+            except HubError as err:
+                report.failures += 1
+                log.warning("cannot check invitations of %s/%s: %s", owner, server, err)
+        active = await self._db(self.repo.grants, states=[GrantState.ACTIVE])
+        for grant in active:
+            if is_due_to_expire(grant, now):
+                ending = await self._db(
+                    self.repo.transition,
+                    grant,
+                    GrantState.ENDING,
+                    now=now,
+                    action="expire",
+                    end_reason=EndReason.EXPIRED.value,
+                )
+                if ending is not None:
+                    log.info("%s reached its deadline", grant.label)
+        for grant in await self._db(self.repo.grants, states=[GrantState.ENDING]):
+            if await self._finish(grant, now):
+                report.ended += 1
+            else:
+                report.failures += 1
+        return report
+
+    async def _check_invitations(
+        self, owner: str, server: str, grants: list[Grant], now: datetime, report: SweepReport
+    ) -> None:
+        codes = {c.id: c for c in await self.hub.share_codes(owner, server)}
+        share_users: dict[str, datetime | None] | None = None
+        for grant in grants:
+            info = codes.get(grant.code_id or "")
+            exchanged = info is not None and info.exchange_count > 0
+            if not exchanged and info is None:
+                # The code is gone (expired, or deleted in the hub): did they accept first?
+                if share_users is None:
+                    share_users = await self._share_users(owner, server)
+                exchanged = grant.recipient_hub in share_users and not grant.had_prior_access
+            if exchanged:
+                if share_users is None:
+                    share_users = await self._share_users(owner, server)
+                await self._accept(grant, info, share_users, now)
+                report.accepted += 1
+            elif info is None or invitation_lapsed(grant, now):
+                await self._lapse(grant, now)
+                report.lapsed += 1
+
+    async def _share_users(self, owner: str, server: str) -> dict[str, datetime | None]:
+        return {s.user: s.created_at for s in await self.hub.shares(owner, server) if s.user}
+
+    async def _accept(
+        self,
+        grant: Grant,
+        info: ShareCodeInfo | None,
+        share_users: dict[str, datetime | None],
+        now: datetime,
+    ) -> None:
+        await self._withdraw_code(grant, now)  # single use: nobody else gets in with the link
+        accepted_at = min(info.last_exchanged_at or now, now) if info else now
+        holder = who_accepted(grant, share_users) or grant.recipient_hub
+        active = await self._db(
+            self.repo.transition,
+            grant,
+            GrantState.ACTIVE,
+            now=now,
+            action="accept",
+            actor_hub=holder,
+            detail={"exchange_count": info.exchange_count if info else None},
+            accepted_at=accepted_at,
+            accepted_hub_user=holder,
+            expires_at=deadline_after_acceptance(accepted_at, grant.duration),
+        )
+        if active is None:
+            return
+        if holder != grant.recipient_hub:
+            log.warning("%s: the link was used by hub user %s", grant.label, holder)
+        log.info("%s accepted; ends at %s", active.label, active.expires_at)
+        await self.messenger.notify(active.owner_slack_id, texts.accepted_owner(active))
+
+    async def _lapse(self, grant: Grant, now: datetime) -> None:
+        await self._withdraw_code(grant, now)
+        lapsed = await self._db(
+            self.repo.transition, grant, GrantState.LAPSED, now=now, action="lapse", ended_at=now
+        )
+        if lapsed is not None:
+            log.info("%s lapsed: the link expired unused", grant.label)
+            await self.messenger.notify(grant.owner_slack_id, texts.lapsed_owner(grant))
+
+    async def _finish(self, grant: Grant, now: datetime) -> bool:
+        """Remove the hub share of an ending grant (unless it must stay); True when done."""
+        reason = grant.end_reason or EndReason.EXPIRED
+        others = await self._db(
+            self.repo.grants,
+            states=[GrantState.ACTIVE],
+            owner_hub=grant.owner_hub,
+            server=grant.server,
+        )
+        kept = must_keep_share(grant, others, now)
+        if not kept:
+            try:
+                await self.hub.revoke_share(grant.owner_hub, grant.server, grant.holder)
+            except HubError as err:
+                log.warning("%s: revocation failed, will retry: %s", grant.label, err)
+                await self._db(
+                    self.repo.record_failure, grant, str(err), now=now, action="revoke_failed"
+                )
+                return False
+        ended = await self._db(
+            self.repo.transition,
+            grant,
+            final_state(reason),
+            now=now,
+            action="revoked" if reason is EndReason.REVOKED else "expired",
+            detail={"share_kept": kept},
+            ended_at=now,
+        )
+        if ended is None:
+            return True  # another pass or replica finished it
+        log.info("%s ended (%s%s)", grant.label, reason, ", share kept" if kept else "")
+        if reason is EndReason.EXPIRED:
+            await self.messenger.notify(grant.owner_slack_id, texts.expired_owner(grant, kept))
+            await self.messenger.notify(
+                grant.recipient_slack_id, texts.expired_recipient(grant, kept)
+            )
+        else:
+            await self.messenger.notify(
+                grant.recipient_slack_id, texts.revoked_recipient(grant, kept)
+            )
+        return True
+
+    async def _withdraw_code(self, grant: Grant, now: datetime) -> None:
+        if not grant.code_id:
+            return
+        try:
+            await self.hub.delete_share_code(grant.owner_hub, grant.server, grant.code_id)
+        except HubError as err:
+            log.warning("%s: could not delete share code %s: %s", grant.label, grant.code_id, err)
+            await self._db(
+                self.repo.audit,
+                "code_delete_failed",
+                now=now,
+                grant_id=grant.id,
+                detail={"error": str(err)},
+            )

@@ -1,0 +1,193 @@
+"""Every sentence sharebot says to people, in one place (bolt's ``logger/messages.py``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.domain.durations import format_duration
+from bot.domain.grants import Grant
+
+USAGE = """*Share your JupyterHub server for a while*
+• `/share-server @alice 1h` share your default server with Alice for an hour
+• `/share-server @alice @bob 2h30m server:gpu pairing on the notebook` a named server, with a note
+• `/share-server list` your shares and open invitations
+• `/share-server revoke @alice` or `/share-server revoke all [server:NAME]` end access now
+• `/share-server help` this message
+Durations: `30m`, `1h`, `2h30m`, `1d`, `1w` (at least 1m, at most {max}). Access starts when \
+the person opens the link and ends automatically."""
+
+
+def usage(max_duration: str) -> str:
+    return USAGE.format(max=max_duration)
+
+
+def with_usage(message: str, max_duration: str) -> str:
+    return f"{message}\n\n{usage(max_duration)}"
+
+
+def when(moment: datetime) -> str:
+    """Slack date formatting: each reader sees their own local time."""
+    epoch = int(moment.timestamp())
+    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{epoch}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+def user(slack_id: str) -> str:
+    return f"<@{slack_id}>"
+
+
+def server_label(owner_hub: str, server: str) -> str:
+    return f"`{owner_hub}/{server}`" if server else f"`{owner_hub}`'s default server"
+
+
+def not_linked_caller() -> str:
+    return (
+        "You are not linked to a JupyterHub account yet, so nothing was shared. "
+        "Ask a hub admin to run `sharebot link <your Slack member ID> <your hub username>`."
+    )
+
+
+def not_linked_recipients(slack_ids: list[str]) -> str:
+    people = ", ".join(user(s) for s in slack_ids)
+    verb = "is" if len(slack_ids) == 1 else "are"
+    return (
+        f"{people} {verb} not linked to a JupyterHub account, so nothing was shared. "
+        "A hub admin can link them with `sharebot link <Slack member ID> <hub username>`."
+    )
+
+
+def self_share() -> str:
+    return "You cannot share your server with yourself. Nothing was shared."
+
+
+def unknown_server(server: str, available: list[str]) -> str:
+    names = ", ".join(
+        f"`server:{n}`" if n else "your default server (no `server:`)" for n in available
+    )
+    return f"You have no server named `{server}`. Nothing was shared. Your servers: {names}."
+
+
+def invited(grant: Grant) -> str:
+    where = server_label(grant.owner_hub, grant.server)
+    link_until = when(grant.code_expires_at or grant.created_at)
+    return (
+        f"Invited {user(grant.recipient_slack_id)} to {where} for "
+        f"{format_duration(grant.duration)} from when they accept; "
+        f"their link works until {link_until}."
+    )
+
+
+def invite_failed(recipient_slack_id: str, reason: str) -> str:
+    return f"Could not invite {user(recipient_slack_id)}: {reason}"
+
+
+def invitation_dm(grant: Grant) -> str:
+    note = f"\n> {grant.note}" if grant.note else ""
+    return (
+        f"{user(grant.owner_slack_id)} shared {server_label(grant.owner_hub, grant.server)} with "
+        f"you for {format_duration(grant.duration)}. Access starts when you accept; the link "
+        f"works until {when(grant.code_expires_at or grant.created_at)} and only once.{note}"
+    )
+
+
+ACCEPT_BUTTON = "Accept and open"
+
+
+def accepted_owner(grant: Grant) -> str:
+    assert grant.expires_at is not None
+    who = user(grant.recipient_slack_id)
+    extra = ""
+    if grant.accepted_hub_user and grant.accepted_hub_user != grant.recipient_hub:
+        extra = f" (the link was used by hub user `{grant.accepted_hub_user}`)"
+    return (
+        f"{who} accepted your share of {server_label(grant.owner_hub, grant.server)}{extra}. "
+        f"Access ends {when(grant.expires_at)}."
+    )
+
+
+def lapsed_owner(grant: Grant) -> str:
+    return (
+        f"{user(grant.recipient_slack_id)} did not accept your share of "
+        f"{server_label(grant.owner_hub, grant.server)} before the link expired. "
+        "Share again if they still need it."
+    )
+
+
+def expired_owner(grant: Grant, kept: bool) -> str:
+    tail = " They keep the access they had before." if kept else ""
+    return (
+        f"{user(grant.recipient_slack_id)}'s access to "
+        f"{server_label(grant.owner_hub, grant.server)} has ended.{tail}"
+    )
+
+
+def expired_recipient(grant: Grant, kept: bool) -> str:
+    tail = " You keep the access you had before." if kept else ""
+    return (
+        f"Your access to {server_label(grant.owner_hub, grant.server)} from "
+        f"{user(grant.owner_slack_id)} has ended.{tail}"
+    )
+
+
+def revoked_recipient(grant: Grant, kept: bool) -> str:
+    tail = " You keep the access you had before." if kept else ""
+    return (
+        f"{user(grant.owner_slack_id)} ended your access to "
+        f"{server_label(grant.owner_hub, grant.server)}.{tail}"
+    )
+
+
+def withdrawn_recipient(grant: Grant) -> str:
+    return (
+        f"{user(grant.owner_slack_id)} withdrew the invitation to "
+        f"{server_label(grant.owner_hub, grant.server)}; the link no longer works."
+    )
+
+
+def nothing_to_revoke(server_text: str) -> str:
+    return f"You have no open shares{server_text} to revoke."
+
+
+def revoke_summary(done: list[Grant], pending: list[Grant]) -> str:
+    lines = []
+    for grant in done:
+        what = "withdrew the invitation of" if grant.accepted_at is None else "revoked access for"
+        lines.append(
+            f"• {what} {user(grant.recipient_slack_id)} on "
+            f"{server_label(grant.owner_hub, grant.server)}"
+        )
+    for grant in pending:
+        lines.append(
+            f"• {user(grant.recipient_slack_id)} on {server_label(grant.owner_hub, grant.server)}: "
+            "JupyterHub did not answer; I will keep trying and tell you when it is done"
+        )
+    return "\n".join(lines)
+
+
+def list_shares(grants: list[Grant]) -> str:
+    if not grants:
+        return (
+            "You have no active shares or open invitations. Share with `/share-server @alice 1h`."
+        )
+    lines = ["*Your shares*"]
+    for grant in grants:
+        where = server_label(grant.owner_hub, grant.server)
+        who = user(grant.recipient_slack_id)
+        if grant.state.value == "invited":
+            deadline = when(grant.code_expires_at or grant.created_at)
+            lines.append(
+                f"• {who} on {where}: invited for {format_duration(grant.duration)}, "
+                f"link valid until {deadline}"
+            )
+        elif grant.state.value == "active" and grant.expires_at is not None:
+            lines.append(f"• {who} on {where}: active until {when(grant.expires_at)}")
+        else:
+            lines.append(f"• {who} on {where}: being revoked (JupyterHub has not confirmed yet)")
+    return "\n".join(lines)
+
+
+def internal_error() -> str:
+    return (
+        "Something went wrong on sharebot's side; nothing was changed. "
+        "The admins can see why in the logs."
+    )

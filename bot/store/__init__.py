@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy models, schema management, and the repository."""

@@ -1,0 +1,327 @@
+"""The repository: one short transaction per call, domain objects out, guarded updates.
+
+Callers never see SQLAlchemy objects. Every state change is an
+``UPDATE ... WHERE id = :id AND state = :expected``: exactly one caller wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, delete, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.domain.grants import EndReason, Grant, GrantState, check_transition
+from bot.store.models import AuditEvent, GrantRow, UserLink
+
+
+@dataclass(frozen=True)
+class Link:
+    slack_user_id: str
+    hub_user: str
+    method: str
+    linked_at: datetime
+
+
+@dataclass(frozen=True)
+class NewGrant:
+    owner_slack_id: str
+    owner_hub: str
+    server: str
+    recipient_slack_id: str
+    recipient_hub: str
+    duration: timedelta
+    note: str
+    code_id: str
+    code_expires_at: datetime
+    had_prior_access: bool
+
+
+@dataclass(frozen=True)
+class Audit:
+    at: datetime
+    action: str
+    grant_id: int | None
+    actor_slack_id: str | None
+    actor_hub: str | None
+    detail: dict[str, Any]
+
+
+class Repository:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @contextmanager
+    def _tx(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
+
+    # -- links ------------------------------------------------------------------------
+
+    def link(
+        self, slack_user_id: str, hub_user: str, *, method: str, by: str | None, now: datetime
+    ) -> Link | None:
+        """Map a Slack user to a hub user, replacing either side's old link.
+
+        Returns the replaced link of this Slack user, if any.
+        """
+        with self._tx() as session:
+            old = session.get(UserLink, slack_user_id)
+            previous = _link(old) if old else None
+            session.execute(delete(UserLink).where(UserLink.hub_user == hub_user))
+            if old is not None:
+                session.delete(old)
+            session.flush()
+            session.add(
+                UserLink(
+                    slack_user_id=slack_user_id,
+                    hub_user=hub_user,
+                    method=method,
+                    linked_by=by,
+                    linked_at=now,
+                )
+            )
+            _audit(
+                session,
+                now,
+                "link",
+                None,
+                by,
+                None,
+                {
+                    "slack_user": slack_user_id,
+                    "hub_user": hub_user,
+                    "method": method,
+                    "replaced": previous.hub_user if previous else None,
+                },
+            )
+        return previous
+
+    def unlink(self, slack_user_id: str, *, by: str | None, now: datetime) -> Link | None:
+        with self._tx() as session:
+            old = session.get(UserLink, slack_user_id)
+            if old is None:
+                return None
+            previous = _link(old)
+            session.delete(old)
+            _audit(
+                session,
+                now,
+                "unlink",
+                None,
+                by,
+                None,
+                {"slack_user": slack_user_id, "hub_user": previous.hub_user},
+            )
+        return previous
+
+    def hub_users(self, slack_user_ids: Iterable[str]) -> dict[str, str]:
+        ids = list(slack_user_ids)
+        with self._tx() as session:
+            rows = session.scalars(select(UserLink).where(UserLink.slack_user_id.in_(ids)))
+            return {row.slack_user_id: row.hub_user for row in rows}
+
+    def slack_user_for(self, hub_user: str) -> str | None:
+        with self._tx() as session:
+            return session.scalar(
+                select(UserLink.slack_user_id).where(UserLink.hub_user == hub_user)
+            )
+
+    # -- grants -----------------------------------------------------------------------
+
+    def add_grant(self, new: NewGrant, *, now: datetime) -> Grant:
+        with self._tx() as session:
+            row = GrantRow(
+                state=GrantState.INVITED.value,
+                owner_slack_id=new.owner_slack_id,
+                owner_hub=new.owner_hub,
+                server=new.server,
+                recipient_slack_id=new.recipient_slack_id,
+                recipient_hub=new.recipient_hub,
+                duration_seconds=int(new.duration.total_seconds()),
+                note=new.note,
+                created_at=now,
+                updated_at=now,
+                code_id=new.code_id,
+                code_expires_at=new.code_expires_at,
+                had_prior_access=new.had_prior_access,
+                revoke_attempts=0,
+            )
+            session.add(row)
+            session.flush()
+            _audit(
+                session,
+                now,
+                "invite",
+                row.id,
+                new.owner_slack_id,
+                new.owner_hub,
+                {
+                    "recipient_slack": new.recipient_slack_id,
+                    "recipient_hub": new.recipient_hub,
+                    "server": new.server,
+                    "duration_s": row.duration_seconds,
+                    "code_id": new.code_id,
+                    "had_prior_access": new.had_prior_access,
+                },
+            )
+            return _grant(row)
+
+    def get(self, grant_id: int) -> Grant | None:
+        with self._tx() as session:
+            row = session.get(GrantRow, grant_id)
+            return _grant(row) if row else None
+
+    def grants(
+        self,
+        *,
+        states: Iterable[GrantState],
+        owner_slack_id: str | None = None,
+        owner_hub: str | None = None,
+        server: str | None = None,
+        recipient_hub: str | None = None,
+    ) -> list[Grant]:
+        query = select(GrantRow).where(GrantRow.state.in_([s.value for s in states]))
+        if owner_slack_id is not None:
+            query = query.where(GrantRow.owner_slack_id == owner_slack_id)
+        if owner_hub is not None:
+            query = query.where(GrantRow.owner_hub == owner_hub)
+        if server is not None:
+            query = query.where(GrantRow.server == server)
+        if recipient_hub is not None:
+            query = query.where(GrantRow.recipient_hub == recipient_hub)
+        with self._tx() as session:
+            return [_grant(row) for row in session.scalars(query.order_by(GrantRow.id))]
+
+    def transition(
+        self,
+        grant: Grant,
+        new_state: GrantState,
+        *,
+        now: datetime,
+        action: str,
+        actor_slack_id: str | None = None,
+        actor_hub: str | None = None,
+        detail: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> Grant | None:
+        """Move ``grant`` from its current state to ``new_state``; None if someone else won."""
+        check_transition(grant.state, new_state)
+        values = {"state": new_state.value, "updated_at": now, **fields}
+        with self._tx() as session:
+            result = session.execute(
+                update(GrantRow)
+                .where(GrantRow.id == grant.id, GrantRow.state == grant.state.value)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            _audit(
+                session,
+                now,
+                action,
+                grant.id,
+                actor_slack_id,
+                actor_hub,
+                {"from": grant.state.value, "to": new_state.value, **(detail or {})},
+            )
+            row = session.get(GrantRow, grant.id)
+            assert row is not None
+            session.refresh(row)
+            return _grant(row)
+
+    def record_failure(self, grant: Grant, error: str, *, now: datetime, action: str) -> None:
+        """Note a failed attempt (e.g. a revocation the hub refused) for the next pass."""
+        with self._tx() as session:
+            session.execute(
+                update(GrantRow)
+                .where(GrantRow.id == grant.id)
+                .values(
+                    revoke_attempts=GrantRow.revoke_attempts + 1, last_error=error, updated_at=now
+                )
+            )
+            _audit(session, now, action, grant.id, None, None, {"error": error})
+
+    # -- audit ------------------------------------------------------------------------
+
+    def audit(
+        self,
+        action: str,
+        *,
+        now: datetime,
+        grant_id: int | None = None,
+        actor_slack_id: str | None = None,
+        actor_hub: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        with self._tx() as session:
+            _audit(session, now, action, grant_id, actor_slack_id, actor_hub, detail or {})
+
+    def audit_log(self, *, grant_id: int | None = None) -> list[Audit]:
+        query = select(AuditEvent).order_by(AuditEvent.id)
+        if grant_id is not None:
+            query = query.where(AuditEvent.grant_id == grant_id)
+        with self._tx() as session:
+            return [
+                Audit(e.at, e.action, e.grant_id, e.actor_slack_id, e.actor_hub, dict(e.detail))
+                for e in session.scalars(query)
+            ]
+
+
+def _audit(
+    session: Session,
+    now: datetime,
+    action: str,
+    grant_id: int | None,
+    actor_slack_id: str | None,
+    actor_hub: str | None,
+    detail: dict[str, Any],
+) -> None:
+    session.add(
+        AuditEvent(
+            at=now,
+            action=action,
+            grant_id=grant_id,
+            actor_slack_id=actor_slack_id,
+            actor_hub=actor_hub,
+            detail=detail,
+        )
+    )
+
+
+def _link(row: UserLink) -> Link:
+    return Link(row.slack_user_id, row.hub_user, row.method, row.linked_at)
+
+
+def _grant(row: GrantRow) -> Grant:
+    return Grant(
+        id=row.id,
+        state=GrantState(row.state),
+        owner_slack_id=row.owner_slack_id,
+        owner_hub=row.owner_hub,
+        server=row.server,
+        recipient_slack_id=row.recipient_slack_id,
+        recipient_hub=row.recipient_hub,
+        duration=timedelta(seconds=row.duration_seconds),
+        note=row.note,
+        created_at=row.created_at,
+        code_id=row.code_id,
+        code_expires_at=row.code_expires_at,
+        accepted_at=row.accepted_at,
+        accepted_hub_user=row.accepted_hub_user,
+        expires_at=row.expires_at,
+        ended_at=row.ended_at,
+        end_reason=EndReason(row.end_reason) if row.end_reason else None,
+        had_prior_access=row.had_prior_access,
+        revoke_attempts=row.revoke_attempts,
+        last_error=row.last_error,
+    )
+
+
+__all__ = ["Audit", "Link", "NewGrant", "Repository"]

@@ -1,0 +1,1 @@
+"""Test support code for sharebot (fakes of external services; not used in production)."""

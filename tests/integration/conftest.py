@@ -1,0 +1,96 @@
+"""Integration fixtures: a real JupyterHub, the fake Slack Web API, and sharebot over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from bot.store.db import make_engine
+from bot.testing.fake_slack import FakeSlack
+from tests.support.app import BOT_TOKEN, RunningApp, app_env, run_cli, start_app
+from tests.support.hub import RunningHub, start_hub
+
+USERS = {"UOWNER": "owner", "UALICE": "alice", "UBOB": "bob", "UCAROL": "carol"}
+
+
+@pytest.fixture(scope="session")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
+    running = start_hub(tmp_path_factory.mktemp("hub"), users=tuple(USERS.values()))
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def slack_server() -> Iterator[FakeSlack]:
+    with FakeSlack(tokens={BOT_TOKEN}) as fake:
+        for slack_id, name in USERS.items():
+            fake.add_user(slack_id, name=name, email=f"{name}@example.org")
+        yield fake
+
+
+@pytest.fixture
+def slack(slack_server: FakeSlack) -> FakeSlack:
+    slack_server.reset()
+    return slack_server
+
+
+@pytest.fixture
+def clean_hub(hub: RunningHub) -> Iterator[RunningHub]:
+    """Each test starts and ends with no shares or share codes on the test users' servers."""
+    _clear(hub)
+    yield hub
+    _clear(hub)
+
+
+def _clear(hub: RunningHub) -> None:
+    with hub.client(hub.admin_token) as client:
+        for name in USERS.values():
+            client.delete(f"shares/{name}/")
+            client.delete(f"share-codes/{name}/")
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'sharebot.sqlite'}"
+
+
+@pytest.fixture
+def env(clean_hub: RunningHub, slack: FakeSlack, database_url: str) -> dict[str, str]:
+    return app_env(clean_hub, slack.api_url, database_url)
+
+
+@pytest.fixture
+def linked_env(env: dict[str, str]) -> dict[str, str]:
+    """The environment, with every test user linked by the admin CLI."""
+    for slack_id, name in USERS.items():
+        result = run_cli(env, "link", slack_id, name)
+        assert result.returncode == 0, result.stderr
+    return env
+
+
+@pytest.fixture
+def app(linked_env: dict[str, str], tmp_path: Path) -> Iterator[RunningApp]:
+    running = start_app(linked_env, tmp_path)
+    try:
+        yield running
+    finally:
+        running.stop()
+        _assert_no_secrets_logged(running)
+
+
+@pytest.fixture
+def db(database_url: str, linked_env: dict[str, str]) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+def _assert_no_secrets_logged(app: RunningApp) -> None:
+    log = app.log()
+    for secret in ("accept-share?code=", "code=", BOT_TOKEN, app.env["JUPYTERHUB_API_TOKEN"]):
+        assert secret not in log, f"{secret[:12]}... appears in sharebot's log"

@@ -193,11 +193,14 @@ class HubClient:
             items = data.get("items") or []
             for item in items:
                 yield item
-            page = data.get("_pagination") or {}
-            following = page.get("next")
-            if not following or not items:
+            # Follow ``next``, not the item count: the hub drops expired items after paging.
+            following = (data.get("_pagination") or {}).get("next")
+            if not following:
                 return
-            offset = int(following.get("offset", offset + len(items)))
+            next_offset = int(following.get("offset", offset + PAGE_LIMIT))
+            if next_offset <= offset:
+                return
+            offset = next_offset
 
     async def _request(
         self,

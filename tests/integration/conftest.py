@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from bot.store.db import make_engine
+from bot.clock import utcnow
+from bot.store.db import ensure_schema, make_engine
+from bot.store.repository import Repository
 from bot.testing.fake_slack import FakeSlack
-from tests.support.app import BOT_TOKEN, RunningApp, app_env, run_cli, start_app
+from tests.support.app import BOT_TOKEN, RunningApp, app_env, start_app
 from tests.support.hub import RunningHub, start_hub
 
 USERS = {"UOWNER": "owner", "UALICE": "alice", "UBOB": "bob", "UCAROL": "carol"}
@@ -65,11 +67,14 @@ def env(clean_hub: RunningHub, slack: FakeSlack, database_url: str) -> dict[str,
 
 
 @pytest.fixture
-def linked_env(env: dict[str, str]) -> dict[str, str]:
-    """The environment, with every test user linked by the admin CLI."""
+def linked_env(env: dict[str, str], database_url: str) -> dict[str, str]:
+    """The environment, with every test user linked (as `sharebot link` does; see test_cli)."""
+    engine = make_engine(database_url)
+    ensure_schema(engine)
+    repo = Repository(engine)
     for slack_id, name in USERS.items():
-        result = run_cli(env, "link", slack_id, name)
-        assert result.returncode == 0, result.stderr
+        repo.link(slack_id, name, method="admin", by="tests", now=utcnow())
+    engine.dispose()
     return env
 
 

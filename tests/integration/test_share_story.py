@@ -165,13 +165,13 @@ def test_prior_access_is_never_removed(
 def test_overlapping_grants_keep_access_until_the_last_ends(
     app: RunningApp, slack: FakeSlack, clean_hub: RunningHub, db: Engine
 ) -> None:
-    for duration in ("1h", "2h"):
+    for count, duration in enumerate(("1h", "2h"), start=1):
         share(app, slack, "UOWNER", f"<@UALICE> {duration}")
         dm = slack.wait_for(
             lambda d=duration: [m for m in slack.dms_to("UALICE") if f"for {d}." in m["text"]]
         )[0]
         clean_hub.accept_share("alice", accept_url_in(dm))
-        slack.wait_for(lambda: len(slack.dms_to("UOWNER")) >= (1 if duration == "1h" else 2))
+        slack.wait_for(lambda c=count: len(slack.dms_to("UOWNER")) >= c)  # type: ignore[misc]
     first, second = grants(db)
     assert (first.state, second.state) == ("active", "active")
     assert not second.had_prior_access
@@ -179,7 +179,9 @@ def test_overlapping_grants_keep_access_until_the_last_ends(
     slack.wait_for_dm("UALICE", "has ended", timeout=20)
     assert share_users(clean_hub) == {"alice"}  # the 2h grant still holds
     move_deadline_to_the_past(db, second.id)
-    slack.wait_for(lambda: len([m for m in slack.dms_to("UALICE") if "has ended" in m["text"]]) == 2)
+    slack.wait_for(
+        lambda: len([m for m in slack.dms_to("UALICE") if "has ended" in m["text"]]) == 2
+    )
     assert share_users(clean_hub) == set()
 
 

@@ -54,7 +54,7 @@ def app_env(
 
 
 def run_cli(env: Mapping[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603
+    return subprocess.run(
         [sys.executable, "-m", "bot.cli", *args],
         env=dict(env),
         capture_output=True,
@@ -119,7 +119,7 @@ def start_app(env: dict[str, str], workdir: Path, timeout: float = 30.0) -> Runn
     env = {**env, "SHAREBOT_HOST": "127.0.0.1", "SHAREBOT_PORT": str(port)}
     log_path = workdir / f"sharebot-{port}.log"
     with log_path.open("wb") as log_file:
-        process = subprocess.Popen(  # noqa: S603
+        process = subprocess.Popen(
             [sys.executable, "-m", "bot.cli", "serve"],
             env=env,
             cwd=workdir,

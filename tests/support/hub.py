@@ -19,6 +19,7 @@ readiness check is answered by a small HTTP stub inside the hub's own event loop
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import re
 import secrets
@@ -451,6 +452,14 @@ def _write_config(
     path.chmod(0o600)
 
 
+def _die_with_parent() -> None:
+    """preexec_fn: on Linux, have the hub get SIGTERM if the test process dies without calling
+    stop() (e.g. pytest killed by `timeout`), so that it still shuts its proxy down."""
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
+
+
 def _hub_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTERHUB_", "CONFIGPROXY_"))}
     env["PYTHONUNBUFFERED"] = "1"
@@ -525,6 +534,7 @@ def start_hub(
             stdout=log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
     except BaseException:
         log_file.close()

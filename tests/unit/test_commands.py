@@ -23,7 +23,9 @@ def test_share_simple() -> None:
 
 def test_share_many_with_server_and_note() -> None:
     cmd = parse("<@U1|alice> <@U2> <@U1|alice> 2h30m server:gpu pairing on the notebook")
-    assert cmd == Share(("U1", "U2"), timedelta(hours=2, minutes=30), "gpu", "pairing on the notebook")
+    assert cmd == Share(
+        ("U1", "U2"), timedelta(hours=2, minutes=30), "gpu", "pairing on the notebook"
+    )
 
 
 def test_share_server_before_duration() -> None:

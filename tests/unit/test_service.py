@@ -1,0 +1,171 @@
+"""Service behaviour on failing parts: a real store and fake Slack, a hub that misbehaves."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.domain.commands import Revoke, Share
+from bot.domain.grants import GrantState
+from bot.errors import HubUnavailable
+from bot.hub.client import HubClient
+from bot.service import ShareService
+from bot.slack.messenger import SlackMessenger, make_web_client
+from bot.store.db import ensure_schema, make_engine
+from bot.store.repository import Repository
+from bot.testing.fake_slack import FakeSlack
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+class FlakyHub:
+    """A scripted hub: share-code creation works, PATCH fails ``failures`` times."""
+
+    def __init__(self) -> None:
+        self.patch_failures = 0
+        self.patches = 0
+        self.shares: set[str] = set()
+        self.codes: dict[str, int] = {}
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if request.method == "GET" and path == "/hub/api/users/owner":
+            return httpx.Response(200, json={"name": "owner", "servers": {}})
+        if request.method == "GET" and path.startswith("/hub/api/shares/"):
+            items = [
+                {"user": {"name": n}, "created_at": "2026-11-26T12:00:00Z"} for n in self.shares
+            ]
+            return httpx.Response(200, json={"items": items, "_pagination": {"next": None}})
+        if request.method == "POST" and path.startswith("/hub/api/share-codes/"):
+            code_id = f"sc_{len(self.codes) + 1}"
+            self.codes[code_id] = 0
+            return httpx.Response(
+                200,
+                json={
+                    "id": code_id,
+                    "expires_at": "2026-11-27T12:00:00Z",
+                    "accept_url": "/hub/accept-share?code=xyz",
+                },
+            )
+        if request.method == "GET" and path.startswith("/hub/api/share-codes/"):
+            items = [{"id": k, "exchange_count": v} for k, v in self.codes.items()]
+            return httpx.Response(200, json={"items": items, "_pagination": {"next": None}})
+        if request.method == "DELETE" and path.startswith("/hub/api/share-codes/"):
+            self.codes.pop(request.url.params["id"], None)
+            return httpx.Response(204)
+        if request.method == "PATCH":
+            self.patches += 1
+            if self.patch_failures:
+                self.patch_failures -= 1
+                return httpx.Response(503, json={"message": "hub restarting"})
+            self.shares.clear()
+            return httpx.Response(200, json={})
+        return httpx.Response(404, json={"message": f"unexpected {request.method} {path}"})
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    with FakeSlack(tokens={"xoxb-test"}) as fake:
+        yield fake
+
+
+@pytest.fixture
+def hub_script() -> FlakyHub:
+    return FlakyHub()
+
+
+@pytest.fixture
+async def service(
+    tmp_path: Path, fake_slack: FakeSlack, hub_script: FlakyHub
+) -> AsyncIterator[ShareService]:
+    engine = make_engine(f"sqlite:///{tmp_path / 's.sqlite'}")
+    ensure_schema(engine)
+    repo = Repository(engine)
+    repo.link("UOWNER", "owner", method="admin", by="t", now=NOW)
+    repo.link("UALICE", "alice", method="admin", by="t", now=NOW)
+    hub = HubClient("http://hub.test/hub/api", "tok", transport=httpx.MockTransport(hub_script))
+    messenger = SlackMessenger(make_web_client("xoxb-test", fake_slack.api_url))
+    yield ShareService(
+        hub=hub,
+        repo=repo,
+        messenger=messenger,
+        public_url="https://hub.example.org",
+        invite_ttl=timedelta(hours=24),
+    )
+    await hub.aclose()
+    engine.dispose()
+
+
+async def accepted_grant(service: ShareService, hub_script: FlakyHub) -> None:
+    await service.share("UOWNER", Share(("UALICE",), timedelta(hours=1)), NOW)
+    hub_script.codes["sc_1"] = 1
+    hub_script.shares.add("alice")
+    report = await service.sweep(NOW + timedelta(minutes=1))
+    assert report.accepted == 1
+
+
+async def test_failed_revocation_is_retried_until_it_succeeds(
+    service: ShareService, hub_script: FlakyHub, fake_slack: FakeSlack
+) -> None:
+    await accepted_grant(service, hub_script)
+    hub_script.patch_failures = 2
+    later = NOW + timedelta(hours=2)
+    for attempt in (1, 2):
+        report = await service.sweep(later)
+        assert report.failures == 1 and report.ended == 0
+        [grant] = service.repo.grants(states=[GrantState.ENDING])
+        assert grant.revoke_attempts == attempt and "503" in (grant.last_error or "")
+    assert fake_slack.dms_to("UALICE")[-1]["text"].startswith("<@UOWNER> shared")  # not told yet
+    report = await service.sweep(later)
+    assert report.ended == 1 and hub_script.patches == 3
+    assert hub_script.shares == set()
+    assert service.repo.grants(states=[GrantState.EXPIRED])
+    fake_slack.wait_for_dm("UALICE", "has ended")
+    actions = [a.action for a in service.repo.audit_log()]
+    assert actions.count("revoke_failed") == 2
+
+
+async def test_revoke_command_reports_pending_when_hub_fails(
+    service: ShareService, hub_script: FlakyHub
+) -> None:
+    await accepted_grant(service, hub_script)
+    hub_script.patch_failures = 1
+    text = await service.revoke("UOWNER", Revoke(("UALICE",)), NOW + timedelta(minutes=2))
+    assert "I will keep trying" in text
+    assert len(service.repo.grants(states=[GrantState.ENDING])) == 1
+    report = await service.sweep(NOW + timedelta(minutes=3))
+    assert report.ended == 1
+    assert service.repo.grants(states=[GrantState.REVOKED])
+
+
+async def test_hub_down_while_sharing_records_nothing(
+    service: ShareService, hub_script: FlakyHub
+) -> None:
+    def down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    service.hub = HubClient("http://hub.test/hub/api", "tok", transport=httpx.MockTransport(down))
+    with pytest.raises(HubUnavailable):
+        await service.share("UOWNER", Share(("UALICE",), timedelta(hours=1)), NOW)
+    assert service.repo.grants(states=list(GrantState)) == []
+    # the sweep survives a hub outage and reports it
+    report = await service.sweep(NOW)
+    assert report.failures == 0  # nothing to check yet
+
+
+async def test_sweep_survives_hub_outage_with_open_invitations(
+    service: ShareService, hub_script: FlakyHub
+) -> None:
+    await service.share("UOWNER", Share(("UALICE",), timedelta(hours=1)), NOW)
+
+    def down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    service.hub = HubClient("http://hub.test/hub/api", "tok", transport=httpx.MockTransport(down))
+    report = await service.sweep(NOW + timedelta(minutes=1))
+    assert report.failures == 1
+    assert service.repo.grants(states=[GrantState.INVITED])  # nothing forgotten

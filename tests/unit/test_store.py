@@ -1,0 +1,97 @@
+"""Migrations match the models, and state changes are guarded."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from alembic import command
+from sqlalchemy import Engine, text
+
+from bot.domain.grants import GrantState, InvalidTransition
+from bot.errors import SchemaError
+from bot.store.db import alembic_config, ensure_schema, make_engine
+from bot.store.repository import NewGrant, Repository
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Engine:
+    engine = make_engine(f"sqlite:///{tmp_path / 'test.sqlite'}")
+    ensure_schema(engine)
+    return engine
+
+
+def new_grant(**changes: object) -> NewGrant:
+    values: dict[str, object] = {
+        "owner_slack_id": "UOWNER",
+        "owner_hub": "owner",
+        "server": "",
+        "recipient_slack_id": "UALICE",
+        "recipient_hub": "alice",
+        "duration": timedelta(hours=1),
+        "note": "",
+        "code_id": "sc_1",
+        "code_expires_at": NOW + timedelta(days=1),
+        "had_prior_access": False,
+    }
+    values.update(changes)
+    return NewGrant(**values)  # type: ignore[arg-type]
+
+
+def test_models_match_migrations(engine: Engine) -> None:
+    # `alembic check` raises when autogenerate would produce any operation.
+    command.check(alembic_config(engine))
+
+
+def test_downgrade_and_upgrade_again(engine: Engine) -> None:
+    command.downgrade(alembic_config(engine), "base")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 0
+    command.upgrade(alembic_config(engine), "head")
+    ensure_schema(engine)
+
+
+def test_unknown_revision_is_refused(engine: Engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = 'abc'"))
+    with pytest.raises(SchemaError, match="sharebot migrate"):
+        ensure_schema(engine)
+
+
+def test_times_round_trip_as_aware_utc(engine: Engine) -> None:
+    repo = Repository(engine)
+    grant = repo.add_grant(new_grant(), now=NOW)
+    stored = repo.get(grant.id)
+    assert stored is not None
+    assert stored.created_at == NOW and stored.created_at.tzinfo is UTC
+    assert stored.code_expires_at == NOW + timedelta(days=1)
+
+
+def test_guarded_transition_has_one_winner(engine: Engine) -> None:
+    repo = Repository(engine)
+    grant = repo.add_grant(new_grant(), now=NOW)
+    first = repo.transition(grant, GrantState.ACTIVE, now=NOW, action="accept")
+    second = repo.transition(grant, GrantState.CANCELLED, now=NOW, action="cancel")
+    assert first is not None and first.state is GrantState.ACTIVE
+    assert second is None  # the stale copy lost
+    assert repo.get(grant.id).state is GrantState.ACTIVE  # type: ignore[union-attr]
+    with pytest.raises(InvalidTransition):
+        repo.transition(first, GrantState.INVITED, now=NOW, action="bad")
+    actions = [a.action for a in repo.audit_log(grant_id=grant.id)]
+    assert actions == ["invite", "accept"]
+
+
+def test_links_are_one_to_one(engine: Engine) -> None:
+    repo = Repository(engine)
+    assert repo.link("U1", "alice", method="admin", by="t", now=NOW) is None
+    replaced = repo.link("U1", "bob", method="admin", by="t", now=NOW)
+    assert replaced is not None and replaced.hub_user == "alice"
+    repo.link("U2", "bob", method="admin", by="t", now=NOW)  # bob moves to U2
+    assert repo.hub_users(["U1", "U2"]) == {"U2": "bob"}
+    assert repo.slack_user_for("bob") == "U2"
+    assert repo.unlink("U2", by="t", now=NOW) is not None
+    assert repo.hub_users(["U2"]) == {}
+    assert [a.action for a in repo.audit_log()] == ["link", "link", "link", "unlink"]

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bot.config import ADVICE, env_names, load_settings
+from bot.errors import ConfigError
+
+REQUIRED = {
+    "SLACK_BOT_TOKEN": "xoxb-1-2-3",
+    "SLACK_SIGNING_SECRET": "abc123",
+    "JUPYTERHUB_API_URL": "http://127.0.0.1:8081/hub/api/",
+    "JUPYTERHUB_API_TOKEN": "0123456789abcdef",
+    "JUPYTERHUB_PUBLIC_URL": "https://hub.example.org/",
+}
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in env_names():
+        monkeypatch.delenv(name, raising=False)
+    for name, value in REQUIRED.items():
+        monkeypatch.setenv(name, value)
+    return monkeypatch
+
+
+def test_defaults() -> None:
+    settings = load_settings()
+    assert settings.database_url == "sqlite:///sharebot.sqlite"
+    assert (settings.host, settings.port) == ("127.0.0.1", 8080)
+    assert settings.sweep_interval == 30
+    assert settings.max_duration == timedelta(days=7)
+    assert settings.invite_ttl == timedelta(hours=24)
+    assert settings.slack_api_base == "https://slack.com/api/"
+    assert settings.hub_api_base == "http://127.0.0.1:8081/hub/api"
+    assert settings.hub_public_origin == "https://hub.example.org"
+    assert not settings.socket_mode
+    assert "xoxb" not in repr(settings)  # secrets stay out of reprs and logs
+
+
+def test_overrides(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("SHAREBOT_MAX_DURATION", "12h")
+    clean_env.setenv("SHAREBOT_INVITE_TTL", "2h30m")
+    clean_env.setenv("SLACK_API_URL", "http://127.0.0.1:9999/api")
+    clean_env.setenv("SLACK_APP_TOKEN", "xapp-1")
+    settings = load_settings()
+    assert settings.max_duration == timedelta(hours=12)
+    assert settings.invite_ttl == timedelta(hours=2, minutes=30)
+    assert settings.slack_api_base == "http://127.0.0.1:9999/api/"
+    assert settings.socket_mode
+
+
+@pytest.mark.parametrize("name", sorted(REQUIRED))
+def test_missing_names_the_variable(clean_env: pytest.MonkeyPatch, name: str) -> None:
+    clean_env.delenv(name)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    message = str(info.value)
+    assert message.startswith(f"{name} is not set: set it to ")
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "fragment"),
+    [
+        ("SHAREBOT_MAX_DURATION", "forever", "not a duration"),
+        ("SHAREBOT_INVITE_TTL", "400d", "outside 1m..365d"),
+        ("SHAREBOT_INVITE_TTL", "30s", "outside 1m..365d"),
+        ("SHAREBOT_PORT", "99999", "SHAREBOT_PORT is invalid"),
+        ("SHAREBOT_SWEEP_INTERVAL", "0", "SHAREBOT_SWEEP_INTERVAL is invalid"),
+        ("JUPYTERHUB_API_URL", "hub:8081", "must start with http"),
+        ("SLACK_BOT_TOKEN", "xoxb-your-token-here", "placeholder"),
+        ("JUPYTERHUB_API_TOKEN", "changeme", "placeholder"),
+        ("SLACK_SIGNING_SECRET", " ", "is empty"),
+    ],
+)
+def test_invalid(clean_env: pytest.MonkeyPatch, name: str, value: str, fragment: str) -> None:
+    clean_env.setenv(name, value)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert fragment in str(info.value)
+    assert str(info.value).startswith(name)
+    if name.endswith(("_TOKEN", "_SECRET")) and value.strip():
+        assert value not in str(info.value)  # a secret is never echoed back
+
+
+def test_every_setting_has_advice() -> None:
+    assert sorted(ADVICE) == sorted(env_names())

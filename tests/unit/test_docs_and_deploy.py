@@ -15,7 +15,7 @@ from bot.slack.listeners import COMMAND
 from tests.support.hub import SHAREBOT_SCOPES
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMA_DIR = ROOT.parent / "shared" / "slack-manifest-schema"
+SCHEMA_DIR = ROOT / "tests" / "data" / "slack-manifest-schema"
 MANIFESTS = sorted((ROOT / "deploy").glob("slack-manifest*.json"))
 
 

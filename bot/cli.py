@@ -8,9 +8,11 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from sqlalchemy import Engine
+
 from bot import __version__
 from bot.clock import utcnow
-from bot.config import Settings, load_settings
+from bot.config import Settings, database_url_from_env, load_settings
 from bot.errors import SharebotError
 from bot.hub.client import HubClient
 from bot.store.db import current_revision, ensure_schema, head_revision, make_engine, upgrade
@@ -80,6 +82,13 @@ def _settings() -> Settings:
     return load_settings()
 
 
+def _ready_engine(url: str) -> Engine:
+    """An engine on a database at the code's schema (created when the database is empty)."""
+    engine = make_engine(url)
+    ensure_schema(engine)
+    return engine
+
+
 def cmd_serve(_args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -87,8 +96,7 @@ def cmd_serve(_args: argparse.Namespace) -> int:
     from bot.web import create_app
 
     settings = _settings()
-    engine = make_engine(settings.database_url)
-    ensure_schema(engine)
+    engine = _ready_engine(settings.database_url)
     runtime = build(settings, engine)
     app = create_app(runtime)
     mode = "Socket Mode" if settings.socket_mode else f"http://{settings.host}:{settings.port}"
@@ -98,8 +106,6 @@ def cmd_serve(_args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(_args: argparse.Namespace) -> int:
-    from bot.config import database_url_from_env
-
     engine = make_engine(database_url_from_env())
     before = current_revision(engine)
     upgrade(engine)
@@ -109,8 +115,7 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
 
 def cmd_link(args: argparse.Namespace) -> int:
     settings = _settings()
-    engine = make_engine(settings.database_url)
-    ensure_schema(engine)
+    engine = _ready_engine(settings.database_url)
 
     async def hub_user_exists() -> bool:
         async with HubClient(
@@ -133,10 +138,7 @@ def cmd_link(args: argparse.Namespace) -> int:
 
 
 def cmd_unlink(args: argparse.Namespace) -> int:
-    from bot.config import database_url_from_env
-
-    engine = make_engine(database_url_from_env())
-    ensure_schema(engine)
+    engine = _ready_engine(database_url_from_env())
     previous = Repository(engine).unlink(args.slack_user_id, by="cli", now=utcnow())
     if previous is None:
         print(f"Slack user {args.slack_user_id} was not linked")
@@ -150,8 +152,7 @@ def cmd_sweep(_args: argparse.Namespace) -> int:
     from bot.runtime import build
 
     settings = _settings()
-    engine = make_engine(settings.database_url)
-    ensure_schema(engine)
+    engine = _ready_engine(settings.database_url)
 
     async def once() -> None:
         runtime = build(settings, engine)

@@ -201,7 +201,7 @@ class ShareService:
         if not cmd.everyone:
             grants = [g for g in grants if g.recipient_slack_id in cmd.recipients]
         if not grants:
-            where = f" on {texts.server_label('your', cmd.server)}" if cmd.server else ""
+            where = f" on server `{cmd.server}`" if cmd.server else ""
             if not cmd.everyone:
                 who = ", ".join(texts.user(r) for r in cmd.recipients)
                 where = f" with {who}{where}"

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.domain.durations import format_duration, parse_duration
 from bot.errors import CommandError, ConfigError
@@ -38,6 +38,13 @@ ADVICE: dict[str, str] = {
     "SHAREBOT_MAX_DURATION": "the longest share allowed, a duration like 7d (default) or 12h",
     "SHAREBOT_INVITE_TTL": "how long an accept link stays valid, a duration between 1m and "
     "365d, e.g. 24h (default)",
+    "SHAREBOT_PUBLIC_URL": "sharebot's own URL as browsers reach it, e.g. "
+    "https://hub.example.org/services/sharebot/ (needed for /share-server link)",
+    "JUPYTERHUB_CLIENT_ID": "the OAuth client id of the service, service-<name> "
+    "(default service-sharebot)",
+    "SHAREBOT_EMAIL_MAPPING": "off (default), email or localpart",
+    "SHAREBOT_EMAIL_DOMAINS": "a comma-separated list of email domains, e.g. "
+    "example.org,lab.example.org (empty: any)",
 }
 
 
@@ -79,8 +86,19 @@ def _positive_duration(value: timedelta) -> timedelta:
     return value
 
 
+def _optional_http_url(value: str | None) -> str | None:
+    return _http_url(value) if value else None
+
+
+def _domains(value: Any) -> Any:
+    if isinstance(value, str):
+        return tuple(d.strip().lower().lstrip("@") for d in value.split(",") if d.strip())
+    return value
+
+
 Secret = Annotated[SecretStr, AfterValidator(_not_placeholder)]
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
+OptionalHttpUrl = Annotated[str | None, AfterValidator(_optional_http_url)]
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 
 
@@ -112,6 +130,27 @@ class Settings(BaseSettings):
     invite_ttl: Annotated[Duration, AfterValidator(_invite_ttl)] = Field(
         default=timedelta(hours=24), validation_alias="SHAREBOT_INVITE_TTL"
     )
+
+    public_url: OptionalHttpUrl = Field(default=None, validation_alias="SHAREBOT_PUBLIC_URL")
+    jupyterhub_client_id: str = Field(
+        default="service-sharebot", min_length=1, validation_alias="JUPYTERHUB_CLIENT_ID"
+    )
+    email_mapping: Literal["off", "email", "localpart"] = Field(
+        default="off", validation_alias="SHAREBOT_EMAIL_MAPPING"
+    )
+    email_domains: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_domains)] = Field(
+        default=(), validation_alias="SHAREBOT_EMAIL_DOMAINS"
+    )
+
+    @property
+    def public_base(self) -> str | None:
+        """SHAREBOT_PUBLIC_URL with exactly one trailing slash."""
+        return self.public_url.rstrip("/") + "/" if self.public_url else None
+
+    @property
+    def oauth_redirect_uri(self) -> str | None:
+        base = self.public_base
+        return f"{base}oauth_callback" if base else None
 
     @property
     def slack_api_base(self) -> str:

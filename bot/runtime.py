@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from sqlalchemy import Engine
 
 from bot.config import Settings
 from bot.hub.client import HubClient
+from bot.identity import IdentityResolver
+from bot.linking import LinkingConfig, LinkingService
 from bot.service import ShareService
 from bot.slack.messenger import SlackMessenger, make_web_client
 from bot.store.db import make_engine
+from bot.store.link_flows import LinkFlows
 from bot.store.repository import Repository
 
 
@@ -22,6 +26,7 @@ class Runtime:
     hub: HubClient
     messenger: SlackMessenger
     service: ShareService
+    linking: LinkingService
 
     async def aclose(self) -> None:
         await self.hub.aclose()
@@ -35,11 +40,32 @@ def build(settings: Settings, engine: Engine | None = None) -> Runtime:
     messenger = SlackMessenger(
         make_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_base)
     )
+    identities = IdentityResolver(
+        repo=repo,
+        hub=hub,
+        messenger=messenger,
+        email_mapping=settings.email_mapping,
+        email_domains=settings.email_domains,
+    )
     service = ShareService(
         hub=hub,
         repo=repo,
         messenger=messenger,
+        identities=identities,
         public_url=settings.hub_public_origin,
         invite_ttl=settings.invite_ttl,
     )
-    return Runtime(settings, engine, repo, hub, messenger, service)
+    linking = LinkingService(
+        config=LinkingConfig(
+            public_base=settings.public_base,
+            hub_public_origin=settings.hub_public_origin,
+            hub_api_path=urlsplit(settings.hub_api_base).path.rstrip("/"),
+            client_id=settings.jupyterhub_client_id,
+            redirect_uri=settings.oauth_redirect_uri,
+        ),
+        hub=hub,
+        repo=repo,
+        flows=LinkFlows(engine),
+        messenger=messenger,
+    )
+    return Runtime(settings, engine, repo, hub, messenger, service, linking)

@@ -26,7 +26,7 @@ from bot.domain.grants import (
     is_due_to_expire,
     must_keep_share,
     prior_access,
-    who_accepted,
+    unexpected_holders,
 )
 from bot.errors import (
     HubError,
@@ -36,6 +36,7 @@ from bot.errors import (
     SlackDeliveryError,
 )
 from bot.hub.client import HubClient, ShareCodeInfo
+from bot.identity import IdentityResolver
 from bot.slack import blocks, texts
 from bot.slack.messenger import SlackMessenger
 from bot.store.repository import NewGrant, Repository
@@ -72,12 +73,14 @@ class ShareService:
         hub: HubClient,
         repo: Repository,
         messenger: SlackMessenger,
+        identities: IdentityResolver,
         public_url: str,
         invite_ttl: timedelta,
     ) -> None:
         self.hub = hub
         self.repo = repo
         self.messenger = messenger
+        self.identities = identities
         self.public_url = public_url.rstrip("/")
         self.invite_ttl = invite_ttl
 
@@ -87,7 +90,7 @@ class ShareService:
     # -- share --------------------------------------------------------------------------
 
     async def share(self, caller: str, cmd: commands.Share, now: datetime) -> ShareOutcome:
-        owner_hub, recipients = await self._resolve(caller, cmd.recipients)
+        owner_hub, recipients = await self._resolve(caller, cmd.recipients, now)
         servers = await self.hub.server_names(owner_hub)
         if cmd.server not in servers:
             raise ShareRefused(
@@ -112,16 +115,17 @@ class ShareService:
         return outcome
 
     async def _resolve(
-        self, caller: str, recipients: tuple[str, ...]
+        self, caller: str, recipients: tuple[str, ...], now: datetime
     ) -> tuple[str, dict[str, str]]:
         if caller in recipients:
             raise ShareRefused("self-share refused", user_message=texts.self_share())
-        links = await self._db(self.repo.hub_users, [caller, *recipients])
+        resolution = await self.identities.resolve([caller, *recipients], now)
+        links = resolution.hub_users
         if caller not in links:
-            raise NotLinked([caller], texts.not_linked_caller())
+            raise NotLinked([caller], texts.not_linked_caller(resolution.why_not.get(caller)))
         missing = [r for r in recipients if r not in links]
         if missing:
-            raise NotLinked(missing, texts.not_linked_recipients(missing))
+            raise NotLinked(missing, texts.not_linked_recipients(missing, resolution.why_not))
         owner_hub = links[caller]
         mapped = {r: links[r] for r in recipients}
         if owner_hub in mapped.values():
@@ -315,9 +319,18 @@ class ShareService:
         share_users: dict[str, datetime | None],
         now: datetime,
     ) -> None:
+        """Record an exchanged code; anyone but the recipient who used it loses access at once."""
         await self._withdraw_code(grant, now)  # single use: nobody else gets in with the link
+        others = await self._db(
+            self.repo.grants, states=OPEN_STATES, owner_hub=grant.owner_hub, server=grant.server
+        )
+        explained = {u for g in others if g.id != grant.id for u in (g.holder, g.recipient_hub)}
+        intruders = unexpected_holders(
+            grant, share_users, info.exchange_count if info else 1, explained
+        )
+        recipient_in = grant.recipient_hub in share_users or not intruders
+        holder = grant.recipient_hub if recipient_in else intruders[0]
         accepted_at = min(info.last_exchanged_at or now, now) if info else now
-        holder = who_accepted(grant, share_users) or grant.recipient_hub
         active = await self._db(
             self.repo.transition,
             grant,
@@ -332,10 +345,58 @@ class ShareService:
         )
         if active is None:
             return
-        if holder != grant.recipient_hub:
-            log.warning("%s: the link was used by hub user %s", grant.label, holder)
-        log.info("%s accepted; ends at %s", active.label, active.expires_at)
-        await self.messenger.notify(active.owner_slack_id, texts.accepted_owner(active))
+        for intruder in intruders:
+            log.warning("%s: the link was used by hub user %s", grant.label, intruder)
+            await self._db(
+                self.repo.audit,
+                "link_misused",
+                now=now,
+                grant_id=grant.id,
+                actor_hub=intruder,
+                detail={"intended": grant.recipient_hub, "used_by": intruder},
+            )
+        if not recipient_in:
+            # Only someone else got in: end the grant now (retried until the hub agrees).
+            ending = await self._db(
+                self.repo.transition,
+                active,
+                GrantState.ENDING,
+                now=now,
+                action="revoke",
+                end_reason=EndReason.MISUSED.value,
+            )
+            if ending is not None:
+                await self._finish(ending, now)
+            intruders = intruders[1:]
+        for intruder in intruders:
+            await self._remove_intruder(active, intruder, now)
+        if recipient_in:
+            log.info("%s accepted; ends at %s", active.label, active.expires_at)
+            await self.messenger.notify(active.owner_slack_id, texts.accepted_owner(active))
+
+    async def _remove_intruder(self, grant: Grant, intruder: str, now: datetime) -> None:
+        """Revoke the share of someone who used a link meant for another person."""
+        try:
+            await self.hub.revoke_share(grant.owner_hub, grant.server, intruder)
+        except HubError as err:
+            log.error("%s: could not revoke %s who used the link: %s", grant.label, intruder, err)
+            await self._db(
+                self.repo.audit,
+                "intruder_revoke_failed",
+                now=now,
+                grant_id=grant.id,
+                actor_hub=intruder,
+                detail={"error": str(err)},
+            )
+            revoked = False
+        else:
+            revoked = True
+        await self.messenger.notify(
+            grant.owner_slack_id, texts.misused_owner(grant, intruder, revoked)
+        )
+        await self.messenger.notify(
+            grant.recipient_slack_id, texts.misused_recipient(grant, intruder)
+        )
 
     async def _lapse(self, grant: Grant, now: datetime) -> None:
         await self._withdraw_code(grant, now)
@@ -355,7 +416,8 @@ class ShareService:
             owner_hub=grant.owner_hub,
             server=grant.server,
         )
-        kept = must_keep_share(grant, others, now)
+        # An intruder never had access before; the recipient's prior access is not theirs.
+        kept = reason is not EndReason.MISUSED and must_keep_share(grant, others, now)
         if not kept:
             try:
                 await self.hub.revoke_share(grant.owner_hub, grant.server, grant.holder)
@@ -370,14 +432,21 @@ class ShareService:
             grant,
             final_state(reason),
             now=now,
-            action="revoked" if reason is EndReason.REVOKED else "expired",
+            action="expired" if reason is EndReason.EXPIRED else "revoked",
             detail={"share_kept": kept},
             ended_at=now,
         )
         if ended is None:
             return True  # another pass or replica finished it
         log.info("%s ended (%s%s)", grant.label, reason, ", share kept" if kept else "")
-        if reason is EndReason.EXPIRED:
+        if reason is EndReason.MISUSED:
+            await self.messenger.notify(
+                grant.owner_slack_id, texts.misused_owner(grant, grant.holder, True)
+            )
+            await self.messenger.notify(
+                grant.recipient_slack_id, texts.misused_recipient(grant, grant.holder)
+            )
+        elif reason is EndReason.EXPIRED:
             await self.messenger.notify(grant.owner_slack_id, texts.expired_owner(grant, kept))
             await self.messenger.notify(
                 grant.recipient_slack_id, texts.expired_recipient(grant, kept)

@@ -11,11 +11,13 @@ from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
 
+from bot import pages
 from bot.clock import utcnow
 from bot.jobs import sweep_forever
+from bot.linking import COOKIE, LinkingService, LinkPageError
 from bot.runtime import Runtime
 from bot.slack import listeners
 
@@ -29,7 +31,7 @@ def create_bolt_app(runtime: Runtime) -> AsyncApp:
         signing_secret=settings.slack_signing_secret.get_secret_value(),
         process_before_response=False,
     )
-    listeners.register(app, runtime.service, max_duration=settings.max_duration)
+    listeners.register(app, runtime.service, runtime.linking, max_duration=settings.max_duration)
     return app
 
 
@@ -73,7 +75,93 @@ def create_app(runtime: Runtime, *, background: bool = True) -> Starlette:
                 await socket_handler.close_async()  # type: ignore[no-untyped-call]
             await runtime.aclose()
 
-    routes = [Route("/healthz", healthz, methods=["GET"])]
+    routes: list[BaseRoute] = [Route("/healthz", healthz, methods=["GET"])]
     if runtime.settings.slack_app_token is None:
         routes.append(Route("/slack/events", slack_events, methods=["POST"]))
+    routes += linking_routes(runtime.linking)
+    prefix = runtime.linking.config.cookie_path.rstrip("/")
+    if prefix:  # behind the hub's proxy at /services/sharebot/: serve there too
+        routes.append(Mount(prefix, routes=list(routes)))
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+def linking_routes(linking: LinkingService) -> list[Route]:
+    """GET /link/{nonce}, GET /oauth_callback, POST /link/confirm."""
+    config = linking.config
+
+    def html(body: str, status: int = 200) -> HTMLResponse:
+        response = HTMLResponse(body, status_code=status)
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["X-Frame-Options"] = "DENY"
+        return response
+
+    def failed(err: LinkPageError) -> HTMLResponse:
+        return html(pages.message(err.title, err.user_message), err.status)
+
+    async def open_link(request: Request) -> Response:
+        try:
+            url, browser = await linking.start(request.path_params["nonce"], utcnow())
+        except LinkPageError as err:
+            return failed(err)
+        response = RedirectResponse(url, status_code=302)
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.set_cookie(
+            COOKIE,
+            browser,
+            max_age=int(config.ttl.total_seconds()),
+            path=config.cookie_path,
+            httponly=True,
+            samesite="lax",
+            secure=config.secure_cookie,
+        )
+        return response
+
+    async def oauth_callback(request: Request) -> Response:
+        params = request.query_params
+        try:
+            confirmation = await linking.callback(
+                code=params.get("code"),
+                state=params.get("state"),
+                error=params.get("error"),
+                browser=request.cookies.get(COOKIE),
+                now=utcnow(),
+            )
+        except LinkPageError as err:
+            return failed(err)
+        return html(
+            pages.confirm(
+                action=f"{config.cookie_path.rstrip('/')}/link/confirm",
+                flow_id=confirmation.flow_id,
+                csrf=confirmation.csrf_token,
+                slack_user_id=confirmation.slack_user_id,
+                slack_name=confirmation.slack_name,
+                hub_user=confirmation.hub_user,
+            )
+        )
+
+    async def confirm(request: Request) -> Response:
+        form = await request.form()
+        flow = str(form.get("flow") or "")
+        csrf = form.get("csrf")
+        try:
+            if not flow.isdigit():
+                raise LinkPageError(400, "Unknown request", "This form is incomplete.")
+            slack_user, hub_user = await linking.confirm(
+                flow_id=int(flow),
+                csrf=csrf if isinstance(csrf, str) else None,
+                browser=request.cookies.get(COOKIE),
+                now=utcnow(),
+            )
+        except LinkPageError as err:
+            return failed(err)
+        response = html(pages.linked(slack_user, hub_user))
+        response.delete_cookie(COOKIE, path=config.cookie_path)
+        return response
+
+    return [
+        Route("/link/confirm", confirm, methods=["POST"]),
+        Route("/link/{nonce}", open_link, methods=["GET"]),
+        Route("/oauth_callback", oauth_callback, methods=["GET"]),
+    ]

@@ -55,7 +55,29 @@ class Revoke:
         return not self.recipients
 
 
-Command = Help | ListShares | Share | Revoke
+@dataclass(frozen=True)
+class LinkAccount:
+    """Start self-service linking of the caller's Slack and hub accounts."""
+
+
+@dataclass(frozen=True)
+class UnlinkAccount:
+    """Remove the caller's link."""
+
+
+@dataclass(frozen=True)
+class WhoAmI:
+    """Show the caller's link."""
+
+
+Command = Help | ListShares | Share | Revoke | LinkAccount | UnlinkAccount | WhoAmI
+
+_NO_ARGUMENTS: dict[str, Command] = {
+    "list": ListShares(),
+    "link": LinkAccount(),
+    "unlink": UnlinkAccount(),
+    "whoami": WhoAmI(),
+}
 
 
 def parse_command(text: str, *, max_duration: timedelta) -> Command:
@@ -64,10 +86,10 @@ def parse_command(text: str, *, max_duration: timedelta) -> Command:
     if not words or words[0].lower() in {"help", "-h", "--help", "?"}:
         return Help()
     head = words[0].lower()
-    if head == "list":
+    if head in _NO_ARGUMENTS:
         if len(words) > 1:
-            raise CommandError("`list` takes no arguments.")
-        return ListShares()
+            raise CommandError(f"`{head}` takes no arguments.")
+        return _NO_ARGUMENTS[head]
     if head == "revoke":
         return _parse_revoke(words[1:])
     if _mention(words[0]) is None:

@@ -37,6 +37,7 @@ class GrantState(enum.StrEnum):
 class EndReason(enum.StrEnum):
     EXPIRED = "expired"
     REVOKED = "revoked"
+    MISUSED = "misused"  # someone other than the recipient used the link
 
 
 OPEN_STATES = frozenset({GrantState.INVITED, GrantState.ACTIVE, GrantState.ENDING})
@@ -155,17 +156,29 @@ def prior_access(share_exists: bool, open_grants_for_pair: list[Grant]) -> bool:
     return any(g.had_prior_access for g in ours)
 
 
-def who_accepted(grant: Grant, share_users: dict[str, datetime | None]) -> str | None:
-    """The hub user who exchanged ``grant``'s code, from the server's share list.
+def unexpected_holders(
+    grant: Grant,
+    share_users: dict[str, datetime | None],
+    exchange_count: int,
+    explained: set[str],
+) -> list[str]:
+    """Hub users who got in with ``grant``'s link although it was meant for someone else.
 
-    The intended recipient when they hold a share; otherwise the holder whose share was
-    created after the invitation (someone else used the link). None when no one holds one.
+    ``share_users`` maps each user holding a share of the server to its creation time;
+    ``explained`` are users whose access another grant of ours accounts for. Of the users
+    whose share appeared after the invitation, as many as the code's exchanges the
+    recipient does not account for are intruders, earliest first.
     """
-    if grant.recipient_hub in share_users:
-        return grant.recipient_hub
-    newer = [
+    by_recipient = 1 if grant.recipient_hub in share_users else 0
+    room = exchange_count - by_recipient
+    if room <= 0:
+        return []
+    newcomers = sorted(
         (created, name)
         for name, created in share_users.items()
-        if created is not None and created >= grant.created_at
-    ]
-    return min(newer)[1] if newer else None
+        if name not in explained
+        and name not in (grant.recipient_hub, grant.owner_hub)
+        and created is not None
+        and created >= grant.created_at
+    )
+    return [name for _, name in newcomers][:room]

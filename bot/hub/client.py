@@ -75,6 +75,7 @@ class HubClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.api_url = api_url.rstrip("/")
+        self._token = token
         self._client = httpx.AsyncClient(
             base_url=self.api_url + "/",
             headers={"Authorization": f"token {token}", "Accept": "application/json"},
@@ -178,6 +179,41 @@ class HubClient:
             what=f"share of {owner}/{server} with {user}",
         )
 
+    # -- OAuth (account linking) -------------------------------------------------------
+
+    async def exchange_oauth_code(
+        self, *, code: str, client_id: str, redirect_uri: str, code_verifier: str
+    ) -> str:
+        """Trade an authorization code for an access token (client secret = service token)."""
+        data = await self._request(
+            "POST",
+            "oauth2/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "client_id": client_id,
+                "client_secret": self._token,
+                "redirect_uri": redirect_uri,
+                "code_verifier": code_verifier,
+            },
+            authorization="",
+            what="OAuth token exchange",
+        )
+        token = data.get("access_token") if isinstance(data, dict) else None
+        if not token:
+            raise HubError("the hub's token endpoint answered without an access_token")
+        return str(token)
+
+    async def identify(self, access_token: str) -> str:
+        """The hub username an OAuth access token belongs to."""
+        data = await self._request(
+            "GET", "user", authorization=f"Bearer {access_token}", what="the token's owner"
+        )
+        name = data.get("name") if isinstance(data, dict) else None
+        if not name or data.get("kind", "user") != "user":
+            raise HubError("the hub did not name a user for the OAuth token")
+        return str(name)
+
     # -- plumbing -----------------------------------------------------------------------
 
     async def _pages(self, path: str, *, what: str) -> AsyncIterator[dict[str, Any]]:
@@ -210,10 +246,18 @@ class HubClient:
         what: str,
         params: dict[str, Any] | None = None,
         json: Any = None,
+        data: dict[str, str] | None = None,
+        authorization: str | None = None,
     ) -> Any:
+        """One API call. ``authorization`` replaces the service token ("" sends none)."""
+        request = self._client.build_request(method, path, params=params, json=json, data=data)
+        if authorization is not None:
+            del request.headers["Authorization"]
+            if authorization:
+                request.headers["Authorization"] = authorization
         started = time.perf_counter()
         try:
-            response = await self._client.request(method, path, params=params, json=json)
+            response = await self._client.send(request)
         except httpx.TimeoutException as err:
             raise HubUnavailable(
                 f"{method} {self.api_url}/{path} timed out. Is the hub up and reachable "

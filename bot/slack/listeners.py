@@ -12,6 +12,7 @@ from bot.clock import utcnow
 from bot.domain import commands
 from bot.domain.durations import format_duration
 from bot.errors import CommandError, SharebotError
+from bot.linking import LinkingService
 from bot.service import ShareService
 from bot.slack import blocks, texts
 
@@ -20,7 +21,9 @@ log = logging.getLogger(__name__)
 COMMAND = "/share-server"
 
 
-def register(app: AsyncApp, service: ShareService, *, max_duration: timedelta) -> None:
+def register(
+    app: AsyncApp, service: ShareService, linking: LinkingService, *, max_duration: timedelta
+) -> None:
     max_text = format_duration(max_duration)
 
     @app.command(COMMAND)
@@ -36,7 +39,7 @@ def register(app: AsyncApp, service: ShareService, *, max_duration: timedelta) -
             return
         await ack()
         try:
-            text = await run(service, caller, cmd)
+            text = await run(service, linking, caller, cmd)
         except SharebotError as err:
             log.info("/share-server from %s refused: %s", caller, err)
             text = err.user_message
@@ -51,8 +54,16 @@ def register(app: AsyncApp, service: ShareService, *, max_duration: timedelta) -
         await ack()
 
 
-async def run(service: ShareService, caller: str, cmd: commands.Command) -> str:
+async def run(
+    service: ShareService, linking: LinkingService, caller: str, cmd: commands.Command
+) -> str:
     now = utcnow()
+    if isinstance(cmd, commands.LinkAccount):
+        return await linking.issue(caller, now)
+    if isinstance(cmd, commands.UnlinkAccount):
+        return await linking.unlink(caller, now)
+    if isinstance(cmd, commands.WhoAmI):
+        return await linking.whoami(caller)
     if isinstance(cmd, commands.Share):
         return (await service.share(caller, cmd, now)).message()
     if isinstance(cmd, commands.ListShares):

@@ -30,6 +30,7 @@ def make_web_client(token: str, base_url: str) -> AsyncWebClient:
 class SlackMessenger:
     def __init__(self, client: AsyncWebClient) -> None:
         self.client = client
+        self._team_id: str | None = None
 
     async def dm(self, user_id: str, text: str, blocks: Sequence[Block] | None = None) -> str:
         """Send a direct message; returns the message ts. Raises SlackDeliveryError."""
@@ -53,6 +54,27 @@ class SlackMessenger:
                 "Check SLACK_API_URL and the network.",
                 user_message=f"Slack could not be reached to message <@{user_id}>.",
             ) from None
+
+    async def user_info(self, user_id: str) -> dict[str, Any] | None:
+        """Slack's ``users.info`` user object, or None when Slack won't say."""
+        try:
+            response = await self.client.users_info(user=user_id)
+        except (SlackClientError, OSError, TimeoutError) as err:
+            log.warning("users.info for %s failed: %s", user_id, err.__class__.__name__)
+            return None
+        user = response.get("user")
+        return dict(user) if isinstance(user, dict) else None
+
+    async def team_id(self) -> str | None:
+        """This workspace's team id (``auth.test``), asked once."""
+        if self._team_id is None:
+            try:
+                response = await self.client.auth_test()
+            except (SlackClientError, OSError, TimeoutError) as err:
+                log.warning("auth.test failed: %s", err.__class__.__name__)
+                return None
+            self._team_id = str(response.get("team_id") or "") or None
+        return self._team_id
 
     async def notify(self, user_id: str, text: str) -> bool:
         """Best-effort notice: failures are logged, never raised."""

@@ -12,6 +12,7 @@ USAGE = """*Share your JupyterHub server for a while*
 • `/share-server @alice @bob 2h30m server:gpu pairing on the notebook` a named server, with a note
 • `/share-server list` your shares and open invitations
 • `/share-server revoke @alice` or `/share-server revoke all [server:NAME]` end access now
+• `/share-server link` link your Slack and JupyterHub accounts (`unlink`, `whoami`)
 • `/share-server help` this message
 Durations: `30m`, `1h`, `2h30m`, `1d`, `1w` (at least 1m, at most {max}). Access starts when \
 the person opens the link and ends automatically."""
@@ -40,19 +41,23 @@ def server_label(owner_hub: str, server: str) -> str:
     return f"`{owner_hub}/{server}`" if server else f"`{owner_hub}`'s default server"
 
 
-def not_linked_caller() -> str:
+def not_linked_caller(reason: str | None = None) -> str:
+    why = f" ({reason})" if reason else ""
     return (
-        "You are not linked to a JupyterHub account yet, so nothing was shared. "
-        "Ask a hub admin to run `sharebot link <your Slack member ID> <your hub username>`."
+        f"You are not linked to a JupyterHub account yet{why}, so nothing was shared. "
+        "Run `/share-server link`, or ask a hub admin to run "
+        "`sharebot link <your Slack member ID> <your hub username>`."
     )
 
 
-def not_linked_recipients(slack_ids: list[str]) -> str:
-    people = ", ".join(user(s) for s in slack_ids)
+def not_linked_recipients(slack_ids: list[str], reasons: dict[str, str] | None = None) -> str:
+    reasons = reasons or {}
+    people = ", ".join(user(s) + (f" ({reasons[s]})" if s in reasons else "") for s in slack_ids)
     verb = "is" if len(slack_ids) == 1 else "are"
     return (
         f"{people} {verb} not linked to a JupyterHub account, so nothing was shared. "
-        "A hub admin can link them with `sharebot link <Slack member ID> <hub username>`."
+        "They can run `/share-server link`, or a hub admin can link them with "
+        "`sharebot link <Slack member ID> <hub username>`."
     )
 
 
@@ -96,12 +101,30 @@ ACCEPT_BUTTON = "Accept and open"
 def accepted_owner(grant: Grant) -> str:
     assert grant.expires_at is not None
     who = user(grant.recipient_slack_id)
-    extra = ""
-    if grant.accepted_hub_user and grant.accepted_hub_user != grant.recipient_hub:
-        extra = f" (the link was used by hub user `{grant.accepted_hub_user}`)"
     return (
-        f"{who} accepted your share of {server_label(grant.owner_hub, grant.server)}{extra}. "
+        f"{who} accepted your share of {server_label(grant.owner_hub, grant.server)}. "
         f"Access ends {when(grant.expires_at)}."
+    )
+
+
+def misused_owner(grant: Grant, intruder: str, revoked: bool) -> str:
+    done = (
+        "I revoked that access and deleted the link"
+        if revoked
+        else "I could NOT revoke that access yet; ask your hub admin to check"
+    )
+    return (
+        f":warning: The link you sent to {user(grant.recipient_slack_id)} for "
+        f"{server_label(grant.owner_hub, grant.server)} was used by hub user `{intruder}`. "
+        f"{done}. Share again with the right person if needed."
+    )
+
+
+def misused_recipient(grant: Grant, intruder: str) -> str:
+    return (
+        f":warning: The link {user(grant.owner_slack_id)} sent you for "
+        f"{server_label(grant.owner_hub, grant.server)} was used by someone else "
+        f"(hub user `{intruder}`). Their access was removed. Never forward these links."
     )
 
 
@@ -191,3 +214,72 @@ def internal_error() -> str:
         "Something went wrong on sharebot's side; nothing was changed. "
         "The admins can see why in the logs."
     )
+
+
+# -- account linking ------------------------------------------------------------------
+
+
+def linking_not_configured() -> str:
+    return (
+        "Self-service linking is not set up on this workspace (SHAREBOT_PUBLIC_URL is unset). "
+        "Ask a hub admin to run `sharebot link <your Slack member ID> <your hub username>`."
+    )
+
+
+def link_offer(url: str) -> str:
+    return (
+        f"<{url}|Link my JupyterHub account> — opens JupyterHub, where you log in as "
+        "yourself; then confirm. The link works once, for 10 minutes, and only for you: "
+        "do not share it."
+    )
+
+
+def unlinked(previous: str | None) -> str:
+    if previous is None:
+        return "You were not linked to a JupyterHub account."
+    return f"Unlinked: you are no longer linked to hub user `{previous}`."
+
+
+def whoami(hub_user: str | None, method: str | None) -> str:
+    if hub_user is None:
+        return "You are not linked to a JupyterHub account. Run `/share-server link`."
+    how = {
+        "oauth": "you logged in to JupyterHub",
+        "admin": "an admin linked you",
+        "email": "your Slack email matched",
+    }.get(method or "", method or "")
+    return f"You are linked to hub user `{hub_user}` ({how})."
+
+
+def linked_notice(hub_user: str, previous: str | None) -> str:
+    tail = f" (it replaces `{previous}`)" if previous and previous != hub_user else ""
+    return (
+        f"Your Slack account is now linked to JupyterHub user `{hub_user}`{tail}. "
+        "If this was not you, run `/share-server unlink` and tell your hub admin."
+    )
+
+
+PAGE_UNKNOWN_LINK = "This link is not valid. Run /share-server link in Slack to get a new one."
+PAGE_USED_LINK = (
+    "This link was already used. Links work once; run /share-server link in Slack for a new one."
+)
+PAGE_EXPIRED_LINK = (
+    "This link has expired (links last 10 minutes). Run /share-server link in Slack again."
+)
+PAGE_STATE_MISMATCH = (
+    "This request does not belong to a linking sharebot started, so nothing was linked. "
+    "Start again with /share-server link in Slack."
+)
+PAGE_OTHER_BROWSER = (
+    "Finish linking in the browser where you opened the link from Slack. Nothing was linked."
+)
+PAGE_CSRF = "This form could not be verified, so nothing was linked. Start again from Slack."
+PAGE_EXCHANGE_FAILED = (
+    "JupyterHub did not confirm who you are, so nothing was linked. Try again in a minute; "
+    "if it keeps failing, tell your hub admin (the details are in sharebot's log)."
+)
+
+
+def page_no_code(error: str | None) -> str:
+    why = f" (JupyterHub said: {error})" if error else ""
+    return f"JupyterHub did not authorize the link{why}, so nothing was linked."

@@ -109,3 +109,27 @@ class AuditEvent(Base):
     actor_slack_id: Mapped[str | None] = mapped_column(String(32))
     actor_hub: Mapped[str | None] = mapped_column(String(255))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class LinkFlow(Base):
+    """One self-service account link, from `/share-server link` to the confirmation POST.
+
+    Secrets (nonce, OAuth state, CSRF token, browser cookie) are stored as SHA-256 hashes.
+    The PKCE verifier must be kept in clear until the token exchange, then it is erased.
+    ``step`` moves issued -> authorizing -> confirming -> done with guarded updates.
+    """
+
+    __tablename__ = "link_flows"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slack_user_id: Mapped[str] = mapped_column(String(32))
+    step: Mapped[str] = mapped_column(String(16))
+    nonce_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    state_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    browser_hash: Mapped[str | None] = mapped_column(String(64))
+    csrf_hash: Mapped[str | None] = mapped_column(String(64))
+    code_verifier: Mapped[str | None] = mapped_column(String(128))
+    hub_user: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain.grants import EndReason, Grant, GrantState, check_transition
@@ -68,15 +68,22 @@ class Repository:
     ) -> Link | None:
         """Map a Slack user to a hub user, replacing either side's old link.
 
-        Returns the replaced link of this Slack user, if any.
+        Returns the replaced link of this Slack user, if any. The audit entry names both the
+        hub user this Slack user had before and the Slack user who had this hub user before.
         """
         with self._tx() as session:
             old = session.get(UserLink, slack_user_id)
             previous = _link(old) if old else None
-            session.execute(delete(UserLink).where(UserLink.hub_user == hub_user))
-            if old is not None:
-                session.delete(old)
-            session.flush()
+            displaced = session.scalar(
+                select(UserLink.slack_user_id).where(
+                    UserLink.hub_user == hub_user, UserLink.slack_user_id != slack_user_id
+                )
+            )
+            session.execute(
+                delete(UserLink)
+                .where(or_(UserLink.hub_user == hub_user, UserLink.slack_user_id == slack_user_id))
+                .execution_options(synchronize_session="fetch")
+            )
             session.add(
                 UserLink(
                     slack_user_id=slack_user_id,
@@ -98,9 +105,15 @@ class Repository:
                     "hub_user": hub_user,
                     "method": method,
                     "replaced": previous.hub_user if previous else None,
+                    "displaced_slack_user": displaced,
                 },
             )
         return previous
+
+    def link_of(self, slack_user_id: str) -> Link | None:
+        with self._tx() as session:
+            row = session.get(UserLink, slack_user_id)
+            return _link(row) if row else None
 
     def unlink(self, slack_user_id: str, *, by: str | None, now: datetime) -> Link | None:
         with self._tx() as session:

@@ -114,8 +114,10 @@ class RunningApp:
                 self.process.wait(timeout=5)
 
 
-def start_app(env: dict[str, str], workdir: Path, timeout: float = 30.0) -> RunningApp:
-    port = free_port()
+def start_app(
+    env: dict[str, str], workdir: Path, timeout: float = 30.0, port: int | None = None
+) -> RunningApp:
+    port = port or free_port()
     env = {**env, "SHAREBOT_HOST": "127.0.0.1", "SHAREBOT_PORT": str(port)}
     log_path = workdir / f"sharebot-{port}.log"
     with log_path.open("wb") as log_file:

@@ -191,6 +191,8 @@ class RunningHub:
     workdir: Path
     log_path: Path
     process: subprocess.Popen[bytes] = field(repr=False)
+    # The port sharebot must listen on for OAuth: the hub knows its redirect URI in advance.
+    sharebot_port: int = 0
     _log_file: IO[bytes] | None = field(default=None, repr=False)
     _proxy_pid: int | None = field(default=None, repr=False)
 
@@ -403,6 +405,11 @@ def _xsrf_cookie(http: httpx.Client) -> str:
     return values[-1]
 
 
+def sharebot_oauth_redirect(port: int) -> str:
+    """The oauth_redirect_uri registered for the sharebot service (SHAREBOT_PUBLIC_URL based)."""
+    return f"http://127.0.0.1:{port}/oauth_callback"
+
+
 def _write_config(
     path: Path,
     *,
@@ -415,6 +422,7 @@ def _write_config(
     service_token: str,
     admin_token: str,
     proxy_token: str,
+    sharebot_port: int,
 ) -> None:
     sharebot_role = {
         "name": SERVICE_NAME,
@@ -440,12 +448,15 @@ def _write_config(
         "c.JupyterHub.cleanup_proxy = True",
         "c.JupyterHub.allow_named_servers = True",
         "c.JupyterHub.services = [",
-        f"    {{'name': {SERVICE_NAME!r}, 'api_token': {service_token!r}}},",
+        f"    {{'name': {SERVICE_NAME!r}, 'api_token': {service_token!r},",
+        f"      'oauth_redirect_uri': {sharebot_oauth_redirect(sharebot_port)!r},",
+        "      'oauth_no_confirm': True},",
         f"    {{'name': {ADMIN_SERVICE_NAME!r}, 'api_token': {admin_token!r}}},",
         "]",
         "c.JupyterHub.load_roles = [",
         f"    {sharebot_role!r},",
         f"    {{'name': 'admin', 'services': [{ADMIN_SERVICE_NAME!r}]}},",
+        f"    {{'name': 'user', 'scopes': ['self', 'access:services!service={SERVICE_NAME}']}},",
         "]",
     ]
     path.write_text("\n".join(lines) + "\n" + _NULL_SPAWNER_SOURCE)
@@ -504,8 +515,9 @@ def start_hub(
     workdir.mkdir(parents=True, exist_ok=True)
     chp = find_chp()
     public_port, hub_port, proxy_api_port = free_port(), free_port(), free_port()
-    while len({public_port, hub_port, proxy_api_port}) < 3:
-        hub_port, proxy_api_port = free_port(), free_port()
+    sharebot_port = free_port()
+    while len({public_port, hub_port, proxy_api_port, sharebot_port}) < 4:
+        hub_port, proxy_api_port, sharebot_port = free_port(), free_port(), free_port()
     password = secrets.token_urlsafe(12)
     service_token = secrets.token_hex(32)
     admin_token = secrets.token_hex(32)
@@ -521,6 +533,7 @@ def start_hub(
         service_token=service_token,
         admin_token=admin_token,
         proxy_token=secrets.token_hex(32),
+        sharebot_port=sharebot_port,
     )
     log_path = workdir / "jupyterhub.log"
     main = ["-c", _FAST_HUB_MAIN] if fast_import else ["-m", "jupyterhub"]
@@ -548,6 +561,7 @@ def start_hub(
         workdir=workdir,
         log_path=log_path,
         process=process,
+        sharebot_port=sharebot_port,
         _log_file=log_file,
     )
     try:

@@ -12,7 +12,7 @@ from bot.domain.grants import (
     is_due_to_expire,
     must_keep_share,
     prior_access,
-    who_accepted,
+    unexpected_holders,
 )
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -87,8 +87,20 @@ def test_prior_access() -> None:
     assert prior_access(True, [replace(ours, state=GrantState.INVITED)])
 
 
-def test_who_accepted() -> None:
+def test_unexpected_holders() -> None:
     invited = grant(state=GrantState.INVITED, accepted_hub_user=None)
-    assert who_accepted(invited, {"alice": NOW}) == "alice"
-    assert who_accepted(invited, {"bob": NOW - timedelta(days=1), "carol": NOW}) == "carol"
-    assert who_accepted(invited, {"bob": NOW - timedelta(days=1)}) is None
+    before = NOW - timedelta(days=1)
+    # Alice used her link: nobody else
+    assert unexpected_holders(invited, {"alice": NOW}, 1, set()) == []
+    # Carol used Alice's link
+    assert unexpected_holders(invited, {"carol": NOW}, 1, set()) == ["carol"]
+    # both did: Carol is the extra exchange
+    assert unexpected_holders(invited, {"alice": NOW, "carol": NOW}, 2, set()) == ["carol"]
+    # a share older than the invitation is not an intruder
+    assert unexpected_holders(invited, {"bob": before}, 1, set()) == []
+    # Carol's access is explained by another grant of ours
+    assert unexpected_holders(invited, {"carol": NOW}, 1, {"carol"}) == []
+    # no more intruders than unexplained exchanges, earliest first
+    late = NOW + timedelta(minutes=1)
+    assert unexpected_holders(invited, {"dave": late, "carol": NOW}, 1, set()) == ["carol"]
+    assert unexpected_holders(invited, {"carol": NOW}, 0, set()) == []

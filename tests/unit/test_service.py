@@ -13,6 +13,7 @@ from bot.domain.commands import Revoke, Share
 from bot.domain.grants import GrantState
 from bot.errors import HubUnavailable
 from bot.hub.client import HubClient
+from bot.identity import IdentityResolver
 from bot.service import ShareService
 from bot.slack.messenger import SlackMessenger, make_web_client
 from bot.store.db import ensure_schema, make_engine
@@ -93,6 +94,7 @@ async def service(
         hub=hub,
         repo=repo,
         messenger=messenger,
+        identities=IdentityResolver(repo=repo, hub=hub, messenger=messenger),
         public_url="https://hub.example.org",
         invite_ttl=timedelta(hours=24),
     )

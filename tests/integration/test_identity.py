@@ -1,0 +1,258 @@
+"""Account linking through the hub's OAuth, email mapping, and catching leaked links."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session
+
+from bot.clock import utcnow
+from bot.store.db import ensure_schema, make_engine
+from bot.store.models import AuditEvent, LinkFlow, UserLink
+from bot.store.repository import Repository
+from bot.testing.fake_slack import FakeSlack
+from tests.integration.test_share_story import accept_url_in, grants, share, share_users
+from tests.support.app import RunningApp, start_app
+from tests.support.hub import RunningHub
+
+pytestmark = pytest.mark.integration
+
+LINK = re.compile(r"<(http://[^|>]+/link/[^|>]+)\|")
+
+
+@pytest.fixture
+def oauth_app(
+    env: dict[str, str], clean_hub: RunningHub, database_url: str, tmp_path: Path
+) -> Iterator[RunningApp]:
+    """sharebot on the port the hub registered as its OAuth redirect, nobody linked but Bob."""
+    engine = make_engine(database_url)
+    ensure_schema(engine)
+    Repository(engine).link("UBOB", "bob", method="admin", by="tests", now=utcnow())
+    engine.dispose()
+    port = clean_hub.sharebot_port
+    running = start_app(
+        {**env, "SHAREBOT_PUBLIC_URL": f"http://127.0.0.1:{port}/"}, tmp_path, port=port
+    )
+    try:
+        yield running
+    finally:
+        running.stop()
+        log = running.log()
+        assert "/link/" not in log and "code=" not in log and "state=" not in log
+
+
+@pytest.fixture
+def oauth_db(database_url: str, oauth_app: RunningApp) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+def links(db: Engine) -> dict[str, tuple[str, str]]:
+    with Session(db) as session:
+        return {r.slack_user_id: (r.hub_user, r.method) for r in session.scalars(select(UserLink))}
+
+
+def link_url(app: RunningApp, slack: FakeSlack, user: str = "UALICE") -> str:
+    reply = share(app, slack, user, "link")
+    match = LINK.search(reply)
+    assert match, reply
+    return match.group(1)
+
+
+def browse_to_confirmation(
+    hub: RunningHub, browser: httpx.Client, url: str, username: str = "alice"
+) -> httpx.Response:
+    """Open the link, log in to the hub through its form, come back: the confirmation page."""
+    start = browser.get(url)
+    assert start.status_code == 302, start.text
+    authorize = start.headers["location"]
+    assert authorize.startswith(f"{hub.public_url}/hub/api/oauth2/authorize?")
+    query = parse_qs(urlsplit(authorize).query)
+    assert query["code_challenge_method"] == ["S256"] and query["client_id"] == ["service-sharebot"]
+    assert (
+        "HttpOnly" in start.headers["set-cookie"]
+        and "samesite=lax" in start.headers["set-cookie"].lower()
+    )
+    to_login = browser.get(authorize)
+    assert to_login.status_code == 302 and "/hub/login" in to_login.headers["location"]
+    login_url = httpx.URL(hub.public_url).join(to_login.headers["location"])
+    browser.get(login_url)
+    xsrf = next(c.value for c in browser.cookies.jar if c.name == "_xsrf")
+    logged_in = browser.post(
+        login_url, data={"username": username, "password": hub.password, "_xsrf": xsrf}
+    )
+    assert logged_in.status_code == 302, logged_in.text
+    back = browser.get(httpx.URL(hub.public_url).join(logged_in.headers["location"]))
+    assert back.status_code == 302, back.text
+    callback = back.headers["location"]
+    assert callback.startswith(f"http://127.0.0.1:{hub.sharebot_port}/oauth_callback?")
+    return browser.get(callback)
+
+
+def form_fields(page: str) -> dict[str, str]:
+    return dict(re.findall(r'name="(\w+)" value="([^"]*)"', page))
+
+
+def test_link_through_hub_oauth_then_share(
+    oauth_app: RunningApp, slack: FakeSlack, clean_hub: RunningHub, oauth_db: Engine
+) -> None:
+    url = link_url(oauth_app, slack)
+    with httpx.Client(follow_redirects=False, timeout=10) as browser:
+        page = browse_to_confirmation(clean_hub, browser, url)
+        assert page.status_code == 200
+        assert "Link Slack user" in page.text and "<strong>alice</strong>" in page.text
+        assert links(oauth_db) == {"UBOB": ("bob", "admin")}  # nothing stored before the POST
+        done = browser.post(f"{oauth_app.url}/link/confirm", data=form_fields(page.text))
+        assert done.status_code == 200 and "now linked" in done.text
+        again = browser.post(f"{oauth_app.url}/link/confirm", data=form_fields(page.text))
+        assert again.status_code == 400  # single use: the cookie is gone with the flow
+    assert links(oauth_db)["UALICE"] == ("alice", "oauth")
+    slack.wait_for_dm("UALICE", "now linked to JupyterHub user `alice`")
+    assert "`alice`" in share(oauth_app, slack, "UALICE", "whoami")
+    reply = share(oauth_app, slack, "UALICE", "<@UBOB> 1h")
+    assert "Invited <@UBOB>" in reply
+    assert len(clean_hub.share_codes("alice")) == 1
+    with Session(oauth_db) as session:
+        row = session.scalars(select(LinkFlow)).one()
+        assert row.step == "done" and row.code_verifier is None
+        assert url.rsplit("/", 1)[1] not in (row.nonce_hash or "")
+    assert "Unlinked" in share(oauth_app, slack, "UALICE", "unlink")
+    assert "UALICE" not in links(oauth_db)
+
+
+def test_reused_and_expired_links(
+    oauth_app: RunningApp, slack: FakeSlack, oauth_db: Engine
+) -> None:
+    url = link_url(oauth_app, slack)
+    with httpx.Client(follow_redirects=False, timeout=10) as browser:
+        assert browser.get(url).status_code == 302
+        reused = browser.get(url)
+        assert reused.status_code == 410 and "already used" in reused.text
+        assert browser.get(url + "x").status_code == 404
+        second = link_url(oauth_app, slack)
+        with Session(oauth_db) as session, session.begin():
+            session.execute(
+                update(LinkFlow).values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+            )
+        expired = browser.get(second)
+        assert expired.status_code == 410 and "expired" in expired.text
+    assert "UALICE" not in links(oauth_db)
+
+
+def test_callback_failures_store_nothing(
+    oauth_app: RunningApp, slack: FakeSlack, clean_hub: RunningHub, oauth_db: Engine
+) -> None:
+    base = oauth_app.url
+    with httpx.Client(follow_redirects=False, timeout=10) as browser:
+        start = browser.get(link_url(oauth_app, slack))
+        state = parse_qs(urlsplit(start.headers["location"]).query)["state"][0]
+        mismatch = browser.get(f"{base}/oauth_callback", params={"code": "x", "state": "nope"})
+        assert mismatch.status_code == 400 and "does not belong" in mismatch.text
+        other_browser = httpx.get(
+            f"{base}/oauth_callback", params={"code": "x", "state": state}, timeout=10
+        )
+        assert other_browser.status_code == 400 and "browser where you opened" in other_browser.text
+        bad_code = browser.get(f"{base}/oauth_callback", params={"code": "bogus", "state": state})
+        assert bad_code.status_code == 502 and "did not confirm" in bad_code.text
+        reused_state = browser.get(f"{base}/oauth_callback", params={"code": "x", "state": state})
+        assert reused_state.status_code == 410
+
+        start = browser.get(link_url(oauth_app, slack))
+        state = parse_qs(urlsplit(start.headers["location"]).query)["state"][0]
+        denied = browser.get(
+            f"{base}/oauth_callback", params={"error": "access_denied", "state": state}
+        )
+        assert denied.status_code == 400 and "access_denied" in denied.text
+
+        page = browse_to_confirmation(clean_hub, browser, link_url(oauth_app, slack))
+        fields = form_fields(page.text)
+        no_csrf = browser.post(f"{base}/link/confirm", data={"flow": fields["flow"]})
+        assert no_csrf.status_code == 403
+        wrong_csrf = browser.post(f"{base}/link/confirm", data={**fields, "csrf": "forged"})
+        assert wrong_csrf.status_code == 403
+        stolen = httpx.post(f"{base}/link/confirm", data=fields, timeout=10)  # no cookie
+        assert stolen.status_code == 400
+    assert "UALICE" not in links(oauth_db)
+
+
+def test_link_needs_public_url(app: RunningApp, slack: FakeSlack) -> None:
+    assert "SHAREBOT_PUBLIC_URL is unset" in share(app, slack, "UALICE", "link")
+
+
+def test_carol_uses_the_link_meant_for_alice(
+    app: RunningApp, slack: FakeSlack, clean_hub: RunningHub, db: Engine
+) -> None:
+    share(app, slack, "UOWNER", "<@UALICE> 1h")
+    url = accept_url_in(slack.wait_for_dm("UALICE", "shared"))
+    assert clean_hub.accept_share("carol", url).status_code == 302
+    owner = slack.wait_for_dm("UOWNER", "was used by hub user `carol`", timeout=20)
+    assert "revoked that access" in owner["text"]
+    slack.wait_for_dm("UALICE", "used by someone else")
+    assert share_users(clean_hub) == set()
+    assert clean_hub.share_codes("owner") == []
+    [row] = grants(db)
+    assert (row.state, row.end_reason, row.accepted_hub_user) == ("revoked", "misused", "carol")
+    with Session(db) as session:
+        misuse = session.scalars(select(AuditEvent).where(AuditEvent.action == "link_misused"))
+        assert [e.detail["used_by"] for e in misuse] == ["carol"]
+    assert not [m for m in slack.dms_to("UOWNER") if "accepted" in m["text"]]
+
+
+def test_both_alice_and_carol_use_the_link(
+    app: RunningApp, slack: FakeSlack, clean_hub: RunningHub, db: Engine
+) -> None:
+    share(app, slack, "UOWNER", "<@UALICE> 1h")
+    url = accept_url_in(slack.wait_for_dm("UALICE", "shared"))
+    assert clean_hub.accept_share("alice", url).status_code == 302
+    assert clean_hub.accept_share("carol", url).status_code == 302
+    slack.wait_for_dm("UOWNER", "was used by hub user `carol`", timeout=20)
+    slack.wait_for_dm("UOWNER", "accepted")
+    assert share_users(clean_hub) == {"alice"}
+    [row] = grants(db)
+    assert (row.state, row.accepted_hub_user) == ("active", "alice")
+
+
+@pytest.fixture
+def email_app(
+    env: dict[str, str], slack: FakeSlack, database_url: str, tmp_path: Path
+) -> Iterator[RunningApp]:
+    engine = make_engine(database_url)
+    ensure_schema(engine)
+    Repository(engine).link("UOWNER", "owner", method="admin", by="tests", now=utcnow())
+    engine.dispose()
+    slack.add_user("UCAROL", name="carol", email="carol@example.org")
+    slack.add_user("UGUEST", name="bob", email="bob@example.org", is_restricted=True)
+    slack.add_user("UNOCONF", name="bob2", email="bob@example.org", is_email_confirmed=False)
+    slack.add_user("UOTHER", name="bob3", email="bob@elsewhere.org")
+    running = start_app(
+        {**env, "SHAREBOT_EMAIL_MAPPING": "localpart", "SHAREBOT_EMAIL_DOMAINS": "example.org"},
+        tmp_path,
+    )
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def test_email_mapping_by_localpart(
+    email_app: RunningApp, slack: FakeSlack, clean_hub: RunningHub, database_url: str
+) -> None:
+    db = make_engine(database_url)
+    reply = share(email_app, slack, "UOWNER", "<@UCAROL> 1h")
+    assert "Invited <@UCAROL>" in reply
+    assert links(db)["UCAROL"] == ("carol", "email")
+    for user, reason in [
+        ("UGUEST", "guests are not linked by email"),
+        ("UNOCONF", "not confirmed"),
+        ("UOTHER", "not one of the allowed domains"),
+    ]:
+        assert reason in share(email_app, slack, "UOWNER", f"<@{user}> 1h")
+        assert user not in links(db)

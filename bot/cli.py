@@ -157,10 +157,11 @@ def cmd_sweep(_args: argparse.Namespace) -> int:
     async def once() -> None:
         runtime = build(settings, engine)
         try:
-            report = await sweep_once(runtime.service, utcnow)
+            report = await sweep_once(runtime, utcnow)
             print(
                 f"sweep: {report.accepted} accepted, {report.lapsed} lapsed, "
-                f"{report.ended} ended, {report.failures} failures"
+                f"{report.ended} ended, {report.failures} failures, "
+                f"{report.expired_requests} requests expired"
             )
         finally:
             await runtime.aclose()

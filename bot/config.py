@@ -6,10 +6,18 @@ Every setting is documented in README.md ("Configuration"); a test keeps the two
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationError
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.domain.durations import format_duration, parse_duration
@@ -45,6 +53,14 @@ ADVICE: dict[str, str] = {
     "SHAREBOT_EMAIL_MAPPING": "off (default), email or localpart",
     "SHAREBOT_EMAIL_DOMAINS": "a comma-separated list of email domains, e.g. "
     "example.org,lab.example.org (empty: any)",
+    "SHAREBOT_REQUEST_TTL": "how long a request or approval stays open, a duration like "
+    "24h (default)",
+    "SHAREBOT_APPROVAL_ABOVE": "off (default) or a duration like 1d: longer shares need an "
+    "approver",
+    "SHAREBOT_APPROVERS": "comma-separated Slack user IDs (U...) and/or user groups "
+    "(S... or @handle), e.g. U012AB3CD,@hub-admins",
+    "SHAREBOT_APPROVAL_CHANNEL": "a Slack channel ID (C...) to post approval requests in, "
+    "or unset to DM each approver",
 }
 
 
@@ -96,6 +112,22 @@ def _domains(value: Any) -> Any:
     return value
 
 
+def _off_or_duration(value: Any) -> Any:
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "off")):
+        return None
+    return _duration(value)
+
+
+def _approvers(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    entries = tuple(v.strip() for v in value.split(",") if v.strip())
+    for entry in entries:
+        if not re.fullmatch(r"[UWS][A-Z0-9]+|@[a-z0-9._-]+", entry):
+            raise ValueError(f"{entry!r} is neither a user ID, a group ID nor an @handle")
+    return entries
+
+
 Secret = Annotated[SecretStr, AfterValidator(_not_placeholder)]
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 OptionalHttpUrl = Annotated[str | None, AfterValidator(_optional_http_url)]
@@ -142,6 +174,27 @@ class Settings(BaseSettings):
         default=(), validation_alias="SHAREBOT_EMAIL_DOMAINS"
     )
 
+    request_ttl: Annotated[Duration, AfterValidator(_positive_duration)] = Field(
+        default=timedelta(hours=24), validation_alias="SHAREBOT_REQUEST_TTL"
+    )
+    approval_above: Annotated[timedelta | None, BeforeValidator(_off_or_duration)] = Field(
+        default=None, validation_alias="SHAREBOT_APPROVAL_ABOVE"
+    )
+    approvers: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_approvers)] = Field(
+        default=(), validation_alias="SHAREBOT_APPROVERS"
+    )
+    approval_channel: str | None = Field(
+        default=None, pattern=r"^[CG][A-Z0-9]+$", validation_alias="SHAREBOT_APPROVAL_CHANNEL"
+    )
+
+    @model_validator(mode="after")
+    def _approvers_when_needed(self) -> Settings:
+        if self.approval_above is not None and not self.approvers:
+            raise ValueError(
+                "SHAREBOT_APPROVERS is not set, but SHAREBOT_APPROVAL_ABOVE needs approvers"
+            )
+        return self
+
     @property
     def public_base(self) -> str | None:
         """SHAREBOT_PUBLIC_URL with exactly one trailing slash."""
@@ -185,11 +238,14 @@ def load_settings(**overrides: Any) -> Settings:
 
 def _describe(err: ValidationError) -> str:
     first = err.errors()[0]
-    name = str(first["loc"][0]) if first["loc"] else "configuration"
+    message = str(first["msg"]).removeprefix("Value error, ")
+    if not first["loc"]:  # a rule across settings: the message names the variable
+        name = message.split(" ", 1)[0]
+        return f"{message}: set it to {ADVICE.get(name, 'a valid value')}."
+    name = str(first["loc"][0])
     advice = ADVICE.get(name, "a valid value")
     if first["type"] == "missing":
         return f"{name} is not set: set it to {advice}."
-    message = str(first["msg"]).removeprefix("Value error, ")
     return f"{name} is invalid ({message}): set it to {advice}."
 
 

@@ -7,31 +7,33 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from bot.service import ShareService, SweepReport
+from bot.runtime import Runtime
+from bot.service import SweepReport
 
 log = logging.getLogger(__name__)
 
 
-async def sweep_once(service: ShareService, clock: Callable[[], datetime]) -> SweepReport:
-    report = await service.sweep(clock())
+async def sweep_once(runtime: Runtime, clock: Callable[[], datetime]) -> SweepReport:
+    now = clock()
+    report = await runtime.service.sweep(now)
+    report.expired_requests = await runtime.decisions.expire_overdue(now)
     if report.accepted or report.lapsed or report.ended or report.failures:
         log.info(
-            "sweep: %d accepted, %d lapsed, %d ended, %d failures",
+            "sweep: %d accepted, %d lapsed, %d ended, %d failures, %d requests expired",
             report.accepted,
             report.lapsed,
             report.ended,
             report.failures,
+            report.expired_requests,
         )
     return report
 
 
-async def sweep_forever(
-    service: ShareService, interval: float, clock: Callable[[], datetime]
-) -> None:
+async def sweep_forever(runtime: Runtime, interval: float, clock: Callable[[], datetime]) -> None:
     """Run a pass every ``interval`` seconds until cancelled; a failed pass is logged."""
     while True:
         try:
-            await sweep_once(service, clock)
+            await sweep_once(runtime, clock)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -8,12 +8,15 @@ from urllib.parse import urlsplit
 from sqlalchemy import Engine
 
 from bot.config import Settings
+from bot.decisions import ApprovalConfig, DecisionService
+from bot.domain.requests import Policy
 from bot.hub.client import HubClient
 from bot.identity import IdentityResolver
 from bot.linking import LinkingConfig, LinkingService
 from bot.service import ShareService
 from bot.slack.messenger import SlackMessenger, make_web_client
 from bot.store.db import make_engine
+from bot.store.decisions import Decisions
 from bot.store.link_flows import LinkFlows
 from bot.store.repository import Repository
 
@@ -27,6 +30,7 @@ class Runtime:
     messenger: SlackMessenger
     service: ShareService
     linking: LinkingService
+    decisions: DecisionService
 
     async def aclose(self) -> None:
         await self.hub.aclose()
@@ -68,4 +72,15 @@ def build(settings: Settings, engine: Engine | None = None) -> Runtime:
         flows=LinkFlows(engine),
         messenger=messenger,
     )
-    return Runtime(settings, engine, repo, hub, messenger, service, linking)
+    decisions = DecisionService(
+        shares=service,
+        decisions=Decisions(engine),
+        messenger=messenger,
+        config=ApprovalConfig(
+            policy=Policy(approval_above=settings.approval_above),
+            approvers=settings.approvers,
+            channel=settings.approval_channel,
+            ttl=settings.request_ttl,
+        ),
+    )
+    return Runtime(settings, engine, repo, hub, messenger, service, linking, decisions)

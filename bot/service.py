@@ -28,6 +28,7 @@ from bot.domain.grants import (
     prior_access,
     unexpected_holders,
 )
+from bot.domain.requests import MANAGE, share_scopes
 from bot.errors import (
     HubError,
     NotLinked,
@@ -64,6 +65,7 @@ class SweepReport:
     lapsed: int = 0
     ended: int = 0
     failures: int = 0
+    expired_requests: int = 0
 
 
 class ShareService:
@@ -89,21 +91,43 @@ class ShareService:
 
     # -- share --------------------------------------------------------------------------
 
-    async def share(self, caller: str, cmd: commands.Share, now: datetime) -> ShareOutcome:
+    async def check(
+        self, caller: str, cmd: commands.Share, now: datetime
+    ) -> tuple[str, dict[str, str]]:
+        """Everything that must hold before sharing: links, no self-share, the server exists.
+
+        Returns the owner's hub user and each recipient's hub user.
+        """
         owner_hub, recipients = await self._resolve(caller, cmd.recipients, now)
+        await self.check_server(owner_hub, cmd.server)
+        return owner_hub, recipients
+
+    async def check_server(self, owner_hub: str, server: str) -> None:
         servers = await self.hub.server_names(owner_hub)
-        if cmd.server not in servers:
+        if server not in servers:
             raise ShareRefused(
-                f"{owner_hub} has no server {cmd.server!r}",
-                user_message=texts.unknown_server(cmd.server, servers),
+                f"{owner_hub} has no server {server!r}",
+                user_message=texts.unknown_server(server, servers),
             )
+
+    async def share(
+        self,
+        caller: str,
+        cmd: commands.Share,
+        now: datetime,
+        *,
+        decision_id: int | None = None,
+    ) -> ShareOutcome:
+        owner_hub, recipients = await self.check(caller, cmd, now)
         current = await self.hub.shares(owner_hub, cmd.server)
         holders = {s.user for s in current if s.user}
         outcome = ShareOutcome()
         for slack_id, hub_user in recipients.items():
             try:
                 outcome.invited.append(
-                    await self._invite(caller, owner_hub, slack_id, hub_user, cmd, holders, now)
+                    await self._invite(
+                        caller, owner_hub, slack_id, hub_user, cmd, holders, now, decision_id
+                    )
                 )
             except SharebotError as err:
                 if not outcome.invited and not outcome.failed and len(recipients) == 1:
@@ -141,6 +165,7 @@ class ShareService:
         cmd: commands.Share,
         holders: set[str],
         now: datetime,
+        decision_id: int | None,
     ) -> Grant:
         open_for_pair = await self._db(
             self.repo.grants,
@@ -150,8 +175,12 @@ class ShareService:
             recipient_hub=hub_user,
         )
         prior = prior_access(hub_user in holders, open_for_pair)
+        extras = (MANAGE,) if cmd.manage else ()
         code = await self.hub.create_share_code(
-            owner_hub, cmd.server, expires_in=int(self.invite_ttl.total_seconds())
+            owner_hub,
+            cmd.server,
+            expires_in=int(self.invite_ttl.total_seconds()),
+            scopes=share_scopes(owner_hub, cmd.server, extras),
         )
         grant = await self._db(
             self.repo.add_grant,
@@ -166,6 +195,8 @@ class ShareService:
                 code_id=code.id,
                 code_expires_at=code.expires_at or now + self.invite_ttl,
                 had_prior_access=prior,
+                extras=extras,
+                decision_id=decision_id,
             ),
             now=now,
         )

@@ -31,7 +31,8 @@ def create_bolt_app(runtime: Runtime) -> AsyncApp:
         signing_secret=settings.slack_signing_secret.get_secret_value(),
         process_before_response=False,
     )
-    listeners.register(app, runtime.service, runtime.linking, max_duration=settings.max_duration)
+    services = listeners.Services(runtime.service, runtime.linking, runtime.decisions)
+    listeners.register(app, services, max_duration=settings.max_duration)
     return app
 
 
@@ -51,9 +52,7 @@ def create_app(runtime: Runtime, *, background: bool = True) -> Starlette:
         socket_handler = None
         if background:
             tasks.append(
-                asyncio.create_task(
-                    sweep_forever(runtime.service, runtime.settings.sweep_interval, utcnow)
-                )
+                asyncio.create_task(sweep_forever(runtime, runtime.settings.sweep_interval, utcnow))
             )
         if runtime.settings.slack_app_token is not None:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler

@@ -41,6 +41,18 @@ class Share:
     duration: timedelta
     server: str = ""
     note: str = ""
+    manage: bool = False  # also let them start and stop the server (needs approval)
+
+
+@dataclass(frozen=True)
+class Request:
+    """Ask ``owner`` for access to their ``server`` for ``duration``."""
+
+    owner: str
+    duration: timedelta
+    server: str = ""
+    reason: str = ""
+    manage: bool = False
 
 
 @dataclass(frozen=True)
@@ -70,7 +82,7 @@ class WhoAmI:
     """Show the caller's link."""
 
 
-Command = Help | ListShares | Share | Revoke | LinkAccount | UnlinkAccount | WhoAmI
+Command = Help | ListShares | Share | Request | Revoke | LinkAccount | UnlinkAccount | WhoAmI
 
 _NO_ARGUMENTS: dict[str, Command] = {
     "list": ListShares(),
@@ -92,6 +104,8 @@ def parse_command(text: str, *, max_duration: timedelta) -> Command:
         return _NO_ARGUMENTS[head]
     if head == "revoke":
         return _parse_revoke(words[1:])
+    if head == "request":
+        return _parse_request(words[1:], max_duration)
     if _mention(words[0]) is None:
         _explain_bad_recipient(words[0])
         if looks_like_duration(words[0]):
@@ -107,20 +121,50 @@ def _parse_share(words: list[str], max_duration: timedelta) -> Share:
         if user not in recipients:
             recipients.append(user)
         rest.pop(0)
+    duration, server, manage = _parse_terms(rest, max_duration, "/share-server @alice 1h")
+    for word in rest:
+        if _mention(word) is not None:
+            raise CommandError("Put every person before the duration: `@alice @bob 1h`.")
+    return Share(tuple(recipients), duration, server, " ".join(rest), manage)
+
+
+def _parse_request(words: list[str], max_duration: timedelta) -> Request:
+    rest = list(words)
+    if not rest:
+        raise CommandError("Say whose server you need: `/share-server request @bob 1h`.")
+    owner = _mention(rest[0])
+    if owner is None:
+        _explain_bad_recipient(rest[0])
+        raise CommandError("Mention the owner first: `/share-server request @bob 1h`.")
+    rest.pop(0)
+    if rest and _mention(rest[0]) is not None:
+        raise CommandError("Ask one owner at a time: `/share-server request @bob 1h`.")
+    duration, server, manage = _parse_terms(rest, max_duration, "/share-server request @bob 1h")
+    return Request(owner, duration, server, " ".join(rest), manage)
+
+
+def _parse_terms(
+    rest: list[str], max_duration: timedelta, example: str
+) -> tuple[timedelta, str, bool]:
+    """Take ``[server:NAME] DURATION [server:NAME] [manage]`` off the front of ``rest``."""
     server = _take_server(rest)
     if not rest:
-        raise CommandError("Say for how long, e.g. `/share-server @alice 1h`.")
+        raise CommandError(f"Say for how long, e.g. `{example}`.")
     if not looks_like_duration(rest[0]):
         _explain_bad_recipient(rest[0])
         raise CommandError(f"`{rest[0]}` is not a duration. Use forms like `30m`, `1h`, `2h30m`.")
     duration = parse_duration(rest.pop(0))
     check_share_duration(duration, max_duration)
-    if server is None:
-        server = _take_server(rest)
-    for word in rest:
-        if _mention(word) is not None:
-            raise CommandError("Put every person before the duration: `@alice @bob 1h`.")
-    return Share(tuple(recipients), duration, server or "", " ".join(rest))
+    manage = False
+    while rest:
+        if server is None and (named := _take_server(rest)) is not None:
+            server = named
+        elif rest[0].lower() == "manage" and not manage:
+            manage = True
+            rest.pop(0)
+        else:
+            break
+    return duration, server or "", manage
 
 
 def _parse_revoke(words: list[str]) -> Revoke:

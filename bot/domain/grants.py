@@ -88,6 +88,8 @@ class Grant:
     had_prior_access: bool = False
     revoke_attempts: int = 0
     last_error: str | None = None
+    extras: tuple[str, ...] = ()
+    decision_id: int | None = None
 
     @property
     def label(self) -> str:

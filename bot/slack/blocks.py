@@ -7,11 +7,20 @@ from slack_sdk.models.blocks import (
     Block,
     ButtonElement,
     ContextBlock,
+    InputBlock,
+    InteractiveElement,
     MarkdownTextObject,
+    Option,
+    PlainTextInputElement,
+    PlainTextObject,
     SectionBlock,
+    StaticSelectElement,
 )
+from slack_sdk.models.views import View
 
+from bot.domain.durations import format_duration
 from bot.domain.grants import Grant
+from bot.domain.requests import Decision, shorter_durations
 from bot.slack import texts
 
 ACCEPT_ACTION = "open_accept_link"
@@ -42,6 +51,126 @@ def invitation(grant: Grant, accept_url: str) -> list[Block]:
             ]
         ),
     ]
+    for block in blocks:
+        block.validate_json()
+    return blocks
+
+
+# -- requests and approvals -------------------------------------------------------------
+
+APPROVE_ACTION = "decision_approve"
+APPROVE_FOR_ACTION = "decision_approve_for"
+DENY_ACTION = "decision_deny"
+CANCEL_ACTION = "decision_cancel"
+DENY_MODAL = "decision_deny_modal"
+DENY_REASON_BLOCK = "reason"
+DENY_REASON_INPUT = "reason_input"
+
+SECTION_TEXT_LIMIT = 3000
+
+
+def _section(text: str) -> SectionBlock:
+    if len(text) > SECTION_TEXT_LIMIT:  # Slack's limit for a section's text
+        text = text[: SECTION_TEXT_LIMIT - 1] + "…"
+    return SectionBlock(text=MarkdownTextObject(text=text))
+
+
+def decision_for_decider(decision: Decision) -> list[Block]:
+    """The approver's (or owner's) copy: the facts and Approve / Approve for less / Deny."""
+    elements: list[InteractiveElement] = [
+        ButtonElement(
+            text="Approve",
+            action_id=APPROVE_ACTION,
+            value=str(decision.id),
+            style="primary",
+        )
+    ]
+    shorter = shorter_durations(decision.duration)
+    if shorter:
+        elements.append(
+            StaticSelectElement(
+                placeholder="Approve for less…",
+                action_id=APPROVE_FOR_ACTION,
+                options=[
+                    Option(text=format_duration(d), value=str(int(d.total_seconds())))
+                    for d in shorter
+                ],
+            )
+        )
+    elements.append(
+        ButtonElement(text="Deny", action_id=DENY_ACTION, value=str(decision.id), style="danger")
+    )
+    return _checked(
+        [
+            _section(texts.decision_summary(decision)),
+            ActionsBlock(block_id=f"decision-{decision.id}", elements=elements),
+        ]
+    )
+
+
+def decision_for_requester(decision: Decision) -> list[Block]:
+    return _checked(
+        [
+            _section(texts.decision_requester_copy(decision)),
+            ActionsBlock(
+                block_id=f"decision-{decision.id}",
+                elements=[
+                    ButtonElement(
+                        text="Cancel request", action_id=CANCEL_ACTION, value=str(decision.id)
+                    )
+                ],
+            ),
+        ]
+    )
+
+
+def decision_closed(decision: Decision, audience: str) -> list[Block]:
+    """Any copy after the decision: the facts, and the outcome instead of buttons."""
+    text = (
+        texts.decision_summary(decision)
+        if audience == "decider"
+        else texts.decision_requester_copy(decision)
+    )
+    return _checked(
+        [
+            _section(text),
+            ContextBlock(elements=[MarkdownTextObject(text=texts.decision_outcome(decision))]),
+        ]
+    )
+
+
+def deny_modal(decision_id: int) -> View:
+    view = View(
+        type="modal",
+        callback_id=DENY_MODAL,
+        private_metadata=str(decision_id),
+        title=PlainTextObject(text=texts.DENY_MODAL_TITLE),
+        submit=PlainTextObject(text="Deny"),
+        close=PlainTextObject(text="Back"),
+        blocks=[
+            InputBlock(
+                block_id=DENY_REASON_BLOCK,
+                label=texts.DENY_REASON_LABEL,
+                optional=True,
+                element=PlainTextInputElement(
+                    action_id=DENY_REASON_INPUT, multiline=True, max_length=500
+                ),
+            )
+        ],
+    )
+    view.validate_json()
+    return view
+
+
+def decision_id_of(block_id: str | None, value: str | None = None) -> int | None:
+    """The decision id a click is about, from the button's value or the block id."""
+    for candidate in (value, (block_id or "").removeprefix("decision-")):
+        if candidate and candidate.isdigit():
+            return int(candidate)
+    return None
+
+
+def _checked(blocks: list[Block]) -> list[Block]:
     for block in blocks:
         block.validate_json()
     return blocks

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.clock import utcnow
+from bot.decisions import DecisionService
 from bot.domain import commands
 from bot.domain.durations import format_duration
 from bot.errors import CommandError, SharebotError
@@ -21,9 +24,26 @@ log = logging.getLogger(__name__)
 COMMAND = "/share-server"
 
 
-def register(
-    app: AsyncApp, service: ShareService, linking: LinkingService, *, max_duration: timedelta
-) -> None:
+@dataclass(frozen=True)
+class Services:
+    shares: ShareService
+    linking: LinkingService
+    decisions: DecisionService
+
+
+async def answer(what: str, work: Awaitable[str]) -> str:
+    """The text for the person: the result, an error's user message, or a generic failure."""
+    try:
+        return await work
+    except SharebotError as err:
+        log.info("%s refused: %s", what, err)
+        return err.user_message
+    except Exception:
+        log.exception("%s failed", what)
+        return texts.internal_error()
+
+
+def register(app: AsyncApp, services: Services, *, max_duration: timedelta) -> None:
     max_text = format_duration(max_duration)
 
     @app.command(COMMAND)
@@ -38,14 +58,7 @@ def register(
             await ack(response_type="ephemeral", text=texts.usage(max_text))
             return
         await ack()
-        try:
-            text = await run(service, linking, caller, cmd)
-        except SharebotError as err:
-            log.info("/share-server from %s refused: %s", caller, err)
-            text = err.user_message
-        except Exception:
-            log.exception("/share-server from %s failed", caller)
-            text = texts.internal_error()
+        text = await answer(f"/share-server from {caller}", run(services, caller, cmd))
         await respond(text=text, response_type="ephemeral", replace_original=False)
 
     @app.action(blocks.ACCEPT_ACTION)
@@ -53,21 +66,92 @@ def register(
         # A link button opens the browser; Slack still sends the click, which we only ack.
         await ack()
 
+    @app.action(blocks.APPROVE_ACTION)
+    async def approve(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        clicker, decision_id, _ = _click(body)
+        text = await answer(
+            f"approval by {clicker}", services.decisions.approve(decision_id, clicker, utcnow())
+        )
+        await respond(text=text, response_type="ephemeral", replace_original=False)
 
-async def run(
-    service: ShareService, linking: LinkingService, caller: str, cmd: commands.Command
-) -> str:
+    @app.action(blocks.APPROVE_FOR_ACTION)
+    async def approve_for(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        clicker, decision_id, action = _click(body)
+        seconds = str((action.get("selected_option") or {}).get("value") or "")
+        duration = timedelta(seconds=int(seconds)) if seconds.isdigit() else None
+        work = services.decisions.approve(decision_id, clicker, utcnow(), duration)
+        text = await answer(f"approval by {clicker}", work)
+        await respond(text=text, response_type="ephemeral", replace_original=False)
+
+    @app.action(blocks.DENY_ACTION)
+    async def deny(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: Any) -> None:
+        await ack()
+        clicker, decision_id, _ = _click(body)
+        refusal = await answer(
+            f"deny by {clicker}",
+            _none_as_empty(services.decisions.can_decide(decision_id, clicker)),
+        )
+        if refusal:
+            await respond(text=refusal, response_type="ephemeral", replace_original=False)
+            return
+        await client.views_open(
+            trigger_id=body["trigger_id"], view=blocks.deny_modal(decision_id).to_dict()
+        )
+
+    @app.view(blocks.DENY_MODAL)
+    async def deny_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        await ack()
+        clicker = body["user"]["id"]
+        decision_id = int(view["private_metadata"])
+        values = view.get("state", {}).get("values", {})
+        note = (
+            values.get(blocks.DENY_REASON_BLOCK, {}).get(blocks.DENY_REASON_INPUT, {}).get("value")
+        )
+        text = await answer(
+            f"deny by {clicker}",
+            services.decisions.deny(decision_id, clicker, note or "", utcnow()),
+        )
+        log.info("deny of decision %s by %s: %s", decision_id, clicker, text[:80])
+
+    @app.action(blocks.CANCEL_ACTION)
+    async def cancel(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        clicker, decision_id, _ = _click(body)
+        text = await answer(
+            f"cancel by {clicker}", services.decisions.cancel(decision_id, clicker, utcnow())
+        )
+        await respond(text=text, response_type="ephemeral", replace_original=False)
+
+
+def _click(body: dict[str, Any]) -> tuple[str, int, dict[str, Any]]:
+    """Who clicked, which decision (the only thing a button carries), and the action."""
+    action = body["actions"][0]
+    decision_id = blocks.decision_id_of(action.get("block_id"), action.get("value"))
+    if decision_id is None:
+        raise ValueError("a decision button without a decision id")
+    return body["user"]["id"], decision_id, action
+
+
+async def _none_as_empty(work: Awaitable[str | None]) -> str:
+    return (await work) or ""
+
+
+async def run(services: Services, caller: str, cmd: commands.Command) -> str:
     now = utcnow()
-    if isinstance(cmd, commands.LinkAccount):
-        return await linking.issue(caller, now)
-    if isinstance(cmd, commands.UnlinkAccount):
-        return await linking.unlink(caller, now)
-    if isinstance(cmd, commands.WhoAmI):
-        return await linking.whoami(caller)
     if isinstance(cmd, commands.Share):
-        return (await service.share(caller, cmd, now)).message()
+        return await services.decisions.share_or_hold(caller, cmd, now)
+    if isinstance(cmd, commands.Request):
+        return await services.decisions.request(caller, cmd, now)
     if isinstance(cmd, commands.ListShares):
-        return await service.list_shares(caller)
+        return await services.shares.list_shares(caller)
     if isinstance(cmd, commands.Revoke):
-        return await service.revoke(caller, cmd, now)
+        return await services.shares.revoke(caller, cmd, now)
+    if isinstance(cmd, commands.LinkAccount):
+        return await services.linking.issue(caller, now)
+    if isinstance(cmd, commands.UnlinkAccount):
+        return await services.linking.unlink(caller, now)
+    if isinstance(cmd, commands.WhoAmI):
+        return await services.linking.whoami(caller)
     raise AssertionError(f"unhandled command {cmd!r}")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -12,6 +13,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
 )
 from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import SlackDeliveryError
@@ -34,25 +36,80 @@ class SlackMessenger:
 
     async def dm(self, user_id: str, text: str, blocks: Sequence[Block] | None = None) -> str:
         """Send a direct message; returns the message ts. Raises SlackDeliveryError."""
-        try:
+        return (await self.dm_copy(user_id, text, blocks))[1]
+
+    async def dm_copy(
+        self, user_id: str, text: str, blocks: Sequence[Block] | None = None
+    ) -> tuple[str, str]:
+        """Send a direct message; returns (channel, ts) to update it later."""
+        async with self._errors(f"a DM to <@{user_id}>", user_id):
             opened = await self.client.conversations_open(users=user_id)
-            channel = opened["channel"]["id"]
-            kwargs: dict[str, Any] = {"channel": channel, "text": text}
-            if blocks:
-                kwargs["blocks"] = [b.to_dict() for b in blocks]
-            posted = await self.client.chat_postMessage(**kwargs)
-            return str(posted["ts"])
+            return await self._post(opened["channel"]["id"], text, blocks)
+
+    async def post(
+        self, channel: str, text: str, blocks: Sequence[Block] | None = None
+    ) -> tuple[str, str]:
+        """Post in a channel; returns (channel, ts)."""
+        async with self._errors(f"a message in <#{channel}>", channel):
+            return await self._post(channel, text, blocks)
+
+    async def update(
+        self, channel: str, ts: str, text: str, blocks: Sequence[Block] | None = None
+    ) -> None:
+        async with self._errors(f"an update of message {ts}", channel):
+            await self.client.chat_update(
+                channel=channel, ts=ts, text=text, blocks=[b.to_dict() for b in blocks or ()]
+            )
+
+    async def open_view(self, trigger_id: str, view: View) -> None:
+        async with self._errors("a dialog", "views.open"):
+            await self.client.views_open(trigger_id=trigger_id, view=view.to_dict())
+
+    async def members(self, entries: Sequence[str]) -> frozenset[str]:
+        """Slack user ids named by user IDs, user group IDs (S...) and group @handles."""
+        users = {e for e in entries if e[:1] in ("U", "W")}
+        groups = [e for e in entries if e[:1] == "S" or e.startswith("@")]
+        if not groups:
+            return frozenset(users)
+        async with self._errors("a user group lookup", "usergroups"):
+            handles: dict[str, str] = {}
+            if any(g.startswith("@") for g in groups):
+                listing = await self.client.usergroups_list()
+                found: list[dict[str, Any]] = listing.get("usergroups") or []
+                handles = {f"@{g['handle']}": str(g["id"]) for g in found}
+            for group in groups:
+                group_id = handles.get(group, group) if group.startswith("@") else group
+                if group_id.startswith("@"):
+                    log.warning("user group %s not found", group)
+                    continue
+                listed = await self.client.usergroups_users_list(usergroup=group_id)
+                users.update(listed.get("users", []))
+        return frozenset(users)
+
+    async def _post(
+        self, channel: str, text: str, blocks: Sequence[Block] | None
+    ) -> tuple[str, str]:
+        kwargs: dict[str, Any] = {"channel": channel, "text": text}
+        if blocks:
+            kwargs["blocks"] = [b.to_dict() for b in blocks]
+        posted = await self.client.chat_postMessage(**kwargs)
+        return str(posted["channel"]), str(posted["ts"])
+
+    @contextlib.asynccontextmanager
+    async def _errors(self, what: str, target: str) -> AsyncIterator[None]:
+        try:
+            yield
         except SlackApiError as err:
             error = err.response.get("error") if err.response is not None else None
             raise SlackDeliveryError(
-                f"Slack refused a DM to {user_id}: {error}",
-                user_message=f"Slack would not let me message <@{user_id}> ({error}).",
+                f"Slack refused {what} ({target}): {error}",
+                user_message=f"Slack would not let me send {what} ({error}).",
             ) from None
         except (SlackClientError, OSError, TimeoutError) as err:
             raise SlackDeliveryError(
-                f"cannot reach Slack to DM {user_id}: {err.__class__.__name__}. "
+                f"cannot reach Slack for {what} ({target}): {err.__class__.__name__}. "
                 "Check SLACK_API_URL and the network.",
-                user_message=f"Slack could not be reached to message <@{user_id}>.",
+                user_message=f"Slack could not be reached for {what}.",
             ) from None
 
     async def user_info(self, user_id: str) -> dict[str, Any] | None:

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from bot.domain.durations import format_duration
 from bot.domain.grants import Grant
+from bot.domain.requests import Decision, DecisionKind, DecisionState
 
 USAGE = """*Share your JupyterHub server for a while*
 • `/share-server @alice 1h` share your default server with Alice for an hour
@@ -283,3 +284,108 @@ PAGE_EXCHANGE_FAILED = (
 def page_no_code(error: str | None) -> str:
     why = f" (JupyterHub said: {error})" if error else ""
     return f"JupyterHub did not authorize the link{why}, so nothing was linked."
+
+
+# -- requests and approvals -------------------------------------------------------------
+
+
+def extras_label(extras: tuple[str, ...]) -> str:
+    return "access, and start/stop the server" if "manage" in extras else "access"
+
+
+def decision_summary(d: Decision) -> str:
+    """Everything an approver needs to decide, in one mrkdwn text."""
+    who = ", ".join(user(r) for r in d.recipients)
+    reason = f"\n*Reason:* {d.reason}" if d.reason else ""
+    if d.kind is DecisionKind.REQUEST:
+        head = f"{user(d.requester_slack_id)} asks for access to your server"
+    else:
+        head = f"{user(d.requester_slack_id)} wants to share a server; policy asks for approval"
+    return (
+        f"{head}\n*Server:* {server_label(d.owner_hub, d.server)}\n*For:* {who}\n"
+        f"*Duration:* {format_duration(d.duration)}\n*Permissions:* {extras_label(d.extras)}"
+        f"{reason}\n*Open until:* {when(d.expires_at)}"
+    )
+
+
+def decision_requester_copy(d: Decision) -> str:
+    decider = user(d.owner_slack_id) if d.kind is DecisionKind.REQUEST else "an approver"
+    return (
+        f"Your request is waiting for {decider}: {server_label(d.owner_hub, d.server)} for "
+        f"{format_duration(d.duration)} ({extras_label(d.extras)}). "
+        f"It expires {when(d.expires_at)}."
+    )
+
+
+def decision_outcome(d: Decision) -> str:
+    """The line that replaces the buttons once a decision is made."""
+    at = when(d.decided_at or d.expires_at)
+    if d.state is DecisionState.APPROVED:
+        shorter = (
+            f" for {format_duration(d.approved_duration)}"
+            if d.approved_duration and d.approved_duration != d.duration
+            else ""
+        )
+        return f":white_check_mark: Approved{shorter} by {user(d.decided_by or '')} at {at}"
+    if d.state is DecisionState.DENIED:
+        why = f": {d.decision_note}" if d.decision_note else ""
+        return f":x: Denied by {user(d.decided_by or '')}{why}"
+    if d.state is DecisionState.EXPIRED:
+        return f":hourglass: Expired at {at} without a decision"
+    if d.state is DecisionState.CANCELLED:
+        return f":no_entry_sign: Cancelled by {user(d.decided_by or d.requester_slack_id)}"
+    if d.state is DecisionState.FAILED:
+        return f":warning: Approved by {user(d.decided_by or '')}, but sharing failed: " + (
+            d.decision_note or "see the logs"
+        )
+    return "Waiting for a decision"
+
+
+def request_sent(d: Decision, posted_to: str) -> str:
+    return (
+        f"Asked {posted_to} for {server_label(d.owner_hub, d.server)} for "
+        f"{format_duration(d.duration)}. I will DM you the answer; the request expires "
+        f"{when(d.expires_at)}."
+    )
+
+
+def held_for_approval(d: Decision, reasons: list[str], posted_to: str) -> str:
+    return (
+        f"Not shared yet: this share needs approval because {' and '.join(reasons)}. "
+        f"I asked {posted_to}; you will get a DM when someone decides "
+        f"(open until {when(d.expires_at)})."
+    )
+
+
+def no_approvers() -> str:
+    return (
+        "This share needs an approver, but none is configured (SHAREBOT_APPROVERS), "
+        "so nothing was shared. Ask your hub admin."
+    )
+
+
+def not_a_decider(d: Decision) -> str:
+    if d.kind is DecisionKind.REQUEST:
+        return f"You can't approve this: only {user(d.owner_slack_id)} decides on their server."
+    return "You can't approve this: only the configured approvers can, and never their own."
+
+
+def only_requester_cancels() -> str:
+    return "Only the person who asked can cancel this request."
+
+
+def already_decided(d: Decision) -> str:
+    return f"Nothing changed; this was already decided. {decision_outcome(d)}."
+
+
+def decided_for_clicker(d: Decision) -> str:
+    return f"Done. {decision_outcome(d)}."
+
+
+def decision_result_dm(d: Decision, detail: str = "") -> str:
+    where = server_label(d.owner_hub, d.server)
+    return f"Your request for {where}: {decision_outcome(d)}.{(' ' + detail) if detail else ''}"
+
+
+DENY_MODAL_TITLE = "Deny request"
+DENY_REASON_LABEL = "Reason (optional, shown to the requester)"

@@ -95,6 +95,8 @@ class GrantRow(Base):
     had_prior_access: Mapped[bool] = mapped_column(Boolean, default=False)
     revoke_attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    extras: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    decision_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"))
 
 
 class AuditEvent(Base):
@@ -133,3 +135,41 @@ class LinkFlow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DecisionRow(Base):
+    """An access request or a policy approval; see bot.domain.requests."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (Index("ix_decisions_state", "state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    requester_slack_id: Mapped[str] = mapped_column(String(32), index=True)
+    owner_slack_id: Mapped[str] = mapped_column(String(32))
+    owner_hub: Mapped[str] = mapped_column(String(255))
+    server: Mapped[str] = mapped_column(String(255))
+    recipients: Mapped[list[str]] = mapped_column(JSON)
+    duration_seconds: Mapped[int] = mapped_column(Integer)
+    extras: Mapped[list[str]] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    decided_by: Mapped[str | None] = mapped_column(String(32))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    approved_duration_seconds: Mapped[int | None] = mapped_column(Integer)
+
+
+class DecisionMessage(Base):
+    """Where a copy of a decision's message was posted, to update every copy later."""
+
+    __tablename__ = "decision_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[str] = mapped_column(String(32))
+    audience: Mapped[str] = mapped_column(String(16))  # decider | requester

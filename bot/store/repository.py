@@ -39,6 +39,8 @@ class NewGrant:
     code_id: str
     code_expires_at: datetime
     had_prior_access: bool
+    extras: tuple[str, ...] = ()
+    decision_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,8 @@ class Repository:
                 code_expires_at=new.code_expires_at,
                 had_prior_access=new.had_prior_access,
                 revoke_attempts=0,
+                extras=list(new.extras),
+                decision_id=new.decision_id,
             )
             session.add(row)
             session.flush()
@@ -334,6 +338,8 @@ def _grant(row: GrantRow) -> Grant:
         had_prior_access=row.had_prior_access,
         revoke_attempts=row.revoke_attempts,
         last_error=row.last_error,
+        extras=tuple(row.extras or ()),
+        decision_id=row.decision_id,
     )
 
 

@@ -284,6 +284,7 @@ class FakeSlack:
         self._calls: list[Call] = []
         self._faults: dict[str, list[_Fault]] = {}
         self._users: dict[str, dict[str, Any]] = {}
+        self._usergroups: dict[str, dict[str, Any]] = {}
         self._messages: dict[tuple[str, str], dict[str, Any]] = {}
         self._views: dict[str, dict[str, Any]] = {}
         self._home_views: dict[str, str] = {}
@@ -436,6 +437,17 @@ class FakeSlack:
             self._faults.setdefault(method, []).append(
                 _Fault(error=error, status=status, retry_after=retry_after, remaining=times)
             )
+
+    def add_usergroup(self, group_id: str, handle: str, users: Iterable[str]) -> None:
+        """Register a user group (``usergroups.list`` / ``usergroups.users.list``)."""
+        with self._lock:
+            self._usergroups[group_id] = {
+                "id": group_id,
+                "team_id": self.team_id,
+                "handle": handle,
+                "name": handle,
+                "users": list(users),
+            }
 
     def reset(self) -> None:
         """Forget recorded calls, pending faults, messages and views.
@@ -768,6 +780,20 @@ class FakeSlack:
                 return {"user": user}
         raise _ApiError("users_not_found")
 
+    def _api_usergroups_list(self, params: dict[str, Any]) -> dict[str, Any]:
+        with_users = str(params.get("include_users", "")).lower() in ("1", "true")
+        groups = [
+            {k: v for k, v in group.items() if with_users or k != "users"}
+            for group in self._usergroups.values()
+        ]
+        return {"usergroups": groups}
+
+    def _api_usergroups_users_list(self, params: dict[str, Any]) -> dict[str, Any]:
+        group = self._usergroups.get(str(params.get("usergroup") or ""))
+        if group is None:
+            raise _ApiError("no_such_subteam")
+        return {"users": list(group["users"])}
+
     def _store_view(self, view: Any, view_id: str | None = None) -> dict[str, Any]:
         if not isinstance(view, dict) or not view.get("type"):
             raise _ApiError("invalid_arguments")
@@ -809,6 +835,8 @@ class FakeSlack:
 
 
 _METHODS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
+    "usergroups.list": FakeSlack._api_usergroups_list,
+    "usergroups.users.list": FakeSlack._api_usergroups_users_list,
     "auth.test": FakeSlack._api_auth_test,
     "conversations.open": FakeSlack._api_conversations_open,
     "chat.postMessage": FakeSlack._api_chat_post_message,

@@ -109,6 +109,6 @@ def test_undeliverable_invitation_is_withdrawn(
 ) -> None:
     slack.fail_next("chat.postMessage", error="channel_not_found")
     reply = share(app, slack, "UOWNER", "<@UALICE> 1h")
-    assert "Slack would not let me message <@UALICE>" in reply
+    assert "Slack would not let me send a DM to <@UALICE>" in reply
     assert clean_hub.share_codes("owner") == []  # no orphan link stays usable
     assert [g.state for g in grants(db)] == ["failed"]

@@ -2,7 +2,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.domain.commands import Help, ListShares, Revoke, Share, parse_command
+from bot.domain.commands import Help, ListShares, Request, Revoke, Share, parse_command
 from bot.errors import CommandError
 
 MAX = timedelta(days=7)
@@ -30,6 +30,26 @@ def test_share_many_with_server_and_note() -> None:
 
 def test_share_server_before_duration() -> None:
     assert parse("<@U1> server:gpu 1h") == Share(("U1",), timedelta(hours=1), "gpu")
+
+
+def test_share_manage() -> None:
+    assert parse("<@U1> 2h manage") == Share(("U1",), timedelta(hours=2), manage=True)
+    assert parse("<@U1> 2h server:gpu manage fix it") == Share(
+        ("U1",), timedelta(hours=2), "gpu", "fix it", True
+    )
+    assert parse("<@U1> 2h manage server:gpu") == Share(
+        ("U1",), timedelta(hours=2), "gpu", "", True
+    )
+
+
+def test_request() -> None:
+    assert parse("request <@U2|bob> 1h") == Request("U2", timedelta(hours=1))
+    assert parse("request <@U2> server:gpu 2h need the GPU") == Request(
+        "U2", timedelta(hours=2), "gpu", "need the GPU"
+    )
+    assert parse("request <@U2> 1d manage restart it") == Request(
+        "U2", timedelta(days=1), "", "restart it", True
+    )
 
 
 def test_list() -> None:
@@ -64,6 +84,12 @@ def test_revoke() -> None:
         ("revoke all <@U1>", "`revoke all` takes only"),
         ("revoke <#C1|x>", "That is a channel"),
         ("list now", "`list` takes no arguments"),
+        ("request", "Say whose server you need"),
+        ("request 1h", "Mention the owner first"),
+        ("request <@U1> <@U2> 1h", "Ask one owner at a time"),
+        ("request <@U1>", "Say for how long"),
+        ("request <@U1> 30d", "longer than this workspace allows"),
+        ("request <#C1|x> 1h", "That is a channel"),
     ],
 )
 def test_errors(text: str, fragment: str) -> None:

@@ -1,0 +1,304 @@
+"""Use cases of requests and approvals: open, approve, deny, cancel, expire.
+
+Each decision is a guarded state change in the database (one click wins); after it, every
+posted copy of the message is updated and the people concerned are told.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.domain import commands
+from bot.domain.requests import (
+    MANAGE,
+    Decision,
+    DecisionKind,
+    DecisionState,
+    Policy,
+    is_overdue,
+)
+from bot.errors import SharebotError, ShareRefused, SlackDeliveryError
+from bot.service import ShareService
+from bot.slack import blocks, texts
+from bot.slack.messenger import SlackMessenger
+from bot.store.decisions import Decisions
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ApprovalConfig:
+    policy: Policy
+    approvers: tuple[str, ...] = ()  # user ids, group ids, @handles
+    channel: str | None = None  # post approvals here instead of DMing approvers
+    ttl: timedelta = timedelta(hours=24)
+
+
+class DecisionService:
+    def __init__(
+        self,
+        *,
+        shares: ShareService,
+        decisions: Decisions,
+        messenger: SlackMessenger,
+        config: ApprovalConfig,
+    ) -> None:
+        self.shares = shares
+        self.decisions = decisions
+        self.messenger = messenger
+        self.config = config
+
+    # -- entry points from slash commands ------------------------------------------------
+
+    async def share_or_hold(self, caller: str, cmd: commands.Share, now: datetime) -> str:
+        """Share now, or hold the share for an approver when policy says so."""
+        extras = (MANAGE,) if cmd.manage else ()
+        reasons = self.config.policy.reasons(cmd.duration, extras)
+        if not reasons:
+            return (await self.shares.share(caller, cmd, now)).message()
+        if not self.config.approvers:
+            raise ShareRefused("approval needed, no approvers", user_message=texts.no_approvers())
+        owner_hub, _ = await self.shares.check(caller, cmd, now)
+        decision = await asyncio.to_thread(
+            self.decisions.add,
+            kind=DecisionKind.APPROVAL,
+            requester_slack_id=caller,
+            owner_slack_id=caller,
+            owner_hub=owner_hub,
+            server=cmd.server,
+            recipients=cmd.recipients,
+            duration=cmd.duration,
+            extras=extras,
+            reason=cmd.note,
+            now=now,
+            ttl=self.config.ttl,
+        )
+        posted_to = await self._post_for_deciders(decision)
+        return texts.held_for_approval(decision, reasons, posted_to)
+
+    async def request(self, caller: str, cmd: commands.Request, now: datetime) -> str:
+        """Someone asks an owner for access to the owner's server."""
+        as_share = commands.Share((caller,), cmd.duration, cmd.server, cmd.reason, cmd.manage)
+        if caller == cmd.owner:
+            raise ShareRefused("self-request", user_message="You can't request your own server.")
+        owner_hub, _ = await self.shares.check(cmd.owner, as_share, now)
+        decision = await asyncio.to_thread(
+            self.decisions.add,
+            kind=DecisionKind.REQUEST,
+            requester_slack_id=caller,
+            owner_slack_id=cmd.owner,
+            owner_hub=owner_hub,
+            server=cmd.server,
+            recipients=(caller,),
+            duration=cmd.duration,
+            extras=(MANAGE,) if cmd.manage else (),
+            reason=cmd.reason,
+            now=now,
+            ttl=self.config.ttl,
+        )
+        posted_to = await self._post_for_deciders(decision)
+        return texts.request_sent(decision, posted_to)
+
+    async def _post_for_deciders(self, decision: Decision) -> str:
+        """Post the decider copies (and the requester's copy); returns who was asked."""
+        text = texts.decision_summary(decision)
+        decider_blocks = blocks.decision_for_decider(decision)
+        try:
+            if decision.kind is DecisionKind.REQUEST:
+                targets = [("dm", decision.owner_slack_id)]
+                posted_to = texts.user(decision.owner_slack_id)
+            elif self.config.channel:
+                targets = [("channel", self.config.channel)]
+                posted_to = f"the approvers in <#{self.config.channel}>"
+            else:
+                deciders = decision.who_decides(await self._approvers())
+                if not deciders:
+                    raise ShareRefused("no one may approve", user_message=texts.no_approvers())
+                targets = [("dm", d) for d in sorted(deciders)]
+                posted_to = ", ".join(texts.user(d) for d in sorted(deciders))
+            for kind, target in targets:
+                if kind == "dm":
+                    channel, ts = await self.messenger.dm_copy(target, text, decider_blocks)
+                else:
+                    channel, ts = await self.messenger.post(target, text, decider_blocks)
+                await asyncio.to_thread(
+                    self.decisions.add_copy, decision.id, channel, ts, "decider"
+                )
+        except SharebotError:
+            await asyncio.to_thread(
+                self.decisions.move,
+                decision,
+                DecisionState.CANCELLED,
+                now=decision.created_at,
+                note="could not be delivered",
+                unless_overdue=False,
+            )
+            raise
+        try:
+            channel, ts = await self.messenger.dm_copy(
+                decision.requester_slack_id,
+                texts.decision_requester_copy(decision),
+                blocks.decision_for_requester(decision),
+            )
+            await asyncio.to_thread(self.decisions.add_copy, decision.id, channel, ts, "requester")
+        except SlackDeliveryError as err:
+            log.warning("%s: requester copy not delivered: %s", decision.label, err)
+        return posted_to
+
+    async def _approvers(self) -> frozenset[str]:
+        return await self.messenger.members(self.config.approvers)
+
+    # -- clicks ---------------------------------------------------------------------------
+
+    async def approve(
+        self, decision_id: int, clicker: str, now: datetime, duration: timedelta | None = None
+    ) -> str:
+        """Returns the ephemeral answer for the clicker."""
+        decision = await self._load(decision_id)
+        if clicker not in await self._deciders(decision):
+            return texts.not_a_decider(decision)
+        if duration is not None and not timedelta(0) < duration <= decision.duration:
+            return "Pick a duration shorter than the one asked for."
+        won = await asyncio.to_thread(
+            self.decisions.move,
+            decision,
+            DecisionState.APPROVED,
+            now=now,
+            by=clicker,
+            approved_duration=duration or decision.duration,
+        )
+        if won is None:
+            return await self._lost(decision_id)
+        log.info("%s approved by %s", won.label, clicker)
+        await self._refresh_copies(won)
+        detail = await self._carry_out(won, now)
+        return texts.decided_for_clicker(won) + (f" {detail}" if detail else "")
+
+    async def deny(self, decision_id: int, clicker: str, note: str, now: datetime) -> str:
+        decision = await self._load(decision_id)
+        if clicker not in await self._deciders(decision):
+            return texts.not_a_decider(decision)
+        won = await asyncio.to_thread(
+            self.decisions.move,
+            decision,
+            DecisionState.DENIED,
+            now=now,
+            by=clicker,
+            note=note.strip()[:500] or None,
+        )
+        if won is None:
+            return await self._lost(decision_id)
+        log.info("%s denied by %s", won.label, clicker)
+        await self._refresh_copies(won)
+        await self.messenger.notify(won.requester_slack_id, texts.decision_result_dm(won))
+        return texts.decided_for_clicker(won)
+
+    async def cancel(self, decision_id: int, clicker: str, now: datetime) -> str:
+        decision = await self._load(decision_id)
+        if clicker != decision.requester_slack_id:
+            return texts.only_requester_cancels()
+        won = await asyncio.to_thread(
+            self.decisions.move, decision, DecisionState.CANCELLED, now=now, by=clicker
+        )
+        if won is None:
+            return await self._lost(decision_id)
+        await self._refresh_copies(won)
+        return texts.decided_for_clicker(won)
+
+    async def can_decide(self, decision_id: int, clicker: str) -> str | None:
+        """None when ``clicker`` may decide; otherwise the answer to show them."""
+        decision = await self._load(decision_id)
+        if clicker not in await self._deciders(decision):
+            return texts.not_a_decider(decision)
+        if decision.state is not DecisionState.PENDING:
+            return texts.already_decided(decision)
+        return None
+
+    # -- background -----------------------------------------------------------------------
+
+    async def expire_overdue(self, now: datetime) -> int:
+        expired = 0
+        for decision in await asyncio.to_thread(self.decisions.pending):
+            if not is_overdue(decision, now):
+                continue
+            won = await asyncio.to_thread(
+                self.decisions.move, decision, DecisionState.EXPIRED, now=now, unless_overdue=False
+            )
+            if won is None:
+                continue
+            expired += 1
+            log.info("%s expired without a decision", won.label)
+            await self._refresh_copies(won)
+            await self.messenger.notify(won.requester_slack_id, texts.decision_result_dm(won))
+        return expired
+
+    # -- helpers --------------------------------------------------------------------------
+
+    async def _load(self, decision_id: int) -> Decision:
+        decision = await asyncio.to_thread(self.decisions.get, decision_id)
+        if decision is None:
+            raise ShareRefused(f"no decision {decision_id}", user_message="That request is gone.")
+        return decision
+
+    async def _deciders(self, decision: Decision) -> frozenset[str]:
+        approvers = (
+            await self._approvers() if decision.kind is DecisionKind.APPROVAL else frozenset()
+        )
+        return decision.who_decides(approvers)
+
+    async def _lost(self, decision_id: int) -> str:
+        return texts.already_decided(await self._load(decision_id))
+
+    async def _carry_out(self, decision: Decision, now: datetime) -> str:
+        """Run the approved share as the owner; a failure is recorded and told."""
+        cmd = commands.Share(
+            decision.recipients,
+            decision.approved_duration or decision.duration,
+            decision.server,
+            decision.reason,
+            MANAGE in decision.extras,
+        )
+        try:
+            if decision.kind is DecisionKind.REQUEST:
+                # the owner agreed; the workspace policy may still want an approver
+                result = await self.share_or_hold(decision.owner_slack_id, cmd, now)
+            else:
+                outcome = await self.shares.share(
+                    decision.owner_slack_id, cmd, now, decision_id=decision.id
+                )
+                result = outcome.message()
+        except SharebotError as err:
+            log.warning("%s: approved but sharing failed: %s", decision.label, err)
+            failed = await asyncio.to_thread(
+                self.decisions.move,
+                decision,
+                DecisionState.FAILED,
+                now=now,
+                note=err.user_message,
+                unless_overdue=False,
+            )
+            if failed is not None:
+                await self._refresh_copies(failed)
+                decision = failed
+            for person in {decision.requester_slack_id, decision.owner_slack_id}:
+                await self.messenger.notify(person, texts.decision_result_dm(decision))
+            return err.user_message
+        for person in {decision.requester_slack_id, decision.owner_slack_id}:
+            await self.messenger.notify(person, texts.decision_result_dm(decision, result))
+        return ""
+
+    async def _refresh_copies(self, decision: Decision) -> None:
+        """Replace the buttons of every posted copy with the outcome."""
+        for copy in await asyncio.to_thread(self.decisions.copies, decision.id):
+            try:
+                await self.messenger.update(
+                    copy.channel,
+                    copy.ts,
+                    texts.decision_outcome(decision),
+                    blocks.decision_closed(decision, copy.audience),
+                )
+            except SlackDeliveryError as err:
+                log.warning("%s: could not update a copy: %s", decision.label, err)

@@ -1,0 +1,123 @@
+"""Access requests and approvals: their states and the policy that asks for approval.
+
+An *access request* is someone asking an owner for their server; the owner decides. An
+*approval* is a share that policy holds back until an approver decides. Both are a
+``Decision`` with the same state machine::
+
+    pending --approve--> approved (--share failed--> failed)
+       |----deny-------> denied
+       |----deadline---> expired
+       +----cancel-----> cancelled
+
+Every move is a guarded update (``WHERE state = 'pending'``): of two clicks, one wins.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.domain.durations import format_duration
+
+
+class DecisionKind(enum.StrEnum):
+    REQUEST = "request"  # a person asks the owner
+    APPROVAL = "approval"  # policy asks an approver about an owner's share
+
+
+class DecisionState(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    DENIED = "denied"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+DECISION_TRANSITIONS: dict[DecisionState, frozenset[DecisionState]] = {
+    DecisionState.PENDING: frozenset(
+        {
+            DecisionState.APPROVED,
+            DecisionState.DENIED,
+            DecisionState.EXPIRED,
+            DecisionState.CANCELLED,
+        }
+    ),
+    DecisionState.APPROVED: frozenset({DecisionState.FAILED}),
+}
+
+MANAGE = "manage"  # the extra permission: start and stop the server
+
+
+def share_scopes(owner_hub: str, server: str, extras: tuple[str, ...]) -> list[str] | None:
+    """Scopes for a share code: the hub's default (access) unless extras are asked for."""
+    if not extras:
+        return None
+    target = f"server={owner_hub}/{server}"
+    scopes = [f"access:servers!{target}"]
+    if MANAGE in extras:
+        scopes.append(f"servers!{target}")
+    return scopes
+
+
+@dataclass(frozen=True)
+class Decision:
+    id: int
+    kind: DecisionKind
+    state: DecisionState
+    requester_slack_id: str  # who asked (the owner, for an approval)
+    owner_slack_id: str
+    owner_hub: str
+    server: str
+    recipients: tuple[str, ...]  # Slack ids of who gets access
+    duration: timedelta
+    extras: tuple[str, ...]  # extra permissions, e.g. ("manage",)
+    reason: str
+    created_at: datetime
+    expires_at: datetime
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    decision_note: str | None = None
+    approved_duration: timedelta | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}:{self.id} {self.owner_hub}/{self.server}"
+
+    def who_decides(self, approvers: frozenset[str]) -> frozenset[str]:
+        """Slack ids allowed to approve or deny; never the requester."""
+        deciders = approvers if self.kind is DecisionKind.APPROVAL else {self.owner_slack_id}
+        return frozenset(deciders) - {self.requester_slack_id}
+
+
+@dataclass(frozen=True)
+class Policy:
+    """When a share needs an approver on top of the owner."""
+
+    approval_above: timedelta | None = None  # None: durations never need approval
+    has_approvers: bool = False
+
+    def reasons(self, duration: timedelta, extras: tuple[str, ...]) -> list[str]:
+        """Why a share needs approval; empty when it does not."""
+        why = []
+        if self.approval_above is not None and duration > self.approval_above:
+            why.append(f"it is longer than {format_duration(self.approval_above)}")
+        if MANAGE in extras:
+            why.append("it lets them start and stop the server")
+        return why
+
+
+SHORTER_STEPS = tuple(
+    timedelta(seconds=s)
+    for s in (900, 1800, 3600, 7200, 4 * 3600, 8 * 3600, 86400, 2 * 86400, 3 * 86400, 5 * 86400)
+)
+
+
+def shorter_durations(requested: timedelta) -> list[timedelta]:
+    """Choices for "approve for less": the usual steps below what was asked."""
+    return [step for step in SHORTER_STEPS if step < requested]
+
+
+def is_overdue(decision: Decision, now: datetime) -> bool:
+    return decision.state is DecisionState.PENDING and decision.expires_at <= now

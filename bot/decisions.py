@@ -53,12 +53,18 @@ class DecisionService:
 
     # -- entry points from slash commands ------------------------------------------------
 
-    async def share_or_hold(self, caller: str, cmd: commands.Share, now: datetime) -> str:
-        """Share now, or hold the share for an approver when policy says so."""
+    async def share_or_hold(
+        self, caller: str, cmd: commands.Share, now: datetime, *, decision_id: int | None = None
+    ) -> str:
+        """Share now, or hold the share for an approver when policy says so.
+
+        ``decision_id`` names the owner's approved request this share carries out.
+        """
         extras = (MANAGE,) if cmd.manage else ()
         reasons = self.config.policy.reasons(cmd.duration, extras)
         if not reasons:
-            return (await self.shares.share(caller, cmd, now)).message()
+            outcome = await self.shares.share(caller, cmd, now, decision_id=decision_id)
+            return outcome.message()
         if not self.config.approvers:
             raise ShareRefused("approval needed, no approvers", user_message=texts.no_approvers())
         owner_hub, _ = await self.shares.check(caller, cmd, now)
@@ -160,6 +166,8 @@ class DecisionService:
         decision = await self._load(decision_id)
         if clicker not in await self._deciders(decision):
             return texts.not_a_decider(decision)
+        if decision.state is not DecisionState.PENDING:
+            return texts.already_decided(decision)
         if duration is not None and not timedelta(0) < duration <= decision.duration:
             return "Pick a duration shorter than the one asked for."
         won = await asyncio.to_thread(
@@ -181,6 +189,8 @@ class DecisionService:
         decision = await self._load(decision_id)
         if clicker not in await self._deciders(decision):
             return texts.not_a_decider(decision)
+        if decision.state is not DecisionState.PENDING:
+            return texts.already_decided(decision)
         won = await asyncio.to_thread(
             self.decisions.move,
             decision,
@@ -200,6 +210,8 @@ class DecisionService:
         decision = await self._load(decision_id)
         if clicker != decision.requester_slack_id:
             return texts.only_requester_cancels()
+        if decision.state is not DecisionState.PENDING:
+            return texts.already_decided(decision)
         won = await asyncio.to_thread(
             self.decisions.move, decision, DecisionState.CANCELLED, now=now, by=clicker
         )
@@ -264,7 +276,9 @@ class DecisionService:
         try:
             if decision.kind is DecisionKind.REQUEST:
                 # the owner agreed; the workspace policy may still want an approver
-                result = await self.share_or_hold(decision.owner_slack_id, cmd, now)
+                result = await self.share_or_hold(
+                    decision.owner_slack_id, cmd, now, decision_id=decision.id
+                )
             else:
                 outcome = await self.shares.share(
                     decision.owner_slack_id, cmd, now, decision_id=decision.id

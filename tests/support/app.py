@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -10,6 +11,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -28,6 +30,60 @@ def sign(body: str, secret: str = SIGNING_SECRET, timestamp: int | None = None) 
         "X-Slack-Request-Timestamp": ts,
         "X-Slack-Signature": signature,
         "Content-Type": "application/x-www-form-urlencoded",
+    }
+
+
+def block_action(
+    user: str,
+    action_id: str,
+    response_url: str,
+    *,
+    value: str | None = None,
+    block_id: str = "b",
+    selected: str | None = None,
+) -> dict[str, Any]:
+    """A ``block_actions`` payload for one click."""
+    action: dict[str, Any] = {
+        "action_id": action_id,
+        "block_id": block_id,
+        "type": "static_select" if selected is not None else "button",
+        "action_ts": f"{time.time():.6f}",
+    }
+    if value is not None:
+        action["value"] = value
+    if selected is not None:
+        action["selected_option"] = {"value": selected, "text": {"type": "plain_text", "text": "x"}}
+    return {
+        "type": "block_actions",
+        "token": "unused-verification-token",
+        "api_app_id": "A0SHAREBOT",
+        "team": {"id": "T0TEST", "domain": "fake-team"},
+        "user": {"id": user, "username": user.lower(), "team_id": "T0TEST"},
+        "container": {"type": "message", "channel_id": "D" + user, "message_ts": "1.1"},
+        "channel": {"id": "D" + user},
+        "trigger_id": f"trigger-{time.time_ns()}",
+        "response_url": response_url,
+        "actions": [action],
+    }
+
+
+def view_submission(
+    user: str, callback_id: str, private_metadata: str, values: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "type": "view_submission",
+        "token": "unused-verification-token",
+        "api_app_id": "A0SHAREBOT",
+        "team": {"id": "T0TEST", "domain": "fake-team"},
+        "user": {"id": user, "username": user.lower(), "team_id": "T0TEST"},
+        "trigger_id": f"trigger-{time.time_ns()}",
+        "view": {
+            "id": "V0DENY",
+            "type": "modal",
+            "callback_id": callback_id,
+            "private_metadata": private_metadata,
+            "state": {"values": values},
+        },
     }
 
 
@@ -103,6 +159,12 @@ class RunningApp:
         headers = sign(body, secret, timestamp)
         with httpx.Client(timeout=10) as client:
             return client.post(f"{self.url}/slack/events", content=body, headers=headers)
+
+    def interact(self, payload: dict[str, Any]) -> httpx.Response:
+        """POST a signed interaction (button click, modal submission), as Slack would."""
+        body = urlencode({"payload": json.dumps(payload)})
+        with httpx.Client(timeout=10) as client:
+            return client.post(f"{self.url}/slack/events", content=body, headers=sign(body))
 
     def stop(self) -> None:
         if self.process.poll() is None:

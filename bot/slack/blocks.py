@@ -25,11 +25,19 @@ from bot.slack import texts
 
 ACCEPT_ACTION = "open_accept_link"
 
+SECTION_TEXT_LIMIT = 3000
+
+
+def _section(text: str) -> SectionBlock:
+    if len(text) > SECTION_TEXT_LIMIT:  # Slack's limit for a section's text
+        text = text[: SECTION_TEXT_LIMIT - 1] + "…"
+    return SectionBlock(text=MarkdownTextObject(text=text))
+
 
 def invitation(grant: Grant, accept_url: str) -> list[Block]:
     """The recipient's DM. ``accept_url`` is secret: it lives only in this message."""
     blocks: list[Block] = [
-        SectionBlock(text=MarkdownTextObject(text=texts.invitation_dm(grant))),
+        _section(texts.invitation_dm(grant)),
         ActionsBlock(
             block_id=f"grant-{grant.id}",
             elements=[
@@ -65,14 +73,6 @@ CANCEL_ACTION = "decision_cancel"
 DENY_MODAL = "decision_deny_modal"
 DENY_REASON_BLOCK = "reason"
 DENY_REASON_INPUT = "reason_input"
-
-SECTION_TEXT_LIMIT = 3000
-
-
-def _section(text: str) -> SectionBlock:
-    if len(text) > SECTION_TEXT_LIMIT:  # Slack's limit for a section's text
-        text = text[: SECTION_TEXT_LIMIT - 1] + "…"
-    return SectionBlock(text=MarkdownTextObject(text=text))
 
 
 def decision_for_decider(decision: Decision) -> list[Block]:

@@ -89,9 +89,10 @@ def invite_failed(recipient_slack_id: str, reason: str) -> str:
 
 def invitation_dm(grant: Grant) -> str:
     note = f"\n> {grant.note}" if grant.note else ""
+    manage = " (you may also start and stop it)" if "manage" in grant.extras else ""
     return (
         f"{user(grant.owner_slack_id)} shared {server_label(grant.owner_hub, grant.server)} with "
-        f"you for {format_duration(grant.duration)}. Access starts when you accept; the link "
+        f"you{manage} for {format_duration(grant.duration)}. Access starts when you accept; the link "
         f"works until {when(grant.code_expires_at or grant.created_at)} and only once.{note}"
     )
 

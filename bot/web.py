@@ -16,10 +16,12 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from bot import pages
 from bot.clock import utcnow
+from bot.errors import SharebotError
 from bot.jobs import sweep_forever
 from bot.linking import COOKIE, LinkingService, LinkPageError
 from bot.runtime import Runtime
 from bot.slack import listeners
+from bot.store.db import check_schema
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,14 @@ def create_app(runtime: Runtime, *, background: bool = True) -> Starlette:
         return await handler.handle(request)
 
     async def healthz(_request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_request: Request) -> Response:
+        """Ready when the database answers and is at the code's schema revision."""
+        try:
+            await asyncio.to_thread(check_schema, runtime.engine)
+        except SharebotError as err:
+            return JSONResponse({"status": "not ready", "reason": str(err)}, status_code=503)
         return JSONResponse({"status": "ok"})
 
     @contextlib.asynccontextmanager
@@ -74,7 +84,10 @@ def create_app(runtime: Runtime, *, background: bool = True) -> Starlette:
                 await socket_handler.close_async()  # type: ignore[no-untyped-call]
             await runtime.aclose()
 
-    routes: list[BaseRoute] = [Route("/healthz", healthz, methods=["GET"])]
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+    ]
     if runtime.settings.slack_app_token is None:
         routes.append(Route("/slack/events", slack_events, methods=["POST"]))
     routes += linking_routes(runtime.linking)

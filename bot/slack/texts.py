@@ -92,8 +92,9 @@ def invitation_dm(grant: Grant) -> str:
     manage = " (you may also start and stop it)" if "manage" in grant.extras else ""
     return (
         f"{user(grant.owner_slack_id)} shared {server_label(grant.owner_hub, grant.server)} with "
-        f"you{manage} for {format_duration(grant.duration)}. Access starts when you accept; the link "
-        f"works until {when(grant.code_expires_at or grant.created_at)} and only once.{note}"
+        f"you{manage} for {format_duration(grant.duration)}. Access starts when you accept; "
+        f"the link works until {when(grant.code_expires_at or grant.created_at)} "
+        f"and only once.{note}"
     )
 
 

@@ -268,15 +268,7 @@ class ShareService:
             await self.messenger.notify(grant.recipient_slack_id, texts.withdrawn_recipient(grant))
             return True
         if grant.state is GrantState.ACTIVE:
-            ending = await self._db(
-                self.repo.transition,
-                grant,
-                GrantState.ENDING,
-                now=now,
-                action="revoke",
-                actor_slack_id=caller,
-                end_reason=EndReason.REVOKED.value,
-            )
+            ending = await self._start_ending(grant, EndReason.REVOKED, "revoke", now, caller)
             if ending is None:
                 fresh = await self._db(self.repo.get, grant.id)
                 return fresh is None or not fresh.state.is_open
@@ -301,14 +293,7 @@ class ShareService:
         active = await self._db(self.repo.grants, states=[GrantState.ACTIVE])
         for grant in active:
             if is_due_to_expire(grant, now):
-                ending = await self._db(
-                    self.repo.transition,
-                    grant,
-                    GrantState.ENDING,
-                    now=now,
-                    action="expire",
-                    end_reason=EndReason.EXPIRED.value,
-                )
+                ending = await self._start_ending(grant, EndReason.EXPIRED, "expire", now)
                 if ending is not None:
                     log.info("%s reached its deadline", grant.label)
         for grant in await self._db(self.repo.grants, states=[GrantState.ENDING]):
@@ -388,14 +373,7 @@ class ShareService:
             )
         if not recipient_in:
             # Only someone else got in: end the grant now (retried until the hub agrees).
-            ending = await self._db(
-                self.repo.transition,
-                active,
-                GrantState.ENDING,
-                now=now,
-                action="revoke",
-                end_reason=EndReason.MISUSED.value,
-            )
+            ending = await self._start_ending(active, EndReason.MISUSED, "revoke", now)
             if ending is not None:
                 await self._finish(ending, now)
             intruders = intruders[1:]
@@ -437,6 +415,25 @@ class ShareService:
         if lapsed is not None:
             log.info("%s lapsed: the link expired unused", grant.label)
             await self.messenger.notify(grant.owner_slack_id, texts.lapsed_owner(grant))
+
+    async def _start_ending(
+        self,
+        grant: Grant,
+        reason: EndReason,
+        action: str,
+        now: datetime,
+        actor_slack_id: str | None = None,
+    ) -> Grant | None:
+        """active -> ending, with why; None if someone else moved the grant first."""
+        return await self._db(
+            self.repo.transition,
+            grant,
+            GrantState.ENDING,
+            now=now,
+            action=action,
+            actor_slack_id=actor_slack_id,
+            end_reason=reason.value,
+        )
 
     async def _finish(self, grant: Grant, now: datetime) -> bool:
         """Remove the hub share of an ending grant (unless it must stay); True when done."""

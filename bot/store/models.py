@@ -97,6 +97,13 @@ class GrantRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     extras: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     decision_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"))
+    # A replica working on this grant (see Repository.claim); stale claims time out.
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the owner and recipient were reminded of the coming end (long grants only).
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # "Keep" in the digest: not reported as stale before this time.
+    snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class AuditEvent(Base):

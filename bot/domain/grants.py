@@ -90,6 +90,8 @@ class Grant:
     last_error: str | None = None
     extras: tuple[str, ...] = ()
     decision_id: int | None = None
+    reminded_at: datetime | None = None
+    snoozed_until: datetime | None = None
 
     @property
     def label(self) -> str:

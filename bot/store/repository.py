@@ -340,6 +340,8 @@ def _grant(row: GrantRow) -> Grant:
         last_error=row.last_error,
         extras=tuple(row.extras or ()),
         decision_id=row.decision_id,
+        reminded_at=row.reminded_at,
+        snoozed_until=row.snoozed_until,
     )
 
 

@@ -1,206 +1,28 @@
-"""Run ``sharebot serve`` as a real subprocess and talk to it like Slack does: signed HTTP."""
+"""The signed-request client for ``sharebot serve`` now lives in the package (``sharebot demo``
+needs it at runtime): :mod:`bot.testing.slack_client`. Re-exported here for the tests."""
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-from urllib.parse import urlencode
+from bot.testing.slack_client import (
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    RunningApp,
+    app_env,
+    block_action,
+    run_cli,
+    sign,
+    start_app,
+    view_submission,
+)
 
-import httpx
-from slack_sdk.signature import SignatureVerifier
-
-from tests.support.hub import RunningHub, free_port
-
-BOT_TOKEN = "xoxb-test"
-SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
-
-
-def sign(body: str, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:
-    ts = str(int(time.time()) if timestamp is None else timestamp)
-    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
-    return {
-        "X-Slack-Request-Timestamp": ts,
-        "X-Slack-Signature": signature,
-        "Content-Type": "application/x-www-form-urlencoded",
-    }
-
-
-def block_action(
-    user: str,
-    action_id: str,
-    response_url: str,
-    *,
-    value: str | None = None,
-    block_id: str = "b",
-    selected: str | None = None,
-) -> dict[str, Any]:
-    """A ``block_actions`` payload for one click."""
-    action: dict[str, Any] = {
-        "action_id": action_id,
-        "block_id": block_id,
-        "type": "static_select" if selected is not None else "button",
-        "action_ts": f"{time.time():.6f}",
-    }
-    if value is not None:
-        action["value"] = value
-    if selected is not None:
-        action["selected_option"] = {"value": selected, "text": {"type": "plain_text", "text": "x"}}
-    return {
-        "type": "block_actions",
-        "token": "unused-verification-token",
-        "api_app_id": "A0SHAREBOT",
-        "team": {"id": "T0TEST", "domain": "fake-team"},
-        "user": {"id": user, "username": user.lower(), "team_id": "T0TEST"},
-        "container": {"type": "message", "channel_id": "D" + user, "message_ts": "1.1"},
-        "channel": {"id": "D" + user},
-        "trigger_id": f"trigger-{time.time_ns()}",
-        "response_url": response_url,
-        "actions": [action],
-    }
-
-
-def view_submission(
-    user: str, callback_id: str, private_metadata: str, values: dict[str, Any]
-) -> dict[str, Any]:
-    return {
-        "type": "view_submission",
-        "token": "unused-verification-token",
-        "api_app_id": "A0SHAREBOT",
-        "team": {"id": "T0TEST", "domain": "fake-team"},
-        "user": {"id": user, "username": user.lower(), "team_id": "T0TEST"},
-        "trigger_id": f"trigger-{time.time_ns()}",
-        "view": {
-            "id": "V0DENY",
-            "type": "modal",
-            "callback_id": callback_id,
-            "private_metadata": private_metadata,
-            "state": {"values": values},
-        },
-    }
-
-
-def app_env(
-    hub: RunningHub, slack_api_url: str, database_url: str, **overrides: str
-) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("SLACK_", "JUPYTERHUB_", "SHAREBOT_"))
-    }
-    env.update(
-        SLACK_BOT_TOKEN=BOT_TOKEN,
-        SLACK_SIGNING_SECRET=SIGNING_SECRET,
-        SLACK_API_URL=slack_api_url,
-        JUPYTERHUB_API_URL=hub.api_url,
-        JUPYTERHUB_API_TOKEN=hub.service_token,
-        JUPYTERHUB_PUBLIC_URL=hub.public_url,
-        SHAREBOT_DATABASE_URL=database_url,
-        SHAREBOT_SWEEP_INTERVAL="0.5",
-    )
-    env.update(overrides)
-    return env
-
-
-def run_cli(env: Mapping[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
-        env=dict(env),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-@dataclass
-class RunningApp:
-    url: str
-    env: dict[str, str]
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def command(
-        self,
-        user_id: str,
-        text: str,
-        response_url: str,
-        *,
-        secret: str = SIGNING_SECRET,
-        timestamp: int | None = None,
-    ) -> httpx.Response:
-        """POST a signed ``/share-server`` slash command, as Slack would."""
-        body = urlencode(
-            {
-                "token": "unused-verification-token",
-                "team_id": "T0TEST",
-                "team_domain": "fake-team",
-                "channel_id": "C0GENERAL",
-                "channel_name": "general",
-                "user_id": user_id,
-                "user_name": user_id.lower(),
-                "command": "/share-server",
-                "text": text,
-                "api_app_id": "A0SHAREBOT",
-                "response_url": response_url,
-                "trigger_id": "1.2.3",
-            }
-        )
-        headers = sign(body, secret, timestamp)
-        with httpx.Client(timeout=10) as client:
-            return client.post(f"{self.url}/slack/events", content=body, headers=headers)
-
-    def interact(self, payload: dict[str, Any]) -> httpx.Response:
-        """POST a signed interaction (button click, modal submission), as Slack would."""
-        body = urlencode({"payload": json.dumps(payload)})
-        with httpx.Client(timeout=10) as client:
-            return client.post(f"{self.url}/slack/events", content=body, headers=sign(body))
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-
-
-def start_app(
-    env: dict[str, str], workdir: Path, timeout: float = 30.0, port: int | None = None
-) -> RunningApp:
-    port = port or free_port()
-    env = {**env, "SHAREBOT_HOST": "127.0.0.1", "SHAREBOT_PORT": str(port)}
-    log_path = workdir / f"sharebot-{port}.log"
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "serve"],
-            env=env,
-            cwd=workdir,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    app = RunningApp(f"http://127.0.0.1:{port}", env, process, log_path)
-    deadline = time.monotonic() + timeout
-    with httpx.Client(timeout=2) as client:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"sharebot exited with {process.returncode}:\n{app.log()}")
-            try:
-                if client.get(f"{app.url}/healthz").status_code == 200:
-                    return app
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-    app.stop()
-    raise RuntimeError(f"sharebot did not answer /healthz within {timeout}s:\n{app.log()}")
+__all__ = [
+    "BOT_TOKEN",
+    "SIGNING_SECRET",
+    "RunningApp",
+    "app_env",
+    "block_action",
+    "run_cli",
+    "sign",
+    "start_app",
+    "view_submission",
+]

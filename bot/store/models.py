@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -81,7 +82,8 @@ class GrantRow(Base):
     server: Mapped[str] = mapped_column(String(255))
     recipient_slack_id: Mapped[str] = mapped_column(String(32), index=True)
     recipient_hub: Mapped[str] = mapped_column(String(255))
-    duration_seconds: Mapped[int] = mapped_column(Integer)
+    # NULL: until revoked (no end; SHAREBOT_ALLOW_UNTIL_REVOKED)
+    duration_seconds: Mapped[int] = mapped_column(Integer, nullable=True)
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -158,7 +160,7 @@ class DecisionRow(Base):
     owner_hub: Mapped[str] = mapped_column(String(255))
     server: Mapped[str] = mapped_column(String(255))
     recipients: Mapped[list[str]] = mapped_column(JSON)
-    duration_seconds: Mapped[int] = mapped_column(Integer)
+    duration_seconds: Mapped[int] = mapped_column(Integer, nullable=True)  # NULL: until revoked
     extras: Mapped[list[str]] = mapped_column(JSON)
     reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -180,3 +182,67 @@ class DecisionMessage(Base):
     channel: Mapped[str] = mapped_column(String(32))
     ts: Mapped[str] = mapped_column(String(32))
     audience: Mapped[str] = mapped_column(String(16))  # decider | requester
+
+
+class ExternalShare(Base):
+    """A hub share sharebot did not make, seen by reconciliation (see bot.domain.reconcile).
+
+    One row per (owner, server, user or group). ``gone_at`` is set when the hub no longer
+    has it; it is cleared (and the age restarts) if it comes back.
+    """
+
+    __tablename__ = "external_shares"
+    __table_args__ = (UniqueConstraint("owner_hub", "server", "kind", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_hub: Mapped[str] = mapped_column(String(255))
+    server: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(8))  # user | group
+    name: Mapped[str] = mapped_column(String(255))
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    hub_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    gone_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_by: Mapped[str | None] = mapped_column(String(32))
+    snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class DigestRun(Base):
+    """One pass of the daily digest (several may run on one day: replicas, restarts)."""
+
+    __tablename__ = "digest_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), index=True)  # local date, YYYY-MM-DD
+    runner: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DigestMessage(Base):
+    """The one digest message of a day for an owner (or the admin channel).
+
+    Claimed by INSERT before sending; the UNIQUE constraint makes one claimer win, so a
+    second replica or a restart never sends it again. ``items`` lists what the message
+    shows, so buttons can re-render it after Revoke or Keep.
+    """
+
+    __tablename__ = "digest_messages"
+    __table_args__ = (UniqueConstraint("day", "kind", "owner_hub"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[str] = mapped_column(String(8))  # owner | admin
+    owner_hub: Mapped[str] = mapped_column(String(255))  # "" for the admin summary
+    target: Mapped[str] = mapped_column(String(32))  # owner's Slack id, or the channel
+    run_id: Mapped[int] = mapped_column(ForeignKey("digest_runs.id"))
+    state: Mapped[str] = mapped_column(String(16))  # claimed | sent | failed
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    channel: Mapped[str | None] = mapped_column(String(32))
+    ts: Mapped[str | None] = mapped_column(String(32))
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)

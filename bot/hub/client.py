@@ -52,6 +52,13 @@ class Share:
     created_at: datetime | None
 
 
+@dataclass(frozen=True)
+class OwnerShare(Share):
+    """A share in the list of all an owner's shares: it names its server."""
+
+    server: str = ""
+
+
 def parse_time(value: Any) -> datetime | None:
     if not value:
         return None
@@ -178,6 +185,44 @@ class HubClient:
             json={"user": user},
             what=f"share of {owner}/{server} with {user}",
         )
+
+    async def revoke_group_share(self, owner: str, server: str, group: str) -> None:
+        """Remove every scope the hub group ``group`` was given on the server (idempotent)."""
+        await self._request(
+            "PATCH",
+            f"shares/{_server_path(owner, server)}",
+            json={"group": group},
+            what=f"share of {owner}/{server} with group {group}",
+        )
+
+    async def owner_shares(self, owner: str) -> list[OwnerShare]:
+        """Every share of every server of ``owner`` (``GET /shares/{owner}``, paginated)."""
+        return [
+            OwnerShare(
+                server=str((item.get("server") or {}).get("name") or ""),
+                user=(item.get("user") or {}).get("name"),
+                group=(item.get("group") or {}).get("name"),
+                scopes=tuple(item.get("scopes") or ()),
+                created_at=parse_time(item.get("created_at")),
+            )
+            async for item in self._pages(
+                f"shares/{quote(owner, safe='')}", what=f"shares of {owner}"
+            )
+        ]
+
+    async def last_activity(self, user: str) -> datetime | None:
+        """When ``user`` was last active, or None when unknown.
+
+        The hub shows ``last_activity`` only with the ``read:users:activity`` scope; without
+        it (or for a user that is gone) the answer is None rather than an error.
+        """
+        try:
+            data = await self._request(
+                "GET", f"users/{quote(user, safe='')}", what=f"user {user}"
+            )
+        except (HubAuthError, HubNotFound):
+            return None
+        return parse_time(data.get("last_activity")) if isinstance(data, dict) else None
 
     # -- OAuth (account linking) -------------------------------------------------------
 

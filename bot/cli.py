@@ -50,6 +50,13 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the Slack app and the background jobs")
     serve.set_defaults(func=cmd_serve)
 
+    demo = sub.add_parser(
+        "demo",
+        help="try sharebot without accounts: a throwaway JupyterHub and Slack stand-in, "
+        "a scripted story printed as people would see it",
+    )
+    demo.set_defaults(func=cmd_demo)
+
     migrate = sub.add_parser("migrate", help="upgrade the database to the current schema")
     migrate.set_defaults(func=cmd_migrate)
 
@@ -103,6 +110,14 @@ def cmd_serve(_args: argparse.Namespace) -> int:
     log.info("sharebot %s serving on %s", __version__, mode)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
     return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from bot.demo import run
+
+    if args.log_level == "INFO":  # the default: the story is the output, not our log
+        logging.getLogger().setLevel(logging.WARNING)
+    return run()
 
 
 def cmd_migrate(_args: argparse.Namespace) -> int:

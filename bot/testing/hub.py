@@ -475,9 +475,10 @@ def _write_config(
     path.chmod(0o600)
 
 
-def _die_with_parent() -> None:
-    """preexec_fn: on Linux, have the hub get SIGTERM if the test process dies without calling
-    stop() (e.g. pytest killed by `timeout`), so that it still shuts its proxy down."""
+def die_with_parent() -> None:
+    """preexec_fn: on Linux, have the child (the hub, sharebot serve) get SIGTERM if the test or
+    demo process dies without calling stop() (e.g. killed by `timeout`), so that it still shuts
+    down (the hub: with its proxy)."""
     if sys.platform.startswith("linux"):
         pr_set_pdeathsig = 1
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
@@ -559,7 +560,7 @@ def start_hub(
             stdout=log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
     except BaseException:
         log_file.close()

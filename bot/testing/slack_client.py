@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 import httpx
 from slack_sdk.signature import SignatureVerifier
 
-from bot.testing.hub import RunningHub, free_port
+from bot.testing.hub import RunningHub, die_with_parent, free_port
 
 BOT_TOKEN = "xoxb-test"
 SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
@@ -196,18 +196,26 @@ def start_app(
             cwd=workdir,
             stdout=log_file,
             stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,
         )
     app = RunningApp(f"http://127.0.0.1:{port}", env, process, log_path)
-    deadline = time.monotonic() + timeout
+    try:
+        _wait_healthy(app, time.monotonic() + timeout)
+    except BaseException:  # also Ctrl-C: never leave the process behind
+        app.stop()
+        raise
+    return app
+
+
+def _wait_healthy(app: RunningApp, deadline: float) -> None:
     with httpx.Client(timeout=2) as client:
         while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"sharebot exited with {process.returncode}:\n{app.log()}")
+            if app.process.poll() is not None:
+                raise RuntimeError(f"sharebot exited with {app.process.returncode}:\n{app.log()}")
             try:
                 if client.get(f"{app.url}/healthz").status_code == 200:
-                    return app
+                    return
             except httpx.TransportError:
                 pass
             time.sleep(0.1)
-    app.stop()
-    raise RuntimeError(f"sharebot did not answer /healthz within {timeout}s:\n{app.log()}")
+    raise RuntimeError(f"sharebot did not answer /healthz in time:\n{app.log()}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib.util
+import io
 import shutil
 import signal
 import sys
@@ -502,6 +503,9 @@ def run(out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Play the demo; 0 when every step happened, 1 when one did not. Cleans up always."""
     out = out or sys.stdout
     err = err or sys.stderr
+    for stream in (out, err):  # a terminal that cannot show an emoji gets "?", not a crash
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="replace")
     check_prerequisites()
     workdir = Path(tempfile.mkdtemp(prefix="sharebot-demo-"))
     demo = Demo(out=out, workdir=workdir)

@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["SECRET_LINK", "plain", "redact", "render_message"]
+__all__ = ["EMOJI", "SECRET_LINK", "plain", "redact", "render_message"]
 
 #: What is printed instead of an accept link or any other text carrying a share code.
 SECRET_LINK = "<accept link>"
@@ -26,6 +26,19 @@ SECRET_LINK = "<accept link>"
 _SECRET_RE = re.compile(r"[^\s<>|]*(?:accept-share|code=)[^\s<>|]*", re.IGNORECASE)
 # Slack's angle-bracket escapes: <@U1>, <@U1|name>, <#C1|chan>, <!here>, <!date^...|fb>, <url|label>
 _ANGLE_RE = re.compile(r"<([^<>]+)>")
+# The emoji sharebot's texts use, as Slack shows them; other shortcodes stay as written.
+EMOJI = {
+    "white_check_mark": "\u2705",
+    "x": "\u274c",
+    "warning": "\u26a0\ufe0f",
+    "hourglass": "\u231b",
+    "hourglass_flowing_sand": "\u23f3",
+    "link": "\U0001f517",
+    "no_entry_sign": "\U0001f6ab",
+    "pushpin": "\U0001f4cc",
+    "heavy_minus_sign": "\u2796",
+}
+_EMOJI_RE = re.compile(r":([a-z0-9_+-]+):")
 
 
 def redact(text: str) -> str:
@@ -59,8 +72,10 @@ def _angle(inner: str, names: Mapping[str, str]) -> str:
 def plain(text: str, names: Mapping[str, str] | None = None) -> str:
     """Slack mrkdwn as the reader sees it: mentions resolved with ``names`` (Slack user id ->
     display name), links as their labels, dates as their fallback, entities unescaped, and
-    accept links hidden. Emphasis markers (``*bold*``, backticks) are kept: they read fine."""
+    accept links hidden, known emoji shortcodes as emoji. Emphasis markers (``*bold*``,
+    backticks) are kept: they read fine."""
     resolved = _ANGLE_RE.sub(lambda m: _angle(m.group(1), names or {}), text)
+    resolved = _EMOJI_RE.sub(lambda m: EMOJI.get(m.group(1), m.group(0)), resolved)
     return redact(html.unescape(resolved))
 
 

@@ -46,6 +46,8 @@ def grant() -> Grant:
         ("see <https://example.org/docs>", "see https://example.org/docs"),
         ("a &lt;b&gt; &amp; c", "a <b> & c"),
         ("*bold* and `code`", "*bold* and `code`"),
+        (":white_check_mark: Approved at 12:30:45", "\u2705 Approved at 12:30:45"),
+        (":not_an_emoji_we_know:", ":not_an_emoji_we_know:"),
     ],
 )
 def test_plain(mrkdwn: str, seen: str | None) -> None:

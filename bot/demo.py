@@ -39,7 +39,7 @@ from bot.slack import blocks
 from bot.store.db import ensure_schema, make_engine
 from bot.store.models import GrantRow
 from bot.store.repository import Repository
-from bot.testing.fake_slack import Call, FakeSlack
+from bot.testing.fake_slack import Call, FakeSlack, message_text
 from bot.testing.hub import ProxyNotFound, RunningHub, find_chp, start_hub
 from bot.testing.render import redact, render_message
 from bot.testing.slack_client import (
@@ -56,6 +56,7 @@ STEP_TIMEOUT = 30.0
 #: The background pass interval of the demo's sharebot (seconds).
 SWEEP_INTERVAL = "0.5"
 LOG_TAIL = 25
+POLL_INTERVAL = 0.05
 
 
 class DemoError(SharebotError):
@@ -188,20 +189,16 @@ class Demo:
     # -- waiting -----------------------------------------------------------------------------
 
     def wait(self, what: str, predicate: Callable[[], Any], timeout: float = STEP_TIMEOUT) -> Any:
-        """Poll ``predicate`` (re-evaluated on every Slack call, and every 0.1 s) until it is
-        truthy; :class:`DemoError` naming ``what`` after ``timeout`` seconds."""
-        assert self.slack is not None
+        """Poll ``predicate`` until it is truthy; :class:`DemoError` naming ``what`` after
+        ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         while True:
             result = predicate()
             if result:
                 return result
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if time.monotonic() >= deadline:
                 raise DemoError(f"{what}: nothing happened within {timeout:g} s")
-            # wakes up on the next recorded Slack call; AssertionError is its timeout
-            with contextlib.suppress(AssertionError):
-                self.slack.wait_for(lambda: False, timeout=min(0.1, remaining))
+            time.sleep(POLL_INTERVAL)
 
     def new_dms(self, person: Person, since: int) -> list[dict[str, Any]]:
         assert self.slack is not None
@@ -214,11 +211,25 @@ class Demo:
             and str(c.params.get("channel")) in (channel, person.slack_id)
         ]
 
-    def dm_to(self, person: Person, since: int, what: str, accept_button: bool = False) -> Any:
+    def dm_to(
+        self,
+        person: Person,
+        since: int,
+        what: str,
+        *,
+        accept_button: bool = False,
+        mentioning: Person | None = None,
+    ) -> Any:
+        """Wait for a DM to ``person`` posted after call number ``since`` (with an accept
+        button, or mentioning someone, when asked); return its parameters."""
+
         def found() -> dict[str, Any] | None:
             for message in self.new_dms(person, since):
-                if not accept_button or accept_link_of(message):
-                    return message
+                if accept_button and not accept_link_of(message):
+                    continue
+                if mentioning and f"<@{mentioning.slack_id}" not in message_text(message):
+                    continue
+                return message
             return None
 
         return self.wait(f"waiting for {what}", found)
@@ -357,7 +368,7 @@ class Demo:
         since = self.mark()
         self.accepts(ALICE, invitation)
         self.hub_check("alice can now open owner's server", lambda h: holders(h) == {"alice"})
-        self.dm_to(OWNER, since, "the note to @owner that @alice accepted")
+        self.dm_to(OWNER, since, "the note to @owner that @alice accepted", mentioning=ALICE)
         self.show_new_messages()
         self.hub_check(
             "the link is used up (no share codes left)", lambda h: not h.share_codes(OWNER.name)
@@ -373,7 +384,7 @@ class Demo:
                 None,
             ),
         )
-        self.dm_to(BOB, since, "@bob's copy of his request")
+        self.dm_to(BOB, since, "@bob's copy of his request", mentioning=OWNER)
         self.show_new_messages()
         self.hub_check("nothing changes on the hub yet", lambda h: holders(h) == {"alice"})
 
@@ -396,7 +407,7 @@ class Demo:
         self.step(5, "@bob accepts")
         since = self.mark()
         self.accepts(BOB, bob_invitation)
-        self.dm_to(OWNER, since, "the note to @owner that @bob accepted")
+        self.dm_to(OWNER, since, "the note to @owner that @bob accepted", mentioning=BOB)
         self.show_new_messages()
         self.hub_check(
             "alice and bob can open owner's server", lambda h: holders(h) == {"alice", "bob"}
@@ -407,8 +418,8 @@ class Demo:
         self.say("  the background pass does the rest)")
         since = self.mark()
         self.time_travel(ALICE)
-        self.dm_to(ALICE, since, "the note to @alice that her access ended")
-        self.dm_to(OWNER, since, "the note to @owner that @alice's access ended")
+        self.dm_to(ALICE, since, "the note to @alice that her access ended", mentioning=OWNER)
+        self.dm_to(OWNER, since, "the note to @owner that @alice's access ended", mentioning=ALICE)
         self.show_new_messages()
         self.hub_check(
             "alice can no longer open owner's server; bob still can (1h left)",

@@ -37,7 +37,7 @@ from bot.clock import utcnow
 from bot.errors import SharebotError
 from bot.slack import blocks
 from bot.store.db import ensure_schema, make_engine
-from bot.store.models import GrantRow
+from bot.store.models import ExternalShare, GrantRow
 from bot.store.repository import Repository
 from bot.testing.fake_slack import Call, FakeSlack, message_text
 from bot.testing.hub import ProxyNotFound, RunningHub, find_chp, start_hub
@@ -74,6 +74,7 @@ ALICE = Person("UALICE", "alice")
 BOB = Person("UBOB", "bob")
 PEOPLE = (OWNER, ALICE, BOB)
 NAMES = {p.slack_id: p.name for p in PEOPLE}
+CAROL = "carol"  # a hub user who is not on Slack (the digest step)
 
 
 def check_prerequisites() -> None:
@@ -105,6 +106,17 @@ def accept_link_of(message: Mapping[str, Any]) -> tuple[str, str, str | None] | 
             if element.get("action_id") == blocks.ACCEPT_ACTION and element.get("url"):
                 return str(element["url"]), str(block.get("block_id")), element.get("value")
     return None
+
+
+def button_labelled(message: Mapping[str, Any], label: str) -> str:
+    """The action id of the first button of ``message`` labelled ``label``."""
+    for block in message.get("blocks") or []:
+        for element in block.get("elements") or []:
+            text = element.get("text")
+            is_button = element.get("type") == "button" and isinstance(text, Mapping)
+            if is_button and text.get("text") == label and element.get("action_id"):
+                return str(element["action_id"])
+    raise DemoError(f"no [{label}] button in the message")
 
 
 def button_of(message: Mapping[str, Any], action_id: str) -> tuple[str, str | None] | None:
@@ -340,7 +352,13 @@ class Demo:
             + ", ".join(f"@{p.name} -> {p.name}" for p in PEOPLE)
         )
         t0 = time.monotonic()
-        env = app_env(hub, slack.api_url, database_url, SHAREBOT_SWEEP_INTERVAL=SWEEP_INTERVAL)
+        env = app_env(
+            hub,
+            slack.api_url,
+            database_url,
+            SHAREBOT_SWEEP_INTERVAL=SWEEP_INTERVAL,
+            SHAREBOT_DIGEST_TIME="off",  # the demo runs the digest itself, when the story says
+        )
         self.app = start_app(env, self.workdir)
         self.say(
             f"  sharebot serve {self.app.url} (background pass every {SWEEP_INTERVAL} s) "
@@ -351,9 +369,7 @@ class Demo:
     def story(self) -> None:
         assert self.hub is not None and self.slack is not None
 
-        def holders(h: RunningHub) -> set[str]:
-            return {s["user"]["name"] for s in h.shares(OWNER.name) if s.get("user")}
-
+        holders = self.holders
         self.step(1, "@owner shares their server with @alice for an hour")
         since = self.mark()
         self.types(OWNER, "@alice 1h pairing on the notebook")
@@ -427,8 +443,7 @@ class Demo:
         )
 
         if digest_available():
-            self.step(7, "The daily digest")
-            self.digest()
+            self.digest_story()
         self.show_new_messages()  # anything that arrived late
         self.check_log()
 
@@ -451,16 +466,51 @@ class Demo:
         self.say()
         self.say("sharebot's log holds no token, share code or accept link  [ok]")
 
-    def digest(self) -> None:
+    def digest_story(self) -> None:
+        """Step 7: a share made in the hub itself, forgotten, found by the daily digest and
+        revoked from it with one click."""
+        assert self.hub is not None and self.engine is not None and self.slack is not None
+        hub, slack = self.hub, self.slack
+        self.step(7, "Weeks later: the daily digest finds a forgotten share")
+        self.say("  (weeks ago @owner also shared the server with carol, a hub user who is not")
+        self.say("  on Slack, directly in JupyterHub, without sharebot)")
+        hub.create_users(CAROL)
+        with hub.client() as api:
+            api.post(f"shares/{OWNER.name}/", json={"user": CAROL}).raise_for_status()
+        self.hub_check(
+            "carol can open owner's server (a share sharebot did not make)",
+            lambda h: CAROL in self.holders(h),
+        )
+        self.run_digest("--reconcile-only")  # sharebot records the share it did not make ...
+        past = utcnow() - timedelta(days=30)
+        with Session(self.engine) as session, session.begin():  # ... and it is weeks old
+            session.execute(update(ExternalShare).values(hub_created_at=past, first_seen=past))
+        self.say("  the daily job runs (the demo runs it now: `sharebot digest --now`)")
+        since = self.mark()
+        self.run_digest()
+        digest = self.dm_to(OWNER, since, "the digest to @owner")
+        self.show_new_messages()
+        url = self.clicks(OWNER, digest, button_labelled(digest, "Revoke"), "Revoke")
+        self.wait("waiting for sharebot's answer to the click", lambda: slack.responses(url))
+        self.show_new_messages()
+        self.hub_check(
+            "carol can no longer open owner's server; bob still can",
+            lambda h: self.holders(h) == {BOB.name},
+        )
+
+    def run_digest(self, *extra: str) -> None:
         assert self.app is not None
-        self.say("  (what the daily job sends; the demo runs it now: `sharebot digest --now`)")
-        done = run_cli(self.app.env, "digest", "--now")
+        done = run_cli(self.app.env, "digest", "--now", *extra)
         if done.returncode != 0:
             raise DemoError(
-                f"`sharebot digest --now` failed with exit code {done.returncode}: "
-                f"{self._safe(done.stderr.strip()[-500:])}"
+                f"`sharebot digest --now {' '.join(extra)}` failed with exit code "
+                f"{done.returncode}: {self._safe(done.stderr.strip()[-500:])}"
             )
-        self.show_new_messages()
+
+    @staticmethod
+    def holders(hub: RunningHub) -> set[str]:
+        """Who has been given access to owner's default server."""
+        return {s["user"]["name"] for s in hub.shares(OWNER.name) if s.get("user")}
 
     # -- lifecycle ---------------------------------------------------------------------------
 

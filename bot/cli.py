@@ -1,4 +1,4 @@
-"""``sharebot``: serve, migrate, link, unlink, sweep."""
+"""``sharebot``: serve, migrate, link, unlink, sweep, digest."""
 
 from __future__ import annotations
 
@@ -72,6 +72,21 @@ def _parser() -> argparse.ArgumentParser:
     sweep = sub.add_parser("sweep", help="run the background pass")
     sweep.add_argument("--once", action="store_true", required=True, help="one pass, then exit")
     sweep.set_defaults(func=cmd_sweep)
+
+    digest = sub.add_parser(
+        "digest",
+        help="reconcile with the hub and send today's digest to owners who have not had it",
+    )
+    digest.add_argument(
+        "--now",
+        action="store_true",
+        required=True,
+        help="now, whatever the time of day (still at most one digest per owner per day)",
+    )
+    digest.add_argument(
+        "--reconcile-only", action="store_true", help="only compare with the hub; send nothing"
+    )
+    digest.set_defaults(func=cmd_digest)
     return parser
 
 
@@ -183,6 +198,39 @@ def cmd_sweep(_args: argparse.Namespace) -> int:
 
     asyncio.run(once())
     return 0
+
+
+def cmd_digest(args: argparse.Namespace) -> int:
+    from bot.digest import from_runtime
+    from bot.runtime import build
+
+    settings = _settings()
+    engine = _ready_engine(settings.database_url)
+
+    async def once() -> int:
+        runtime = build(settings, engine)
+        try:
+            digest = from_runtime(runtime)
+            if args.reconcile_only:
+                found = await digest.reconcile(utcnow())
+                print(
+                    f"reconciliation: {found.owners} owners, {found.revoked_in_hub} grants "
+                    f"revoked in the hub, {found.external_new} external shares found, "
+                    f"{found.external_gone} gone, {found.failures} failures"
+                )
+                return 1 if found.failures else 0
+            report = await digest.run(utcnow())
+            print(
+                f"digest of {report.day}: {report.sent} sent, {report.already_sent} already "
+                f"sent today, {report.failed} failed, {report.owners_with_stale} owners with "
+                f"stale shares; {report.reconcile.revoked_in_hub} grants revoked in the hub, "
+                f"{report.reconcile.external_new} external shares found"
+            )
+            return 1 if report.failed or report.reconcile.failures else 0
+        finally:
+            await runtime.aclose()
+
+    return asyncio.run(once())
 
 
 if __name__ == "__main__":

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import timedelta
+from datetime import time, timedelta
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -20,6 +21,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.domain.digest import WEEKDAYS, Schedule, parse_clock, parse_days
 from bot.domain.durations import format_duration, parse_duration
 from bot.errors import CommandError, ConfigError
 
@@ -61,6 +63,20 @@ ADVICE: dict[str, str] = {
     "(S... or @handle), e.g. U012AB3CD,@hub-admins",
     "SHAREBOT_APPROVAL_CHANNEL": "a Slack channel ID (C...) to post approval requests in, "
     "or unset to DM each approver",
+    "SHAREBOT_DIGEST_TIME": "the local time of the daily digest, HH:MM like 09:00 (default), "
+    "or off",
+    "SHAREBOT_DIGEST_DAYS": "the days of the digest, e.g. mon-fri (default), mon,wed,fri or daily",
+    "SHAREBOT_TIMEZONE": "an IANA time zone name for the digest time, e.g. Europe/Berlin "
+    "(default UTC)",
+    "SHAREBOT_STALE_AFTER": "when a share counts as stale, a duration like 7d (default)",
+    "SHAREBOT_SNOOZE": "how long Keep hides a share from the digest, a duration like 7d (default)",
+    "SHAREBOT_STALE_INACTIVE": "true or false (default): also report shares whose recipient "
+    "has not been active for SHAREBOT_STALE_AFTER",
+    "SHAREBOT_ADMIN_CHANNEL": "a Slack channel ID (C...) for the daily summary, or unset",
+    "SHAREBOT_ALLOW_UNTIL_REVOKED": "true or false (default): allow shares without an end "
+    "(until-revoked)",
+    "SHAREBOT_RECONCILE_INTERVAL": "how often to compare with the hub's shares, a duration "
+    "like 15m (default)",
 }
 
 
@@ -128,6 +144,22 @@ def _approvers(value: Any) -> Any:
     return entries
 
 
+def _clock(value: Any) -> Any:
+    return parse_clock(value) if isinstance(value, str) else value
+
+
+def _days(value: Any) -> Any:
+    return parse_days(value) if isinstance(value, str) else value
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not a known time zone") from None
+    return value.strip()
+
+
 Secret = Annotated[SecretStr, AfterValidator(_not_placeholder)]
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 OptionalHttpUrl = Annotated[str | None, AfterValidator(_optional_http_url)]
@@ -187,6 +219,32 @@ class Settings(BaseSettings):
         default=None, pattern=r"^[CG][A-Z0-9]+$", validation_alias="SHAREBOT_APPROVAL_CHANNEL"
     )
 
+    digest_time: Annotated[time | None, BeforeValidator(_clock)] = Field(
+        default=time(9, 0), validation_alias="SHAREBOT_DIGEST_TIME"
+    )
+    digest_days: Annotated[frozenset[int], NoDecode, BeforeValidator(_days)] = Field(
+        default=WEEKDAYS, validation_alias="SHAREBOT_DIGEST_DAYS"
+    )
+    timezone: Annotated[str, AfterValidator(_timezone)] = Field(
+        default="UTC", validation_alias="SHAREBOT_TIMEZONE"
+    )
+    stale_after: Annotated[Duration, AfterValidator(_positive_duration)] = Field(
+        default=timedelta(days=7), validation_alias="SHAREBOT_STALE_AFTER"
+    )
+    snooze: Annotated[Duration, AfterValidator(_positive_duration)] = Field(
+        default=timedelta(days=7), validation_alias="SHAREBOT_SNOOZE"
+    )
+    stale_inactive: bool = Field(default=False, validation_alias="SHAREBOT_STALE_INACTIVE")
+    admin_channel: str | None = Field(
+        default=None, pattern=r"^[CG][A-Z0-9]+$", validation_alias="SHAREBOT_ADMIN_CHANNEL"
+    )
+    allow_until_revoked: bool = Field(
+        default=False, validation_alias="SHAREBOT_ALLOW_UNTIL_REVOKED"
+    )
+    reconcile_interval: Annotated[Duration, AfterValidator(_positive_duration)] = Field(
+        default=timedelta(minutes=15), validation_alias="SHAREBOT_RECONCILE_INTERVAL"
+    )
+
     @model_validator(mode="after")
     def _approvers_when_needed(self) -> Settings:
         if self.approval_above is not None and not self.approvers:
@@ -209,6 +267,10 @@ class Settings(BaseSettings):
     def slack_api_base(self) -> str:
         """SLACK_API_URL with the trailing slash slack_sdk expects."""
         return self.slack_api_url.rstrip("/") + "/"
+
+    @property
+    def digest_schedule(self) -> Schedule:
+        return Schedule(self.digest_time, self.digest_days, ZoneInfo(self.timezone))
 
     @property
     def hub_api_base(self) -> str:

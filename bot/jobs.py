@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from bot.digest import DigestReport, DigestService
 from bot.runtime import Runtime
 from bot.service import SweepReport
 
@@ -38,4 +39,35 @@ async def sweep_forever(runtime: Runtime, interval: float, clock: Callable[[], d
             raise
         except Exception:
             log.exception("background pass failed; the next one runs in %.0fs", interval)
+        await asyncio.sleep(interval)
+
+
+async def digest_once(digest: DigestService, clock: Callable[[], datetime]) -> DigestReport | None:
+    """Reconcile when it is time to, and send today's digest once it is due."""
+    now = clock()
+    report = await digest.run_if_due(now)
+    if report is None:
+        await digest.reconcile_if_due(now)
+    else:
+        log.info(
+            "digest of %s: %d sent, %d already sent, %d failed",
+            report.day,
+            report.sent,
+            report.already_sent,
+            report.failed,
+        )
+    return report
+
+
+async def digest_forever(
+    digest: DigestService, interval: float, clock: Callable[[], datetime]
+) -> None:
+    """Check every ``interval`` seconds whether to reconcile or send the digest."""
+    while True:
+        try:
+            await digest_once(digest, clock)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("digest or reconciliation failed; trying again in %.0fs", interval)
         await asyncio.sleep(interval)

@@ -16,8 +16,9 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from bot import pages
 from bot.clock import utcnow
+from bot.digest import from_runtime as digest_service
 from bot.errors import SharebotError
-from bot.jobs import sweep_forever
+from bot.jobs import digest_forever, sweep_forever
 from bot.linking import COOKIE, LinkingService, LinkPageError
 from bot.runtime import Runtime
 from bot.slack import listeners
@@ -35,6 +36,7 @@ def create_bolt_app(runtime: Runtime) -> AsyncApp:
     )
     services = listeners.Services(runtime.service, runtime.linking, runtime.decisions)
     listeners.register(app, services, max_duration=settings.max_duration)
+    listeners.register_digest(app, digest_service(runtime))
     return app
 
 
@@ -63,6 +65,11 @@ def create_app(runtime: Runtime, *, background: bool = True) -> Starlette:
         if background:
             tasks.append(
                 asyncio.create_task(sweep_forever(runtime, runtime.settings.sweep_interval, utcnow))
+            )
+            tasks.append(
+                asyncio.create_task(
+                    digest_forever(digest_service(runtime), runtime.settings.sweep_interval, utcnow)
+                )
             )
         if runtime.settings.slack_app_token is not None:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler

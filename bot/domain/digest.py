@@ -266,3 +266,37 @@ def summary(
     everything = [(owner, item) for owner, items in per_owner.items() for item in items]
     oldest = sorted(everything, key=lambda pair: pair[1].since)[:top]
     return counts, oldest
+
+
+# -- after a click ------------------------------------------------------------------------
+
+
+class Status(enum.StrEnum):
+    """Where a digest item stands now (what replaces its buttons once handled)."""
+
+    OPEN = "open"  # still stale: Revoke and Keep
+    KEPT = "kept"  # snoozed until a time
+    REVOKED = "revoked"  # ended (by the owner, the sweep or in the hub)
+    GONE = "gone"  # no longer in the hub, or no longer known
+
+
+def grant_status(grant: Grant | None, now: datetime) -> tuple[Status, datetime | None]:
+    if grant is None:
+        return Status.GONE, None
+    if not grant.state.is_open:
+        return Status.REVOKED, grant.ended_at
+    if _snoozed(grant.snoozed_until, now):
+        return Status.KEPT, grant.snoozed_until
+    return Status.OPEN, None
+
+
+def external_status(share: ExternalShare | None, now: datetime) -> tuple[Status, datetime | None]:
+    if share is None:
+        return Status.GONE, None
+    if share.revoked_at is not None:
+        return Status.REVOKED, share.revoked_at
+    if share.gone_at is not None:
+        return Status.GONE, share.gone_at
+    if _snoozed(share.snoozed_until, now):
+        return Status.KEPT, share.snoozed_until
+    return Status.OPEN, None

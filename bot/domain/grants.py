@@ -4,6 +4,7 @@ A grant is one recipient's time-limited access to one server::
 
     invited --accepted--> active --deadline/revoke--> ending --hub confirms--> expired | revoked
        |                                                 (retried every pass until the hub agrees)
+       |                  +--share removed in the hub (reconciliation)--> revoked
        +--link expired--> lapsed
        +--revoked before acceptance--> cancelled
        +--invitation could not be delivered--> failed
@@ -46,7 +47,8 @@ TRANSITIONS: dict[GrantState, frozenset[GrantState]] = {
     GrantState.INVITED: frozenset(
         {GrantState.ACTIVE, GrantState.LAPSED, GrantState.CANCELLED, GrantState.FAILED}
     ),
-    GrantState.ACTIVE: frozenset({GrantState.ENDING}),
+    # active -> revoked directly: reconciliation found the share already removed in the hub
+    GrantState.ACTIVE: frozenset({GrantState.ENDING, GrantState.REVOKED}),
     GrantState.ENDING: frozenset({GrantState.EXPIRED, GrantState.REVOKED}),
 }
 

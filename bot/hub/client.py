@@ -217,9 +217,7 @@ class HubClient:
         it (or for a user that is gone) the answer is None rather than an error.
         """
         try:
-            data = await self._request(
-                "GET", f"users/{quote(user, safe='')}", what=f"user {user}"
-            )
+            data = await self._request("GET", f"users/{quote(user, safe='')}", what=f"user {user}")
         except (HubAuthError, HubNotFound):
             return None
         return parse_time(data.get("last_activity")) if isinstance(data, dict) else None

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
+    ConfirmObject,
     ContextBlock,
     InputBlock,
     InteractiveElement,
@@ -18,6 +21,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.domain.digest import Item, Status
 from bot.domain.durations import format_duration
 from bot.domain.grants import Grant
 from bot.domain.requests import Decision, shorter_durations
@@ -174,3 +178,96 @@ def _checked(blocks: list[Block]) -> list[Block]:
     for block in blocks:
         block.validate_json()
     return blocks
+
+
+# -- the daily digest -------------------------------------------------------------------
+
+DIGEST_REVOKE_ACTION = "digest_revoke"
+DIGEST_KEEP_ACTION = "digest_keep"
+DIGEST_REVOKE_ALL_ACTION = "digest_revoke_all"
+
+
+def digest(
+    message_id: int,
+    owner_hub: str,
+    items: list[tuple[Item, Status, datetime | None]],
+    total: int,
+    snooze: timedelta,
+) -> list[Block]:
+    """An owner's digest: each stale share with Revoke and Keep (or what became of it),
+    then Revoke all stale. Buttons carry only the item (``grant:12``); every block id
+    names the digest message (``digest-7``, ``digest-7-2``)."""
+    still_open = [item for item, status, _ in items if status is Status.OPEN]
+    result: list[Block] = [_section(texts.digest_intro(total, len(items)))]
+    for n, (item, status, at) in enumerate(items):
+        result.append(_section(texts.digest_item(owner_hub, item)))
+        if status is Status.OPEN:
+            result.append(
+                ActionsBlock(
+                    block_id=f"digest-{message_id}-{n}",
+                    elements=[
+                        ButtonElement(
+                            text=texts.DIGEST_REVOKE_BUTTON,
+                            action_id=DIGEST_REVOKE_ACTION,
+                            value=item.ref,
+                            style="danger",
+                        ),
+                        ButtonElement(
+                            text=texts.DIGEST_KEEP_BUTTON,
+                            action_id=DIGEST_KEEP_ACTION,
+                            value=item.ref,
+                        ),
+                    ],
+                )
+            )
+        else:
+            result.append(
+                ContextBlock(
+                    elements=[MarkdownTextObject(text=texts.digest_item_status(status, at))]
+                )
+            )
+    if len(still_open) > 1:
+        result.append(
+            ActionsBlock(
+                block_id=f"digest-{message_id}",
+                elements=[
+                    ButtonElement(
+                        text=texts.DIGEST_REVOKE_ALL_BUTTON,
+                        action_id=DIGEST_REVOKE_ALL_ACTION,
+                        value=str(message_id),
+                        style="danger",
+                        confirm=ConfirmObject(
+                            title=texts.REVOKE_ALL_CONFIRM_TITLE,
+                            text=texts.REVOKE_ALL_CONFIRM_TEXT,
+                            confirm=texts.DIGEST_REVOKE_ALL_BUTTON,
+                            deny="Cancel",
+                        ),
+                    )
+                ],
+            )
+        )
+    result.append(
+        ContextBlock(
+            elements=[MarkdownTextObject(text=texts.digest_footer(format_duration(snooze)))]
+        )
+    )
+    return _checked(result)
+
+
+def digest_message_id(block_id: str | None) -> int | None:
+    """The digest message a click came from, from the block id (``digest-7-2`` -> 7)."""
+    parts = (block_id or "").split("-")
+    if len(parts) in (2, 3) and parts[0] == "digest" and parts[1].isdigit():
+        return int(parts[1])
+    return None
+
+
+def text_message(text: str) -> list[Block]:
+    """A plain message as sections, split to stay within Slack's limits."""
+    chunks: list[str] = []
+    for line in text.split("\n"):
+        if chunks and len(chunks[-1]) + len(line) + 1 <= SECTION_TEXT_LIMIT:
+            chunks[-1] += "\n" + line
+        else:
+            chunks.append(line)
+    return _checked([_section(chunk) for chunk in chunks[:49]])

@@ -12,6 +12,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.clock import utcnow
 from bot.decisions import DecisionService
+from bot.digest import DigestService
 from bot.domain import commands
 from bot.domain.durations import format_duration
 from bot.errors import CommandError, SharebotError
@@ -155,3 +156,52 @@ async def run(services: Services, caller: str, cmd: commands.Command) -> str:
     if isinstance(cmd, commands.WhoAmI):
         return await services.linking.whoami(caller)
     raise AssertionError(f"unhandled command {cmd!r}")
+
+
+def register_digest(app: AsyncApp, digest: DigestService) -> None:
+    """The digest's buttons: Revoke, Keep, Revoke all stale (only for the digest's owner)."""
+
+    def clicked(body: dict[str, Any]) -> tuple[str, int | None, str]:
+        action = body["actions"][0]
+        message_id = blocks.digest_message_id(action.get("block_id"))
+        return body["user"]["id"], message_id, str(action.get("value") or "")
+
+    @app.action(blocks.DIGEST_REVOKE_ACTION)
+    async def digest_revoke(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        clicker, message_id, ref = clicked(body)
+        work = (
+            digest.revoke(message_id, ref, clicker, utcnow())
+            if message_id is not None
+            else _text(texts.digest_unknown_item())
+        )
+        text = await answer(f"digest revoke by {clicker}", work)
+        await respond(text=text, response_type="ephemeral", replace_original=False)
+
+    @app.action(blocks.DIGEST_KEEP_ACTION)
+    async def digest_keep(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        clicker, message_id, ref = clicked(body)
+        work = (
+            digest.keep(message_id, ref, clicker, utcnow())
+            if message_id is not None
+            else _text(texts.digest_unknown_item())
+        )
+        text = await answer(f"digest keep by {clicker}", work)
+        await respond(text=text, response_type="ephemeral", replace_original=False)
+
+    @app.action(blocks.DIGEST_REVOKE_ALL_ACTION)
+    async def digest_revoke_all(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        clicker, message_id, _ = clicked(body)
+        work = (
+            digest.revoke_all(message_id, clicker, utcnow())
+            if message_id is not None
+            else _text(texts.digest_unknown_item())
+        )
+        text = await answer(f"digest revoke all by {clicker}", work)
+        await respond(text=text, response_type="ephemeral", replace_original=False)
+
+
+async def _text(text: str) -> str:
+    return text

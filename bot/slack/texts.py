@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.domain.digest import Item, OwnerCount, Reason, Status
 from bot.domain.durations import format_duration
 from bot.domain.grants import Grant
+from bot.domain.reconcile import ExternalShare
 from bot.domain.requests import Decision, DecisionKind, DecisionState
 
 USAGE = """*Share your JupyterHub server for a while*
@@ -391,3 +393,124 @@ def decision_result_dm(d: Decision, detail: str = "") -> str:
 
 DENY_MODAL_TITLE = "Deny request"
 DENY_REASON_LABEL = "Reason (optional, shown to the requester)"
+
+
+# -- the daily digest -------------------------------------------------------------------
+
+DIGEST_REVOKE_BUTTON = "Revoke"
+DIGEST_KEEP_BUTTON = "Keep"
+DIGEST_REVOKE_ALL_BUTTON = "Revoke all stale"
+
+_REASONS = {
+    Reason.EXTERNAL: "not made with sharebot",
+    Reason.NO_END: "has no end date",
+    Reason.REVOKE_FAILING: "revocation keeps failing in JupyterHub",
+    Reason.INACTIVE: "not used lately",
+}
+
+
+def digest_fallback(count: int) -> str:
+    """The notification text of a digest (what shows when blocks cannot)."""
+    if count == 0:
+        return "Your shares digest: nothing left to review."
+    noun = "share" if count == 1 else "shares"
+    return f"Your shares digest: {count} {noun} to review."
+
+
+def digest_intro(count: int, shown: int) -> str:
+    noun = "share" if count == 1 else "shares"
+    more = f" (the oldest {shown} are listed; see `/share-server list`)" if shown < count else ""
+    return (
+        f"*Daily digest:* {count} of your {noun} may have outlived their purpose{more}. "
+        "Revoke what is no longer needed, or Keep it."
+    )
+
+
+def digest_item(owner_hub: str, item: Item) -> str:
+    if item.who_is_group:
+        who = f"hub group `{item.who}`"
+    elif item.slack_id:
+        who = f"{user(item.slack_id)} (`{item.who}`)"
+    else:
+        who = f"hub user `{item.who}`"
+    active = when(item.last_activity) if item.last_activity else "unknown"
+    activity = "" if item.who_is_group else f" · last active {active}"
+    why = ", ".join(_REASONS[r] for r in item.reasons)
+    return (
+        f"{who} on {server_label(owner_hub, item.server)}\n"
+        f"since {when(item.since)}{activity} · _{why}_"
+    )
+
+
+def digest_item_status(status: Status, at: datetime | None) -> str:
+    moment = f" {when(at)}" if at else ""
+    if status is Status.KEPT:
+        return f":pushpin: Kept; not shown again before{moment}"
+    if status is Status.REVOKED:
+        return f":white_check_mark: Revoked{moment}"
+    if status is Status.GONE:
+        return ":heavy_minus_sign: No longer in JupyterHub"
+    return ""
+
+
+def digest_footer(snooze: str) -> str:
+    return (
+        f"Keep hides a share from the digest for {snooze}. Shares not made with sharebot are "
+        "never revoked unless you click Revoke."
+    )
+
+
+REVOKE_ALL_CONFIRM_TITLE = "Revoke all?"
+REVOKE_ALL_CONFIRM_TEXT = "Everyone listed here that is still open loses access now."
+
+
+def digest_unknown_item() -> str:
+    return "This digest entry is no longer known, so nothing changed."
+
+
+def digest_not_yours() -> str:
+    return "You can't act on this digest: only the owner of these shares can. Nothing changed."
+
+
+def digest_already_handled() -> str:
+    return "Nothing changed; this share was already revoked or is gone."
+
+
+def digest_nothing_left() -> str:
+    return "Nothing left to revoke in this digest."
+
+
+def digest_kept(item: Item, until: datetime) -> str:
+    return f"Kept `{item.who}`'s access; it won't be in your digest before {when(until)}."
+
+
+def digest_external_revoked(share: ExternalShare) -> str:
+    who = f"hub group `{share.name}`" if share.kind.value == "group" else f"`{share.name}`"
+    return f"• revoked access for {who} on {server_label(share.owner_hub, share.server)}"
+
+
+def digest_external_failed(share: ExternalShare) -> str:
+    return (
+        f"• `{share.name}` on {server_label(share.owner_hub, share.server)}: JupyterHub did not "
+        "answer, so nothing changed. Try again in a minute."
+    )
+
+
+def digest_external_now_ours(share: ExternalShare) -> str:
+    return (
+        f"• `{share.name}` on {server_label(share.owner_hub, share.server)} now also has a share "
+        "from you through sharebot; use `/share-server revoke` to end it."
+    )
+
+
+def digest_admin_summary(counts: list[OwnerCount], oldest: list[tuple[str, Item]]) -> str:
+    total = sum(c.count for c in counts)
+    lines = [f"*Shares digest:* {total} stale shares across {len(counts)} owners."]
+    lines += [f"• `{c.owner_hub}`: {c.count} (oldest since {when(c.oldest)})" for c in counts]
+    if oldest:
+        lines.append("*Oldest:*")
+        lines += [
+            f"• `{item.who}` on {server_label(owner, item.server)} since {when(item.since)}"
+            for owner, item in oldest
+        ]
+    return "\n".join(lines)

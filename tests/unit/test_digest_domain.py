@@ -15,9 +15,12 @@ from bot.domain.digest import (
     Reason,
     Schedule,
     StaleRules,
+    Status,
     due_day,
     external_reasons,
+    external_status,
     grant_reasons,
+    grant_status,
     local_day,
     next_digest,
     parse_clock,
@@ -261,3 +264,18 @@ def test_recorded_externals_missing_in_the_hub_are_gone() -> None:
     already_gone = external(id=3, name="dave", gone_at=NOW)
     result = plan("owner", [], [share("bob")], [still, missing, already_gone])
     assert result.gone == [missing]
+
+
+def test_status_after_clicks() -> None:
+    assert grant_status(None, NOW) == (Status.GONE, None)
+    assert grant_status(grant(), NOW) == (Status.OPEN, None)
+    until = NOW + timedelta(days=7)
+    assert grant_status(grant(snoozed_until=until), NOW) == (Status.KEPT, until)
+    assert grant_status(grant(snoozed_until=until), until) == (Status.OPEN, None)
+    ended = grant(state=GrantState.REVOKED, ended_at=NOW)
+    assert grant_status(ended, NOW) == (Status.REVOKED, NOW)
+    assert external_status(external(), NOW) == (Status.OPEN, None)
+    assert external_status(external(revoked_at=NOW), NOW) == (Status.REVOKED, NOW)
+    assert external_status(external(gone_at=NOW), NOW) == (Status.GONE, NOW)
+    assert external_status(external(snoozed_until=until), NOW) == (Status.KEPT, until)
+    assert external_status(None, NOW) == (Status.GONE, None)

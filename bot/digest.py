@@ -1,0 +1,441 @@
+"""Use cases of reconciliation and the daily digest.
+
+- :meth:`DigestService.reconcile` compares every linked owner's shares in the hub with our
+  grants (:mod:`bot.domain.reconcile`): grants whose share was removed in the hub are
+  closed (``revoked_in_hub``, never revoked again), shares the bot did not make are
+  recorded as external.
+- :meth:`DigestService.run` reconciles, then sends each owner with stale shares one DM for
+  the day. Each message is claimed in the database (a UNIQUE row per owner and day)
+  *before* it is sent: two replicas, a second ``sharebot digest --now`` or a restart in the
+  middle never send it twice. The price is honest at-most-once delivery: if the process
+  dies between the claim and Slack's answer, or Slack refuses the message after its
+  retries, that owner gets no digest that day (the failure is recorded and logged).
+- The buttons (Revoke, Keep, Revoke all stale) act only for the owner the message was
+  sent to, then update the message in place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import ParamSpec, TypeVar
+
+from bot.domain.digest import (
+    Item,
+    ItemKind,
+    Schedule,
+    StaleRules,
+    Status,
+    due_day,
+    external_status,
+    grant_status,
+    local_day,
+    parse_ref,
+    stale_items,
+    summary,
+)
+from bot.domain.grants import OPEN_STATES, EndReason, Grant, GrantState
+from bot.domain.reconcile import ExternalShare, HubShare, ShareKind, plan
+from bot.errors import HubError, SlackDeliveryError
+from bot.hub.client import HubClient
+from bot.runtime import Runtime
+from bot.service import ShareService
+from bot.slack import blocks, texts
+from bot.slack.messenger import SlackMessenger
+from bot.store.digests import ADMIN, OWNER, Digests, Message
+from bot.store.repository import Repository
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+MAX_ITEMS = 20  # per message: two blocks each, within Slack's 50 blocks
+
+
+@dataclass(frozen=True)
+class DigestConfig:
+    schedule: Schedule
+    rules: StaleRules = field(default_factory=StaleRules)
+    snooze: timedelta = timedelta(days=7)
+    admin_channel: str | None = None
+    reconcile_interval: timedelta = timedelta(minutes=15)
+    pause: float = 0.5  # seconds between two DMs, well within chat.postMessage's limits
+
+
+@dataclass
+class ReconcileReport:
+    owners: int = 0
+    revoked_in_hub: int = 0
+    external_new: int = 0
+    external_gone: int = 0
+    failures: int = 0
+
+
+@dataclass
+class DigestReport:
+    day: str = ""
+    owners_with_stale: int = 0
+    sent: int = 0
+    already_sent: int = 0
+    failed: int = 0
+    admin_sent: bool = False
+    reconcile: ReconcileReport = field(default_factory=ReconcileReport)
+
+
+def runner_name() -> str:
+    """Who runs a digest, for the record: host and process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class DigestService:
+    def __init__(
+        self,
+        *,
+        hub: HubClient,
+        repo: Repository,
+        digests: Digests,
+        shares: ShareService,
+        messenger: SlackMessenger,
+        config: DigestConfig,
+        runner: str | None = None,
+    ) -> None:
+        self.hub = hub
+        self.repo = repo
+        self.digests = digests
+        self.shares = shares
+        self.messenger = messenger
+        self.config = config
+        self.runner = runner or runner_name()
+        self.last_reconcile: datetime | None = None
+
+    async def _db(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    # -- reconciliation -----------------------------------------------------------------
+
+    async def reconcile(self, now: datetime) -> ReconcileReport:
+        """Compare every linked owner's hub shares with our grants and record the result."""
+        report = ReconcileReport()
+        owners = await self._db(self.digests.linked_owners)
+        for owner_hub in sorted(owners):
+            report.owners += 1
+            try:
+                await self.reconcile_owner(owner_hub, now, report)
+            except HubError as err:
+                report.failures += 1
+                log.warning("cannot reconcile the shares of %s: %s", owner_hub, err)
+        self.last_reconcile = now
+        if report.revoked_in_hub or report.external_new or report.external_gone:
+            log.info(
+                "reconciliation: %d grants revoked in the hub, %d external shares found, "
+                "%d gone, %d failures",
+                report.revoked_in_hub,
+                report.external_new,
+                report.external_gone,
+                report.failures,
+            )
+        return report
+
+    async def reconcile_if_due(self, now: datetime) -> ReconcileReport | None:
+        interval = self.config.reconcile_interval
+        if self.last_reconcile is not None and now - self.last_reconcile < interval:
+            return None
+        return await self.reconcile(now)
+
+    async def reconcile_owner(self, owner_hub: str, now: datetime, report: ReconcileReport) -> None:
+        # Our grants first, then the hub: a grant only turns active after its share exists.
+        grants = await self._db(self.repo.grants, states=OPEN_STATES, owner_hub=owner_hub)
+        listed = await self.hub.owner_shares(owner_hub)
+        shares = [
+            HubShare(
+                s.server,
+                ShareKind.GROUP if s.group else ShareKind.USER,
+                s.group or s.user or "",
+                s.scopes,
+                s.created_at,
+            )
+            for s in listed
+            if s.user or s.group
+        ]
+        known = await self._db(self.digests.externals, owner_hub)
+        result = plan(owner_hub, grants, shares, known)
+        for grant in result.revoked_in_hub:
+            closed = await self._db(
+                self.repo.transition,
+                grant,
+                GrantState.REVOKED,
+                now=now,
+                action="revoked_in_hub",
+                detail={"share_kept": False, "seen_by": "reconciliation"},
+                end_reason=EndReason.REVOKED.value,
+                ended_at=now,
+            )
+            if closed is not None:
+                report.revoked_in_hub += 1
+                log.info("%s: the share was removed in the hub; closed", grant.label)
+        if result.external or result.gone:
+            new = await self._db(
+                self.digests.record_external, owner_hub, result.external, result.gone, now
+            )
+            for share in new:
+                log.info("%s: a share sharebot did not make", share.label)
+            report.external_new += len(new)
+            report.external_gone += len(result.gone)
+
+    # -- the digest ---------------------------------------------------------------------
+
+    async def run_if_due(self, now: datetime) -> DigestReport | None:
+        """The digest, when today's is due and no run has completed today."""
+        day = due_day(self.config.schedule, now)
+        if day is None or await self._db(self.digests.finished, day):
+            return None
+        return await self.run(now)
+
+    async def run(self, now: datetime) -> DigestReport:
+        """Reconcile, then send today's digest to every owner who has not had it yet.
+
+        Ignores the time of day (``sharebot digest --now``), never the once-per-day record.
+        """
+        day = local_day(self.config.schedule, now)
+        report = DigestReport(day=day.isoformat())
+        report.reconcile = await self.reconcile(now)
+        run_id = await self._db(self.digests.start_run, day, self.runner, now)
+        owners = await self._db(self.digests.linked_owners)
+        per_owner: dict[str, list[Item]] = {}
+        for owner_hub, slack_id in sorted(owners.items()):
+            items = await self.stale_for(owner_hub, now)
+            per_owner[owner_hub] = items
+            if not items:
+                continue
+            report.owners_with_stale += 1
+            shown = items[:MAX_ITEMS]
+            message_id = await self._db(
+                self.digests.claim,
+                day=day,
+                kind=OWNER,
+                owner_hub=owner_hub,
+                target=slack_id,
+                run_id=run_id,
+                items=shown,
+                now=now,
+            )
+            if message_id is None:
+                report.already_sent += 1
+                continue
+            statuses: list[tuple[Item, Status, datetime | None]] = [
+                (item, Status.OPEN, None) for item in shown
+            ]
+            try:
+                channel, ts = await self.messenger.dm_copy(
+                    slack_id,
+                    texts.digest_fallback(len(items)),
+                    blocks.digest(message_id, owner_hub, statuses, len(items), self.config.snooze),
+                )
+            except SlackDeliveryError as err:
+                report.failed += 1
+                log.error("digest for %s not delivered (not retried today): %s", owner_hub, err)
+                await self._db(self.digests.failed, message_id, str(err))
+                continue
+            await self._db(self.digests.sent, message_id, channel, ts, now)
+            report.sent += 1
+            log.info("digest:%d sent to %s (%d stale shares)", message_id, owner_hub, len(items))
+            await asyncio.sleep(self.config.pause)
+        if self.config.admin_channel and report.owners_with_stale:
+            report.admin_sent = await self._admin_summary(day, run_id, per_owner, now)
+        await self._db(self.digests.finish_run, run_id, report.sent, now)
+        return report
+
+    async def _admin_summary(
+        self, day: date, run_id: int, per_owner: dict[str, list[Item]], now: datetime
+    ) -> bool:
+        assert self.config.admin_channel is not None
+        message_id = await self._db(
+            self.digests.claim,
+            day=day,
+            kind=ADMIN,
+            owner_hub="",
+            target=self.config.admin_channel,
+            run_id=run_id,
+            items=[],
+            now=now,
+        )
+        if message_id is None:
+            return False
+        counts, oldest = summary(per_owner)
+        text = texts.digest_admin_summary(counts, oldest)
+        try:
+            channel, ts = await self.messenger.post(
+                self.config.admin_channel, text, blocks.text_message(text)
+            )
+        except SlackDeliveryError as err:
+            log.error("digest summary not delivered to the admin channel: %s", err)
+            await self._db(self.digests.failed, message_id, str(err))
+            return False
+        await self._db(self.digests.sent, message_id, channel, ts, now)
+        return True
+
+    async def stale_for(self, owner_hub: str, now: datetime) -> list[Item]:
+        """The owner's stale shares at ``now``, with the recipients' last activity."""
+        grants = await self._db(
+            self.repo.grants, states=[GrantState.ACTIVE, GrantState.ENDING], owner_hub=owner_hub
+        )
+        externals = await self._db(self.digests.externals, owner_hub)
+        if self.config.rules.inactivity:
+            names = {g.holder for g in grants} | {
+                e.name for e in externals if e.kind is ShareKind.USER
+            }
+        else:  # activity only for display: ask about the stale ones
+            names = {i.who for i in stale_items(grants, externals, now, self.config.rules)}
+            names -= {e.name for e in externals if e.kind is ShareKind.GROUP}
+        activity = {name: await self.hub.last_activity(name) for name in sorted(names)}
+        return stale_items(grants, externals, now, self.config.rules, activity)
+
+    # -- buttons ------------------------------------------------------------------------
+
+    async def revoke(self, message_id: int, ref: str, clicker: str, now: datetime) -> str:
+        message = await self._owned(message_id, clicker)
+        if isinstance(message, str):
+            return message
+        item = _item_of(message, ref)
+        if item is None:
+            return texts.digest_unknown_item()
+        answer = await self._revoke_item(message, item, clicker, now)
+        await self.refresh(message, now)
+        return answer
+
+    async def keep(self, message_id: int, ref: str, clicker: str, now: datetime) -> str:
+        message = await self._owned(message_id, clicker)
+        if isinstance(message, str):
+            return message
+        item = _item_of(message, ref)
+        if item is None:
+            return texts.digest_unknown_item()
+        until = now + self.config.snooze
+        if item.kind is ItemKind.GRANT:
+            kept = await self._db(self.digests.snooze_grant, item.id, until, clicker, now)
+        else:
+            share = await self._db(self.digests.external, item.id)
+            kept = share is not None and await self._db(
+                self.digests.snooze_external, share, until, clicker, now
+            )
+        await self.refresh(message, now)
+        return texts.digest_kept(item, until) if kept else texts.digest_already_handled()
+
+    async def revoke_all(self, message_id: int, clicker: str, now: datetime) -> str:
+        message = await self._owned(message_id, clicker)
+        if isinstance(message, str):
+            return message
+        answers = []
+        for item in message.items:
+            status, _ = await self._status(item, now)
+            if status is Status.OPEN:
+                answers.append(await self._revoke_item(message, item, clicker, now))
+        await self.refresh(message, now)
+        return "\n".join(answers) if answers else texts.digest_nothing_left()
+
+    async def refresh(self, message: Message, now: datetime) -> None:
+        """Show each item's current state in the digest message (buttons where still open)."""
+        if message.channel is None or message.ts is None:
+            return
+        statuses = []
+        for item in message.items:
+            status, at = await self._status(item, now)
+            statuses.append((item, status, at))
+        open_count = sum(1 for _, status, _ in statuses if status is Status.OPEN)
+        try:
+            await self.messenger.update(
+                message.channel,
+                message.ts,
+                texts.digest_fallback(open_count),
+                blocks.digest(
+                    message.id, message.owner_hub, statuses, len(statuses), self.config.snooze
+                ),
+            )
+        except SlackDeliveryError as err:
+            log.warning("digest:%d could not be updated: %s", message.id, err)
+
+    async def _owned(self, message_id: int, clicker: str) -> Message | str:
+        """The digest message when ``clicker`` is its owner, else the refusal to show."""
+        message = await self._db(self.digests.message, message_id)
+        if message is None or message.kind != OWNER:
+            return texts.digest_unknown_item()
+        linked = await self._db(self.repo.slack_user_for, message.owner_hub)
+        if clicker != message.target or linked != clicker:
+            log.warning("digest:%d: %s clicked a digest that is not theirs", message.id, clicker)
+            return texts.digest_not_yours()
+        return message
+
+    async def _status(self, item: Item, now: datetime) -> tuple[Status, datetime | None]:
+        if item.kind is ItemKind.GRANT:
+            return grant_status(await self._db(self.repo.get, item.id), now)
+        return external_status(await self._db(self.digests.external, item.id), now)
+
+    async def _revoke_item(self, message: Message, item: Item, clicker: str, now: datetime) -> str:
+        if item.kind is ItemKind.GRANT:
+            grant = await self._db(self.repo.get, item.id)
+            if grant is None or grant.owner_hub != message.owner_hub:
+                return texts.digest_unknown_item()
+            if not grant.state.is_open:
+                return texts.digest_already_handled()
+            done = await self.shares._revoke_one(grant, clicker, now)
+            return texts.revoke_summary(*(([grant], []) if done else ([], [grant])))
+        share = await self._db(self.digests.external, item.id)
+        if share is None or share.owner_hub != message.owner_hub:
+            return texts.digest_unknown_item()
+        if not share.present:
+            return texts.digest_already_handled()
+        if await self._covered_by_grant(share):
+            return texts.digest_external_now_ours(share)
+        try:
+            if share.kind is ShareKind.GROUP:
+                await self.hub.revoke_group_share(share.owner_hub, share.server, share.name)
+            else:
+                await self.hub.revoke_share(share.owner_hub, share.server, share.name)
+        except HubError as err:
+            log.warning("%s: revocation from the digest failed: %s", share.label, err)
+            return texts.digest_external_failed(share)
+        await self._db(self.digests.external_revoked, share, clicker, now)
+        log.info("%s revoked from the digest by %s", share.label, clicker)
+        return texts.digest_external_revoked(share)
+
+    async def _covered_by_grant(self, share: ExternalShare) -> bool:
+        """An open grant of ours now gives this user access: revoking would end it too."""
+        if share.kind is not ShareKind.USER:
+            return False
+        grants: list[Grant] = await self._db(
+            self.repo.grants, states=OPEN_STATES, owner_hub=share.owner_hub, server=share.server
+        )
+        return any(share.name in (g.holder, g.recipient_hub) for g in grants)
+
+
+def _item_of(message: Message, ref: str) -> Item | None:
+    parsed = parse_ref(ref)
+    for item in message.items:
+        if parsed is not None and (item.kind, item.id) == parsed:
+            return item
+    return None
+
+
+def from_runtime(runtime: Runtime) -> DigestService:
+    """The digest service on a runtime's hub, store and Slack client, with its settings."""
+    settings = runtime.settings
+    return DigestService(
+        hub=runtime.hub,
+        repo=runtime.repo,
+        digests=Digests(runtime.engine),
+        shares=runtime.service,
+        messenger=runtime.messenger,
+        config=DigestConfig(
+            schedule=settings.digest_schedule,
+            rules=StaleRules(stale_after=settings.stale_after, inactivity=settings.stale_inactive),
+            snooze=settings.snooze,
+            admin_channel=settings.admin_channel,
+            reconcile_interval=settings.reconcile_interval,
+        ),
+    )

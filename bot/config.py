@@ -63,6 +63,10 @@ ADVICE: dict[str, str] = {
     "(S... or @handle), e.g. U012AB3CD,@hub-admins",
     "SHAREBOT_APPROVAL_CHANNEL": "a Slack channel ID (C...) to post approval requests in, "
     "or unset to DM each approver",
+    "SHAREBOT_REMIND_BEFORE": "how long before the end of a long share to remind owner and "
+    "recipient, a duration like 1h (default), or off",
+    "SHAREBOT_REMIND_MIN_DURATION": "only shares longer than this get a reminder, a duration "
+    "like 1d (default)",
     "SHAREBOT_DIGEST_TIME": "the local time of the daily digest, HH:MM like 09:00 (default), "
     "or off",
     "SHAREBOT_DIGEST_DAYS": "the days of the digest, e.g. mon-fri (default), mon,wed,fri or daily",
@@ -217,6 +221,12 @@ class Settings(BaseSettings):
     )
     approval_channel: str | None = Field(
         default=None, pattern=r"^[CG][A-Z0-9]+$", validation_alias="SHAREBOT_APPROVAL_CHANNEL"
+    )
+    remind_before: Annotated[timedelta | None, BeforeValidator(_off_or_duration)] = Field(
+        default=timedelta(hours=1), validation_alias="SHAREBOT_REMIND_BEFORE"
+    )
+    remind_min_duration: Annotated[Duration, AfterValidator(_positive_duration)] = Field(
+        default=timedelta(days=1), validation_alias="SHAREBOT_REMIND_MIN_DURATION"
     )
 
     digest_time: Annotated[time | None, BeforeValidator(_clock)] = Field(

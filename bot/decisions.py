@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.domain import commands
+from bot.domain.grants import Grant, GrantState, length_after_extension
 from bot.domain.requests import (
     MANAGE,
     Decision,
@@ -21,7 +22,7 @@ from bot.domain.requests import (
     is_overdue,
 )
 from bot.errors import SharebotError, ShareRefused, SlackDeliveryError
-from bot.service import ShareService
+from bot.service import HomeRefresher, ShareService
 from bot.slack import blocks, texts
 from bot.slack.messenger import SlackMessenger
 from bot.store.decisions import Decisions
@@ -45,11 +46,13 @@ class DecisionService:
         decisions: Decisions,
         messenger: SlackMessenger,
         config: ApprovalConfig,
+        home: HomeRefresher | None = None,
     ) -> None:
         self.shares = shares
         self.decisions = decisions
         self.messenger = messenger
         self.config = config
+        self.home: HomeRefresher = home or shares.home
 
     # -- entry points from slash commands ------------------------------------------------
 
@@ -83,6 +86,7 @@ class DecisionService:
             ttl=self.config.ttl,
         )
         posted_to = await self._post_for_deciders(decision)
+        await self._refresh_homes(decision)
         return texts.held_for_approval(decision, reasons, posted_to)
 
     async def request(self, caller: str, cmd: commands.Request, now: datetime) -> str:
@@ -106,7 +110,64 @@ class DecisionService:
             ttl=self.config.ttl,
         )
         posted_to = await self._post_for_deciders(decision)
+        await self._refresh_homes(decision)
         return texts.request_sent(decision, posted_to)
+
+    async def extend(
+        self, grant_id: int, offered_deadline: int | None, clicker: str, now: datetime
+    ) -> str:
+        """The owner's Extend: by the grant's own duration, at once or through approval.
+
+        ``offered_deadline`` (epoch seconds) is the deadline the button was shown for; once
+        the deadline moved, the button extends nothing (double clicks).
+        """
+        grant = await asyncio.to_thread(self.shares.repo.get, grant_id)
+        if grant is None or clicker != grant.owner_slack_id:
+            return texts.only_owner_extends()
+        if grant.state is not GrantState.ACTIVE or grant.expires_at is None:
+            return texts.cannot_extend(grant)
+        if offered_deadline is not None and int(grant.expires_at.timestamp()) != offered_deadline:
+            return texts.already_extended(grant)
+        extra = grant.duration
+        reasons = self.config.policy.reasons(length_after_extension(grant, extra), grant.extras)
+        if not reasons:
+            extended = await self.shares.extend(grant, extra, clicker, now)
+            if extended is None:
+                return await self._not_extended(grant.id)
+            return texts.extended_owner(extended)
+        if not self.config.approvers:
+            return texts.no_approvers()
+        for pending in await asyncio.to_thread(self.decisions.pending):
+            if (
+                pending.kind is DecisionKind.EXTENSION
+                and pending.owner_slack_id == clicker
+                and await asyncio.to_thread(self.decisions.grant_of, pending) == grant.id
+            ):
+                return texts.extension_pending()
+        decision = await asyncio.to_thread(
+            self.decisions.add,
+            kind=DecisionKind.EXTENSION,
+            requester_slack_id=clicker,
+            owner_slack_id=clicker,
+            owner_hub=grant.owner_hub,
+            server=grant.server,
+            recipients=(grant.recipient_slack_id,),
+            duration=extra,
+            extras=grant.extras,
+            reason=texts.extension_reason(grant, length_after_extension(grant, extra)),
+            now=now,
+            ttl=self.config.ttl,
+            grant_id=grant.id,
+        )
+        posted_to = await self._post_for_deciders(decision)
+        await self._refresh_homes(decision)
+        return texts.extension_held(decision, reasons, posted_to)
+
+    async def _not_extended(self, grant_id: int) -> str:
+        fresh = await asyncio.to_thread(self.shares.repo.get, grant_id)
+        if fresh is not None and fresh.state is GrantState.ACTIVE:
+            return texts.already_extended(fresh)
+        return texts.extension_failed_gone() if fresh is None else texts.cannot_extend(fresh)
 
     async def _post_for_deciders(self, decision: Decision) -> str:
         """Post the decider copies (and the requester's copy); returns who was asked."""
@@ -183,6 +244,7 @@ class DecisionService:
         log.info("%s approved by %s", won.label, clicker)
         await self._refresh_copies(won)
         detail = await self._carry_out(won, now)
+        await self._refresh_homes(won)
         return texts.decided_for_clicker(won) + (f" {detail}" if detail else "")
 
     async def deny(self, decision_id: int, clicker: str, note: str, now: datetime) -> str:
@@ -204,6 +266,7 @@ class DecisionService:
         log.info("%s denied by %s", won.label, clicker)
         await self._refresh_copies(won)
         await self.messenger.notify(won.requester_slack_id, texts.decision_result_dm(won))
+        await self._refresh_homes(won)
         return texts.decided_for_clicker(won)
 
     async def cancel(self, decision_id: int, clicker: str, now: datetime) -> str:
@@ -218,6 +281,7 @@ class DecisionService:
         if won is None:
             return await self._lost(decision_id)
         await self._refresh_copies(won)
+        await self._refresh_homes(won)
         return texts.decided_for_clicker(won)
 
     async def can_decide(self, decision_id: int, clicker: str) -> str | None:
@@ -245,6 +309,7 @@ class DecisionService:
             log.info("%s expired without a decision", won.label)
             await self._refresh_copies(won)
             await self.messenger.notify(won.requester_slack_id, texts.decision_result_dm(won))
+            await self._refresh_homes(won)
         return expired
 
     # -- helpers --------------------------------------------------------------------------
@@ -256,9 +321,7 @@ class DecisionService:
         return decision
 
     async def _deciders(self, decision: Decision) -> frozenset[str]:
-        approvers = (
-            await self._approvers() if decision.kind is DecisionKind.APPROVAL else frozenset()
-        )
+        approvers = await self._approvers() if decision.kind.needs_approvers else frozenset()
         return decision.who_decides(approvers)
 
     async def _lost(self, decision_id: int) -> str:
@@ -274,7 +337,9 @@ class DecisionService:
             MANAGE in decision.extras,
         )
         try:
-            if decision.kind is DecisionKind.REQUEST:
+            if decision.kind is DecisionKind.EXTENSION:
+                result = await self._extend_approved(decision, now)
+            elif decision.kind is DecisionKind.REQUEST:
                 # the owner agreed; the workspace policy may still want an approver
                 result = await self.share_or_hold(
                     decision.owner_slack_id, cmd, now, decision_id=decision.id
@@ -303,6 +368,39 @@ class DecisionService:
         for person in {decision.requester_slack_id, decision.owner_slack_id}:
             await self.messenger.notify(person, texts.decision_result_dm(decision, result))
         return ""
+
+    async def _extend_approved(self, decision: Decision, now: datetime) -> str:
+        """Carry out an approved extension; raises ShareRefused when the share is gone."""
+        grant_id = await asyncio.to_thread(self.decisions.grant_of, decision)
+        grant: Grant | None = None
+        if grant_id is not None:
+            grant = await asyncio.to_thread(self.shares.repo.get, grant_id)
+        extended = None
+        if grant is not None and grant.state is GrantState.ACTIVE:
+            extended = await self.shares.extend(
+                grant,
+                decision.approved_duration or decision.duration,
+                decision.decided_by or decision.requester_slack_id,
+                now,
+                decision_id=decision.id,
+            )
+        if extended is None:
+            raise ShareRefused(
+                f"{decision.label}: the grant is no longer active",
+                user_message=texts.extension_failed_gone(),
+            )
+        return texts.extended_owner(extended)
+
+    async def _refresh_homes(self, decision: Decision) -> None:
+        """The Home tabs of everyone the decision concerns: requester, owner, deciders."""
+        try:
+            deciders = await self._deciders(decision)
+        except SharebotError as err:
+            log.warning("%s: deciders unknown for the Home tab: %s", decision.label, err)
+            deciders = frozenset()
+        await self.home.refresh(
+            decision.requester_slack_id, decision.owner_slack_id, *sorted(deciders)
+        )
 
     async def _refresh_copies(self, decision: Decision) -> None:
         """Replace the buttons of every posted copy with the outcome."""

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from bot.config import Settings
 from bot.decisions import ApprovalConfig, DecisionService
 from bot.domain.requests import Policy
+from bot.home import HomeService
 from bot.hub.client import HubClient
 from bot.identity import IdentityResolver
 from bot.linking import LinkingConfig, LinkingService
@@ -51,6 +52,10 @@ def build(settings: Settings, engine: Engine | None = None) -> Runtime:
         email_mapping=settings.email_mapping,
         email_domains=settings.email_domains,
     )
+    decision_store = Decisions(engine)
+    home = HomeService(
+        repo=repo, decisions=decision_store, messenger=messenger, approvers=settings.approvers
+    )
     service = ShareService(
         hub=hub,
         repo=repo,
@@ -58,6 +63,9 @@ def build(settings: Settings, engine: Engine | None = None) -> Runtime:
         identities=identities,
         public_url=settings.hub_public_origin,
         invite_ttl=settings.invite_ttl,
+        home=home,
+        remind_before=settings.remind_before,
+        remind_min_duration=settings.remind_min_duration,
     )
     linking = LinkingService(
         config=LinkingConfig(
@@ -74,7 +82,7 @@ def build(settings: Settings, engine: Engine | None = None) -> Runtime:
     )
     decisions = DecisionService(
         shares=service,
-        decisions=Decisions(engine),
+        decisions=decision_store,
         messenger=messenger,
         config=ApprovalConfig(
             policy=Policy(approval_above=settings.approval_above),

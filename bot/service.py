@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import ParamSpec, TypeVar
+from typing import ParamSpec, Protocol, TypeVar
 
 from bot.domain import commands
 from bot.domain.grants import (
@@ -21,11 +21,13 @@ from bot.domain.grants import (
     Grant,
     GrantState,
     deadline_after_acceptance,
+    extended_deadline,
     final_state,
     invitation_lapsed,
     is_due_to_expire,
     must_keep_share,
     prior_access,
+    reminder_due,
     unexpected_holders,
 )
 from bot.domain.requests import MANAGE, share_scopes
@@ -66,6 +68,18 @@ class SweepReport:
     ended: int = 0
     failures: int = 0
     expired_requests: int = 0
+    reminded: int = 0
+
+
+class HomeRefresher(Protocol):
+    """Republishes the App Home tab of the people a change concerns (bot.home)."""
+
+    async def refresh(self, *slack_ids: str) -> None: ...
+
+
+class _NoHome:
+    async def refresh(self, *slack_ids: str) -> None:
+        return None
 
 
 class ShareService:
@@ -78,6 +92,9 @@ class ShareService:
         identities: IdentityResolver,
         public_url: str,
         invite_ttl: timedelta,
+        home: HomeRefresher | None = None,
+        remind_before: timedelta | None = timedelta(hours=1),
+        remind_min_duration: timedelta = timedelta(days=1),
     ) -> None:
         self.hub = hub
         self.repo = repo
@@ -85,6 +102,9 @@ class ShareService:
         self.identities = identities
         self.public_url = public_url.rstrip("/")
         self.invite_ttl = invite_ttl
+        self.home: HomeRefresher = home or _NoHome()
+        self.remind_before = remind_before
+        self.remind_min_duration = remind_min_duration
 
     async def _db(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         return await asyncio.to_thread(fn, *args, **kwargs)
@@ -136,6 +156,7 @@ class ShareService:
                     "invitation of %s to %s/%s failed: %s", slack_id, owner_hub, cmd.server, err
                 )
                 outcome.failed.append((slack_id, err.user_message))
+        await self.home.refresh(caller, *(g.recipient_slack_id for g in outcome.invited))
         return outcome
 
     async def _resolve(
@@ -248,7 +269,35 @@ class ShareService:
             (done if ended else pending).append(grant)
         return texts.revoke_summary(done, pending)
 
-    async def _revoke_one(self, grant: Grant, caller: str, now: datetime) -> bool:
+    async def revoke_grant(self, grant_id: int, caller: str, now: datetime) -> str:
+        """Revoke one grant (the Home tab's Revoke button); only its owner may."""
+        grant = await self._db(self.repo.get, grant_id)
+        if grant is None or grant.owner_slack_id != caller:
+            return texts.only_owner_revokes()
+        if not grant.state.is_open:
+            return texts.share_closed()
+        done = await self._revoke_one(grant, caller, now)
+        if not done:
+            await self.home.refresh(grant.owner_slack_id, grant.recipient_slack_id)
+        return texts.revoke_summary(*(([grant], []) if done else ([], [grant])))
+
+    async def leave(self, grant_id: int, caller: str, now: datetime) -> str:
+        """The recipient gives up a share (or declines an invitation): the revoke path,
+        told to the owner. Only the recipient may."""
+        grant = await self._db(self.repo.get, grant_id)
+        if grant is None or grant.recipient_slack_id != caller:
+            return texts.only_recipient_leaves()
+        if not grant.state.is_open:
+            return texts.share_closed()
+        done = await self._revoke_one(grant, caller, now, reason=EndReason.LEFT)
+        if not done:
+            await self.home.refresh(grant.owner_slack_id, grant.recipient_slack_id)
+        return texts.left_answer(grant, done)
+
+    async def _revoke_one(
+        self, grant: Grant, caller: str, now: datetime, *, reason: EndReason = EndReason.REVOKED
+    ) -> bool:
+        left = reason is EndReason.LEFT
         if grant.state is GrantState.INVITED:
             await self._withdraw_code(grant, now)
             cancelled = await self._db(
@@ -256,19 +305,26 @@ class ShareService:
                 grant,
                 GrantState.CANCELLED,
                 now=now,
-                action="cancel",
+                action="left" if left else "cancel",
                 actor_slack_id=caller,
                 ended_at=now,
             )
             if cancelled is None:  # accepted or lapsed meanwhile: look again
                 fresh = await self._db(self.repo.get, grant.id)
                 if fresh is not None and fresh.state in (GrantState.ACTIVE, GrantState.ENDING):
-                    return await self._revoke_one(fresh, caller, now)
+                    return await self._revoke_one(fresh, caller, now, reason=reason)
                 return True
-            await self.messenger.notify(grant.recipient_slack_id, texts.withdrawn_recipient(grant))
+            if left:
+                await self.messenger.notify(grant.owner_slack_id, texts.declined_owner(grant))
+            else:
+                await self.messenger.notify(
+                    grant.recipient_slack_id, texts.withdrawn_recipient(grant)
+                )
+            await self.home.refresh(grant.owner_slack_id, grant.recipient_slack_id)
             return True
         if grant.state is GrantState.ACTIVE:
-            ending = await self._start_ending(grant, EndReason.REVOKED, "revoke", now, caller)
+            action = "left" if left else "revoke"
+            ending = await self._start_ending(grant, reason, action, now, caller)
             if ending is None:
                 fresh = await self._db(self.repo.get, grant.id)
                 return fresh is None or not fresh.state.is_open
@@ -296,6 +352,7 @@ class ShareService:
                 ending = await self._start_ending(grant, EndReason.EXPIRED, "expire", now)
                 if ending is not None:
                     log.info("%s reached its deadline", grant.label)
+        report.reminded = await self._send_reminders(active, now)
         for grant in await self._db(self.repo.grants, states=[GrantState.ENDING]):
             if await self._finish(grant, now):
                 report.ended += 1
@@ -382,6 +439,7 @@ class ShareService:
         if recipient_in:
             log.info("%s accepted; ends at %s", active.label, active.expires_at)
             await self.messenger.notify(active.owner_slack_id, texts.accepted_owner(active))
+        await self.home.refresh(grant.owner_slack_id, grant.recipient_slack_id)
 
     async def _remove_intruder(self, grant: Grant, intruder: str, now: datetime) -> None:
         """Revoke the share of someone who used a link meant for another person."""
@@ -415,6 +473,7 @@ class ShareService:
         if lapsed is not None:
             log.info("%s lapsed: the link expired unused", grant.label)
             await self.messenger.notify(grant.owner_slack_id, texts.lapsed_owner(grant))
+            await self.home.refresh(grant.owner_slack_id, grant.recipient_slack_id)
 
     async def _start_ending(
         self,
@@ -479,11 +538,70 @@ class ShareService:
             await self.messenger.notify(
                 grant.recipient_slack_id, texts.expired_recipient(grant, kept)
             )
+        elif reason is EndReason.LEFT:
+            await self.messenger.notify(grant.owner_slack_id, texts.left_owner(grant, kept))
         else:
             await self.messenger.notify(
                 grant.recipient_slack_id, texts.revoked_recipient(grant, kept)
             )
+        await self.home.refresh(grant.owner_slack_id, grant.recipient_slack_id)
         return True
+
+    # -- reminders and extensions -------------------------------------------------------
+
+    async def _send_reminders(self, active: list[Grant], now: datetime) -> int:
+        """Tell owner (with Extend) and recipient of long grants that end soon, once.
+
+        ``reminded_at`` is set by a guarded update before anything is sent, so two passes
+        or two replicas never remind twice (a failed DM is not retried).
+        """
+        sent = 0
+        for grant in active:
+            if not reminder_due(grant, now, self.remind_before, self.remind_min_duration):
+                continue
+            marked = await self._db(self.repo.mark_reminded, grant, now=now)
+            if marked is None:
+                continue
+            log.info("%s ends at %s: reminding", grant.label, grant.expires_at)
+            try:
+                await self.messenger.dm(
+                    grant.owner_slack_id,
+                    texts.reminder_owner(marked),
+                    blocks.reminder_for_owner(marked),
+                )
+            except SlackDeliveryError as err:
+                log.warning("%s: reminder to the owner not delivered: %s", grant.label, err)
+            await self.messenger.notify(grant.recipient_slack_id, texts.reminder_recipient(marked))
+            sent += 1
+        return sent
+
+    async def extend(
+        self,
+        grant: Grant,
+        extra: timedelta,
+        by: str,
+        now: datetime,
+        *,
+        decision_id: int | None = None,
+    ) -> Grant | None:
+        """Push an active grant's deadline by ``extra`` (policy was checked by the caller).
+
+        None when the grant is no longer active with the deadline ``grant`` has.
+        """
+        extended = await self._db(
+            self.repo.extend,
+            grant,
+            extended_deadline(grant, extra),
+            now=now,
+            actor_slack_id=by,
+            decision_id=decision_id,
+        )
+        if extended is None:
+            return None
+        log.info("%s extended to %s", extended.label, extended.expires_at)
+        await self.messenger.notify(extended.recipient_slack_id, texts.extended_recipient(extended))
+        await self.home.refresh(extended.owner_slack_id, extended.recipient_slack_id)
+        return extended
 
     async def _withdraw_code(self, grant: Grant, now: datetime) -> None:
         if not grant.code_id:

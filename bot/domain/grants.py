@@ -19,6 +19,8 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.domain.durations import is_until_revoked
+
 
 class GrantState(enum.StrEnum):
     INVITED = "invited"
@@ -39,6 +41,7 @@ class EndReason(enum.StrEnum):
     EXPIRED = "expired"
     REVOKED = "revoked"
     MISUSED = "misused"  # someone other than the recipient used the link
+    LEFT = "left"  # the recipient gave the access up themselves
 
 
 OPEN_STATES = frozenset({GrantState.INVITED, GrantState.ACTIVE, GrantState.ENDING})
@@ -106,8 +109,9 @@ class Grant:
         return self.accepted_hub_user or self.recipient_hub
 
 
-def deadline_after_acceptance(accepted_at: datetime, duration: timedelta) -> datetime:
-    return accepted_at + duration
+def deadline_after_acceptance(accepted_at: datetime, duration: timedelta) -> datetime | None:
+    """When access ends; None for a share until revoked (it has no deadline)."""
+    return None if is_until_revoked(duration) else accepted_at + duration
 
 
 def is_due_to_expire(grant: Grant, now: datetime) -> bool:
@@ -116,6 +120,39 @@ def is_due_to_expire(grant: Grant, now: datetime) -> bool:
         and grant.expires_at is not None
         and grant.expires_at <= now
     )
+
+
+def reminder_due(
+    grant: Grant, now: datetime, before: timedelta | None, min_duration: timedelta
+) -> bool:
+    """Whether to remind owner and recipient now that ``grant`` ends soon.
+
+    Only active grants longer than ``min_duration``, once (``reminded_at`` unset), when at
+    most ``before`` is left and the deadline has not passed. ``before=None``: never.
+    """
+    return (
+        before is not None
+        and grant.state is GrantState.ACTIVE
+        and grant.reminded_at is None
+        and grant.expires_at is not None
+        and grant.duration > min_duration
+        and now < grant.expires_at <= now + before
+    )
+
+
+def extended_deadline(grant: Grant, extra: timedelta) -> datetime:
+    """The deadline after extending ``grant`` by ``extra`` (from its current deadline)."""
+    assert grant.expires_at is not None
+    return grant.expires_at + extra
+
+
+def length_after_extension(grant: Grant, extra: timedelta) -> timedelta:
+    """How long the grant will have lasted in all, from acceptance to the new deadline.
+
+    This is what policy judges: extending a 1d share by 1d makes a 2d share.
+    """
+    start = grant.accepted_at or grant.created_at
+    return extended_deadline(grant, extra) - start
 
 
 def invitation_lapsed(grant: Grant, now: datetime) -> bool:

@@ -18,12 +18,18 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.domain.durations import format_duration
+from bot.domain.durations import format_duration, is_until_revoked
 
 
 class DecisionKind(enum.StrEnum):
     REQUEST = "request"  # a person asks the owner
     APPROVAL = "approval"  # policy asks an approver about an owner's share
+    EXTENSION = "extension"  # policy asks an approver about making a share last longer
+
+    @property
+    def needs_approvers(self) -> bool:
+        """Decided by the configured approvers (not by the server's owner)."""
+        return self is not DecisionKind.REQUEST
 
 
 class DecisionState(enum.StrEnum):
@@ -87,7 +93,7 @@ class Decision:
 
     def who_decides(self, approvers: frozenset[str]) -> frozenset[str]:
         """Slack ids allowed to approve or deny; never the requester."""
-        deciders = approvers if self.kind is DecisionKind.APPROVAL else {self.owner_slack_id}
+        deciders = approvers if self.kind.needs_approvers else {self.owner_slack_id}
         return frozenset(deciders) - {self.requester_slack_id}
 
 
@@ -101,7 +107,9 @@ class Policy:
     def reasons(self, duration: timedelta, extras: tuple[str, ...]) -> list[str]:
         """Why a share needs approval; empty when it does not."""
         why = []
-        if self.approval_above is not None and duration > self.approval_above:
+        if self.approval_above is not None and is_until_revoked(duration):
+            why.append("it has no end (until revoked)")
+        elif self.approval_above is not None and duration > self.approval_above:
             why.append(f"it is longer than {format_duration(self.approval_above)}")
         if MANAGE in extras:
             why.append("it lets them start and stop the server")

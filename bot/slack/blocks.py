@@ -68,6 +68,44 @@ def invitation(grant: Grant, accept_url: str) -> list[Block]:
     return blocks
 
 
+# -- reminders and extensions -----------------------------------------------------------
+
+EXTEND_ACTION = "grant_extend"
+
+
+def reminder_for_owner(grant: Grant) -> list[Block]:
+    """The owner's reminder: when access ends, and Extend (only the owner may click).
+
+    The button carries the grant id and the deadline it extends (``42@1764158400``), so a
+    second click after the deadline moved extends nothing.
+    """
+    assert grant.expires_at is not None
+    return _checked(
+        [
+            _section(texts.reminder_owner(grant)),
+            ActionsBlock(
+                block_id=f"extend-{grant.id}",
+                elements=[
+                    ButtonElement(
+                        text=texts.extend_button(grant),
+                        action_id=EXTEND_ACTION,
+                        value=f"{grant.id}@{int(grant.expires_at.timestamp())}",
+                        style="primary",
+                    )
+                ],
+            ),
+        ]
+    )
+
+
+def extend_target(value: str | None) -> tuple[int, int] | None:
+    """(grant id, deadline as epoch seconds) from an Extend button's value."""
+    grant_id, _, epoch = (value or "").partition("@")
+    if grant_id.isdigit() and epoch.isdigit():
+        return int(grant_id), int(epoch)
+    return None
+
+
 # -- requests and approvals -------------------------------------------------------------
 
 APPROVE_ACTION = "decision_approve"

@@ -18,7 +18,7 @@ from bot.domain.durations import format_duration
 from bot.errors import CommandError, SharebotError
 from bot.linking import LinkingService
 from bot.service import ShareService
-from bot.slack import blocks, texts
+from bot.slack import blocks, home, texts
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,17 @@ class Services:
     shares: ShareService
     linking: LinkingService
     decisions: DecisionService
+
+
+async def tell(
+    services: Services, body: dict[str, Any], respond: AsyncRespond | None, text: str
+) -> None:
+    """Answer a click only the clicker sees: ephemerally in the conversation, or by DM for
+    clicks on the Home tab (Slack gives those no response_url)."""
+    if body.get("response_url") and respond is not None:
+        await respond(text=text, response_type="ephemeral", replace_original=False)
+    else:
+        await services.shares.messenger.notify(body["user"]["id"], text)
 
 
 async def answer(what: str, work: Awaitable[str]) -> str:
@@ -44,14 +55,24 @@ async def answer(what: str, work: Awaitable[str]) -> str:
         return texts.internal_error()
 
 
-def register(app: AsyncApp, services: Services, *, max_duration: timedelta) -> None:
+def register(
+    app: AsyncApp,
+    services: Services,
+    *,
+    max_duration: timedelta,
+    allow_until_revoked: bool = False,
+) -> None:
     max_text = format_duration(max_duration)
 
     @app.command(COMMAND)
     async def share_server(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
         caller = command["user_id"]
         try:
-            cmd = commands.parse_command(command.get("text", ""), max_duration=max_duration)
+            cmd = commands.parse_command(
+                command.get("text", ""),
+                max_duration=max_duration,
+                allow_until_revoked=allow_until_revoked,
+            )
         except CommandError as err:
             await ack(response_type="ephemeral", text=texts.with_usage(err.user_message, max_text))
             return
@@ -74,7 +95,7 @@ def register(app: AsyncApp, services: Services, *, max_duration: timedelta) -> N
         text = await answer(
             f"approval by {clicker}", services.decisions.approve(decision_id, clicker, utcnow())
         )
-        await respond(text=text, response_type="ephemeral", replace_original=False)
+        await tell(services, body, respond, text)
 
     @app.action(blocks.APPROVE_FOR_ACTION)
     async def approve_for(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
@@ -84,7 +105,7 @@ def register(app: AsyncApp, services: Services, *, max_duration: timedelta) -> N
         duration = timedelta(seconds=int(seconds)) if seconds.isdigit() else None
         work = services.decisions.approve(decision_id, clicker, utcnow(), duration)
         text = await answer(f"approval by {clicker}", work)
-        await respond(text=text, response_type="ephemeral", replace_original=False)
+        await tell(services, body, respond, text)
 
     @app.action(blocks.DENY_ACTION)
     async def deny(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: Any) -> None:
@@ -95,7 +116,7 @@ def register(app: AsyncApp, services: Services, *, max_duration: timedelta) -> N
             _none_as_empty(services.decisions.can_decide(decision_id, clicker)),
         )
         if refusal:
-            await respond(text=refusal, response_type="ephemeral", replace_original=False)
+            await tell(services, body, respond, refusal)
             return
         await client.views_open(
             trigger_id=body["trigger_id"], view=blocks.deny_modal(decision_id).to_dict()
@@ -123,7 +144,44 @@ def register(app: AsyncApp, services: Services, *, max_duration: timedelta) -> N
         text = await answer(
             f"cancel by {clicker}", services.decisions.cancel(decision_id, clicker, utcnow())
         )
-        await respond(text=text, response_type="ephemeral", replace_original=False)
+        await tell(services, body, respond, text)
+
+    @app.action(blocks.EXTEND_ACTION)
+    async def extend(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        clicker = body["user"]["id"]
+        target = blocks.extend_target(body["actions"][0].get("value"))
+        if target is None:
+            raise ValueError("an Extend button without a grant id")
+        grant_id, deadline = target
+        work = services.decisions.extend(grant_id, deadline, clicker, utcnow())
+        await tell(services, body, respond, await answer(f"extend by {clicker}", work))
+
+    @app.action(home.REVOKE_ACTION)
+    async def home_revoke(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        clicker, grant_id = _grant_click(body)
+        work = services.shares.revoke_grant(grant_id, clicker, utcnow())
+        await tell(services, body, respond, await answer(f"revoke by {clicker}", work))
+
+    @app.action(home.LEAVE_ACTION)
+    async def home_leave(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        clicker, grant_id = _grant_click(body)
+        work = services.shares.leave(grant_id, clicker, utcnow())
+        await tell(services, body, respond, await answer(f"leave by {clicker}", work))
+
+    @app.event("app_home_opened")
+    async def home_opened(event: dict[str, Any]) -> None:
+        if event.get("tab", "home") == "home":
+            await services.shares.home.refresh(str(event["user"]))
+
+
+def _grant_click(body: dict[str, Any]) -> tuple[str, int]:
+    grant_id = home.grant_id_of(body["actions"][0].get("value"))
+    if grant_id is None:
+        raise ValueError("a Home button without a grant id")
+    return body["user"]["id"], grant_id
 
 
 def _click(body: dict[str, Any]) -> tuple[str, int, dict[str, Any]]:

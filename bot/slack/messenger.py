@@ -61,6 +61,11 @@ class SlackMessenger:
                 channel=channel, ts=ts, text=text, blocks=[b.to_dict() for b in blocks or ()]
             )
 
+    async def publish_home(self, user_id: str, view: View) -> None:
+        """Replace ``user_id``'s App Home tab with ``view`` (``views.publish``)."""
+        async with self._errors(f"the Home tab of <@{user_id}>", user_id):
+            await self.client.views_publish(user_id=user_id, view=view.to_dict())
+
     async def open_view(self, trigger_id: str, view: View) -> None:
         async with self._errors("a dialog", "views.open"):
             await self.client.views_open(trigger_id=trigger_id, view=view.to_dict())

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.domain.digest import Item, OwnerCount, Reason, Status
-from bot.domain.durations import format_duration
+from bot.domain.durations import for_how_long, format_duration, is_until_revoked
 from bot.domain.grants import Grant
 from bot.domain.reconcile import ExternalShare
 from bot.domain.requests import Decision, DecisionKind, DecisionState
@@ -78,9 +78,13 @@ def unknown_server(server: str, available: list[str]) -> str:
 def invited(grant: Grant) -> str:
     where = server_label(grant.owner_hub, grant.server)
     link_until = when(grant.code_expires_at or grant.created_at)
+    length = (
+        "until you revoke it"
+        if is_until_revoked(grant.duration)
+        else f"for {format_duration(grant.duration)} from when they accept"
+    )
     return (
-        f"Invited {user(grant.recipient_slack_id)} to {where} for "
-        f"{format_duration(grant.duration)} from when they accept; "
+        f"Invited {user(grant.recipient_slack_id)} to {where} {length}; "
         f"their link works until {link_until}."
     )
 
@@ -94,7 +98,7 @@ def invitation_dm(grant: Grant) -> str:
     manage = " (you may also start and stop it)" if "manage" in grant.extras else ""
     return (
         f"{user(grant.owner_slack_id)} shared {server_label(grant.owner_hub, grant.server)} with "
-        f"you{manage} for {format_duration(grant.duration)}. Access starts when you accept; "
+        f"you{manage} {for_how_long(grant.duration)}. Access starts when you accept; "
         f"the link works until {when(grant.code_expires_at or grant.created_at)} "
         f"and only once.{note}"
     )
@@ -104,12 +108,13 @@ ACCEPT_BUTTON = "Accept and open"
 
 
 def accepted_owner(grant: Grant) -> str:
-    assert grant.expires_at is not None
     who = user(grant.recipient_slack_id)
-    return (
-        f"{who} accepted your share of {server_label(grant.owner_hub, grant.server)}. "
+    ends = (
         f"Access ends {when(grant.expires_at)}."
+        if grant.expires_at is not None
+        else "Access lasts until you revoke it; your daily digest will list it."
     )
+    return f"{who} accepted your share of {server_label(grant.owner_hub, grant.server)}. {ends}"
 
 
 def misused_owner(grant: Grant, intruder: str, revoked: bool) -> str:
@@ -209,6 +214,8 @@ def list_shares(grants: list[Grant]) -> str:
             )
         elif grant.state.value == "active" and grant.expires_at is not None:
             lines.append(f"• {who} on {where}: active until {when(grant.expires_at)}")
+        elif grant.state.value == "active":
+            lines.append(f"• {who} on {where}: active until you revoke it")
         else:
             lines.append(f"• {who} on {where}: being revoked (JupyterHub has not confirmed yet)")
     return "\n".join(lines)
@@ -303,6 +310,11 @@ def decision_summary(d: Decision) -> str:
     reason = f"\n*Reason:* {d.reason}" if d.reason else ""
     if d.kind is DecisionKind.REQUEST:
         head = f"{user(d.requester_slack_id)} asks for access to your server"
+    elif d.kind is DecisionKind.EXTENSION:
+        head = (
+            f"{user(d.requester_slack_id)} wants to extend a share by "
+            f"{format_duration(d.duration)}; policy asks for approval"
+        )
     else:
         head = f"{user(d.requester_slack_id)} wants to share a server; policy asks for approval"
     return (
@@ -315,8 +327,8 @@ def decision_summary(d: Decision) -> str:
 def decision_requester_copy(d: Decision) -> str:
     decider = user(d.owner_slack_id) if d.kind is DecisionKind.REQUEST else "an approver"
     return (
-        f"Your request is waiting for {decider}: {server_label(d.owner_hub, d.server)} for "
-        f"{format_duration(d.duration)} ({extras_label(d.extras)}). "
+        f"Your request is waiting for {decider}: {server_label(d.owner_hub, d.server)} "
+        f"{for_how_long(d.duration)} ({extras_label(d.extras)}). "
         f"It expires {when(d.expires_at)}."
     )
 
@@ -347,8 +359,8 @@ def decision_outcome(d: Decision) -> str:
 
 def request_sent(d: Decision, posted_to: str) -> str:
     return (
-        f"Asked {posted_to} for {server_label(d.owner_hub, d.server)} for "
-        f"{format_duration(d.duration)}. I will DM you the answer; the request expires "
+        f"Asked {posted_to} for {server_label(d.owner_hub, d.server)} "
+        f"{for_how_long(d.duration)}. I will DM you the answer; the request expires "
         f"{when(d.expires_at)}."
     )
 
@@ -514,3 +526,193 @@ def digest_admin_summary(counts: list[OwnerCount], oldest: list[tuple[str, Item]
             for owner, item in oldest
         ]
     return "\n".join(lines)
+
+
+# -- reminders and extensions -----------------------------------------------------------
+
+
+def extend_button(grant: Grant) -> str:
+    return f"Extend by {format_duration(grant.duration)}"
+
+
+def reminder_owner(grant: Grant) -> str:
+    assert grant.expires_at is not None
+    return (
+        f":hourglass_flowing_sand: {user(grant.recipient_slack_id)}'s access to "
+        f"{server_label(grant.owner_hub, grant.server)} ends {when(grant.expires_at)}. "
+        f"Need more time? Extend it by {format_duration(grant.duration)}."
+    )
+
+
+def reminder_recipient(grant: Grant) -> str:
+    assert grant.expires_at is not None
+    return (
+        f":hourglass_flowing_sand: Your access to {server_label(grant.owner_hub, grant.server)} "
+        f"from {user(grant.owner_slack_id)} ends {when(grant.expires_at)}. Save your work; "
+        f"ask {user(grant.owner_slack_id)} if you need more time."
+    )
+
+
+def only_owner_extends() -> str:
+    return "Only the person who shared the server can extend this share. Nothing changed."
+
+
+def cannot_extend(grant: Grant) -> str:
+    return (
+        f"This share of {server_label(grant.owner_hub, grant.server)} is no longer active "
+        f"({grant.state}), so it can't be extended. Share again with `/share-server`."
+    )
+
+
+def already_extended(grant: Grant) -> str:
+    until = when(grant.expires_at) if grant.expires_at else "its end"
+    return f"Nothing changed: this share was already extended; it now lasts until {until}."
+
+
+def extended_owner(grant: Grant) -> str:
+    assert grant.expires_at is not None
+    return (
+        f"Extended: {user(grant.recipient_slack_id)} keeps access to "
+        f"{server_label(grant.owner_hub, grant.server)} until {when(grant.expires_at)}."
+    )
+
+
+def extended_recipient(grant: Grant) -> str:
+    assert grant.expires_at is not None
+    return (
+        f"{user(grant.owner_slack_id)} extended your access to "
+        f"{server_label(grant.owner_hub, grant.server)}: it now ends {when(grant.expires_at)}."
+    )
+
+
+def extension_held(d: Decision, reasons: list[str], posted_to: str) -> str:
+    return (
+        f"Not extended yet: the longer share needs approval because {' and '.join(reasons)}. "
+        f"I asked {posted_to}; you will get a DM when someone decides "
+        f"(open until {when(d.expires_at)})."
+    )
+
+
+def extension_pending() -> str:
+    return "An extension of this share is already waiting for approval. Nothing changed."
+
+
+def extension_failed_gone() -> str:
+    return "the share ended before the extension was approved"
+
+
+# -- leaving and revoking from the Home tab ---------------------------------------------
+
+
+def only_owner_revokes() -> str:
+    return "Only the person who shared the server can revoke this share. Nothing changed."
+
+
+def only_recipient_leaves() -> str:
+    return "Only the person the server was shared with can leave this share. Nothing changed."
+
+
+def share_closed() -> str:
+    return "This share has already ended. Nothing changed."
+
+
+def left_owner(grant: Grant, kept: bool) -> str:
+    tail = " They keep the access they had before." if kept else ""
+    return (
+        f"{user(grant.recipient_slack_id)} left your share of "
+        f"{server_label(grant.owner_hub, grant.server)}; their access has ended.{tail}"
+    )
+
+
+def declined_owner(grant: Grant) -> str:
+    return (
+        f"{user(grant.recipient_slack_id)} declined your invitation to "
+        f"{server_label(grant.owner_hub, grant.server)}; the link no longer works."
+    )
+
+
+def left_answer(grant: Grant, done: bool) -> str:
+    where = server_label(grant.owner_hub, grant.server)
+    if not done:
+        return (
+            f"You are leaving {where}; JupyterHub did not answer yet. I will keep trying and "
+            f"tell {user(grant.owner_slack_id)} when it is done."
+        )
+    if grant.accepted_at is None:
+        return f"Declined the invitation to {where}; {user(grant.owner_slack_id)} was told."
+    return f"You left {where}; {user(grant.owner_slack_id)} was told."
+
+
+# -- the Home tab -----------------------------------------------------------------------
+
+HOME_TITLE = "sharebot"
+HOME_SHARED_BY = "Shared by you"
+HOME_SHARED_WITH = "Shared with you"
+HOME_TO_DECIDE = "Waiting for your decision"
+HOME_MINE_PENDING = "Your pending requests"
+REVOKE_BUTTON = "Revoke"
+LEAVE_BUTTON = "Leave"
+
+
+def home_link_status(hub_user: str | None) -> str:
+    if hub_user is None:
+        return (
+            ":link: You are not linked to a JupyterHub account yet. Run `/share-server link` "
+            "to link it; then share with `/share-server @alice 1h`."
+        )
+    return (
+        f":white_check_mark: Linked to JupyterHub user `{hub_user}`. "
+        "Share with `/share-server @alice 1h`; `/share-server help` for more."
+    )
+
+
+def _home_state(grant: Grant) -> str:
+    if grant.state.value == "invited":
+        return f"invited, link valid until {when(grant.code_expires_at or grant.created_at)}"
+    if grant.state.value == "active" and grant.expires_at is not None:
+        return f"active until {when(grant.expires_at)}"
+    if grant.state.value == "active":
+        return "active until revoked"
+    return "ending (JupyterHub has not confirmed yet)"
+
+
+def home_shared_by(grant: Grant) -> str:
+    return (
+        f"{user(grant.recipient_slack_id)} on {server_label(grant.owner_hub, grant.server)}: "
+        f"{_home_state(grant)} ({format_duration(grant.duration)})"
+    )
+
+
+def home_shared_with(grant: Grant) -> str:
+    return (
+        f"{server_label(grant.owner_hub, grant.server)} from {user(grant.owner_slack_id)}: "
+        f"{_home_state(grant)} ({format_duration(grant.duration)})"
+    )
+
+
+def home_empty(section: str) -> str:
+    return {
+        HOME_SHARED_BY: "You are not sharing any server right now.",
+        HOME_SHARED_WITH: "Nobody is sharing a server with you right now.",
+        HOME_TO_DECIDE: "No requests are waiting for you.",
+        HOME_MINE_PENDING: "You have no pending requests.",
+    }.get(section, "Nothing here.")
+
+
+def home_more(hidden: int, where: str | None = None) -> str:
+    return f"…and {hidden} more" + (f" — {where}" if where else "")
+
+
+def home_confirm(grant: Grant, *, owner: bool) -> str:
+    where = server_label(grant.owner_hub, grant.server)
+    if owner:
+        return f"End {user(grant.recipient_slack_id)}'s access to {where} now?"
+    return f"Give up your access to {where} now?"
+
+
+def extension_reason(grant: Grant, total: timedelta) -> str:
+    assert grant.expires_at is not None
+    return (
+        f"extend {user(grant.recipient_slack_id)}'s access (now ending {when(grant.expires_at)}) "
+        f"to {format_duration(total)} in all"
+    )

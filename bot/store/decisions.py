@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import sessionmaker
 
+from bot.domain.durations import from_seconds, to_seconds
 from bot.domain.grants import InvalidTransition
 from bot.domain.requests import (
     DECISION_TRANSITIONS,
@@ -44,7 +45,10 @@ class Decisions:
         reason: str,
         now: datetime,
         ttl: timedelta,
+        grant_id: int | None = None,
     ) -> Decision:
+        """Open a decision. ``grant_id``: the grant an extension is about (kept on the
+        decision's opening audit entry, see :meth:`grant_of`)."""
         with self._sessions.begin() as session:
             row = DecisionRow(
                 kind=kind.value,
@@ -54,7 +58,7 @@ class Decisions:
                 owner_hub=owner_hub,
                 server=server,
                 recipients=list(recipients),
-                duration_seconds=int(duration.total_seconds()),
+                duration_seconds=to_seconds(duration),
                 extras=list(extras),
                 reason=reason,
                 created_at=now,
@@ -67,6 +71,7 @@ class Decisions:
                 AuditEvent(
                     at=now,
                     action=f"{kind.value}_open",
+                    grant_id=grant_id,
                     actor_slack_id=requester_slack_id,
                     detail={
                         "decision": row.id,
@@ -84,6 +89,21 @@ class Decisions:
         with self._sessions.begin() as session:
             row = session.get(DecisionRow, decision_id)
             return _decision(row) if row else None
+
+    def grant_of(self, decision: Decision) -> int | None:
+        """The grant a decision is about (an extension), from its opening audit entry."""
+        with self._sessions.begin() as session:
+            rows = session.execute(
+                select(AuditEvent.grant_id, AuditEvent.detail).where(
+                    AuditEvent.at == decision.created_at,
+                    AuditEvent.action == f"{decision.kind.value}_open",
+                    AuditEvent.grant_id.is_not(None),
+                )
+            )
+            for grant_id, detail in rows:
+                if (detail or {}).get("decision") == decision.id:
+                    return int(grant_id)
+        return None
 
     def pending(self) -> list[Decision]:
         with self._sessions.begin() as session:
@@ -162,7 +182,7 @@ def _decision(row: DecisionRow) -> Decision:
         owner_hub=row.owner_hub,
         server=row.server,
         recipients=tuple(row.recipients),
-        duration=timedelta(seconds=row.duration_seconds),
+        duration=from_seconds(row.duration_seconds),
         extras=tuple(row.extras),
         reason=row.reason,
         created_at=row.created_at,

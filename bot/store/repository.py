@@ -62,6 +62,10 @@ class Repository:
     def _tx(self) -> Iterator[Session]:
         with self._sessions.begin() as session:
             yield session
+            actions: list[str] = session.info.pop(_AUDITED, [])
+        if self._on_audit is not None:
+            for action in actions:
+                self._on_audit(action)
 
     # -- links ------------------------------------------------------------------------
 
@@ -158,7 +162,7 @@ class Repository:
                 server=new.server,
                 recipient_slack_id=new.recipient_slack_id,
                 recipient_hub=new.recipient_hub,
-                duration_seconds=int(new.duration.total_seconds()),
+                duration_seconds=to_seconds(new.duration),
                 note=new.note,
                 created_at=now,
                 updated_at=now,
@@ -202,6 +206,7 @@ class Repository:
         owner_hub: str | None = None,
         server: str | None = None,
         recipient_hub: str | None = None,
+        recipient_slack_id: str | None = None,
     ) -> list[Grant]:
         query = select(GrantRow).where(GrantRow.state.in_([s.value for s in states]))
         if owner_slack_id is not None:
@@ -286,7 +291,15 @@ class Repository:
             query = query.where(AuditEvent.grant_id == grant_id)
         with self._tx() as session:
             return [
-                Audit(e.at, e.action, e.grant_id, e.actor_slack_id, e.actor_hub, dict(e.detail))
+                Audit(
+                    e.at,
+                    e.action,
+                    e.grant_id,
+                    e.actor_slack_id,
+                    e.actor_hub,
+                    dict(e.detail),
+                    e.id,
+                )
                 for e in session.scalars(query)
             ]
 

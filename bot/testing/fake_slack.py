@@ -558,6 +558,20 @@ class FakeSlack:
 
         return self.wait_for(find, timeout, message=f"a DM to {user_id} containing {contains!r}")
 
+    def wait_for_home(self, user_id: str, contains: str, timeout: float = 10.0) -> dict[str, Any]:
+        """Wait until the view published to ``user_id``'s App Home contains ``contains`` (in
+        any of its texts); return that view."""
+
+        def find() -> dict[str, Any] | None:
+            view = self.home_view(user_id)
+            if view is not None and contains in message_text(view):
+                return view
+            return None
+
+        return self.wait_for(
+            find, timeout, message=f"a Home tab of {user_id} containing {contains!r}"
+        )
+
     def _timeout_message(self, timeout: float, what: str) -> str:
         calls = self.calls()
         head = f"timed out after {timeout:g}s waiting for {what or 'condition'}"

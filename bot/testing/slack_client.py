@@ -173,6 +173,24 @@ class RunningApp:
         with httpx.Client(timeout=10) as client:
             return client.post(f"{self.url}/slack/events", content=body, headers=sign(body))
 
+    def event(self, event: dict[str, Any], *, event_id: str | None = None) -> httpx.Response:
+        """POST a signed Events API callback (e.g. ``app_home_opened``), as Slack would."""
+        body = json.dumps(
+            {
+                "token": "unused-verification-token",
+                "team_id": "T0TEST",
+                "api_app_id": "A0SHAREBOT",
+                "event": {"event_ts": f"{time.time():.6f}", **event},
+                "type": "event_callback",
+                "event_id": event_id or f"Ev{time.time_ns()}",
+                "event_time": int(time.time()),
+                "authorizations": [{"team_id": "T0TEST", "user_id": "UBOT", "is_bot": True}],
+            }
+        )
+        headers = {**sign(body), "Content-Type": "application/json"}
+        with httpx.Client(timeout=10) as client:
+            return client.post(f"{self.url}/slack/events", content=body, headers=headers)
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)

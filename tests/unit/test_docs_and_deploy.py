@@ -57,6 +57,12 @@ def test_manifest_is_valid(path: Path, manifest_schema: dict[str, object]) -> No
     assert command["should_escape"] is True  # we parse <@U123|name> mentions
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert {"commands", "chat:write", "im:write"} <= scopes
+    # the Home tab: enabled, and Slack tells us when someone opens it
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    events = manifest["settings"]["event_subscriptions"]
+    assert "app_home_opened" in events["bot_events"]
+    if not manifest["settings"]["socket_mode_enabled"]:
+        assert events["request_url"] == manifest["settings"]["interactivity"]["request_url"]
 
 
 def test_there_are_manifests() -> None:

@@ -1,0 +1,161 @@
+"""The Home tab renders within Slack's limits, however much there is to show."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bot.domain.grants import Grant, GrantState
+from bot.domain.requests import Decision, DecisionKind, DecisionState
+from bot.slack import blocks, home
+from bot.slack.home import MAX_BLOCKS, HomeData, home_view
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+def grant(i: int, **changes: object) -> Grant:
+    base = Grant(
+        id=i,
+        state=GrantState.ACTIVE,
+        owner_slack_id="UOWNER",
+        owner_hub="owner",
+        server="gpu" if i % 2 else "",
+        recipient_slack_id=f"U{i:05d}",
+        recipient_hub=f"user{i}",
+        duration=timedelta(hours=2),
+        note="n" * 400,
+        created_at=NOW - timedelta(minutes=1000 - i),
+        accepted_at=NOW,
+        expires_at=NOW + timedelta(hours=2),
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def decision(i: int, **changes: object) -> Decision:
+    base = Decision(
+        id=i,
+        kind=DecisionKind.REQUEST,
+        state=DecisionState.PENDING,
+        requester_slack_id=f"U{i:05d}",
+        owner_slack_id="UOWNER",
+        owner_hub="owner",
+        server="",
+        recipients=(f"U{i:05d}",),
+        duration=timedelta(days=2),
+        extras=(),
+        reason="r" * 400,
+        created_at=NOW - timedelta(minutes=1000 - i),
+        expires_at=NOW + timedelta(days=1),
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def rendered(data: HomeData) -> dict[str, Any]:
+    view = home_view(data).to_dict()
+    assert view["type"] == "home"
+    return view
+
+
+def all_text(view: dict[str, Any]) -> str:
+    return str(view["blocks"])
+
+
+def buttons(view: dict[str, Any], action_id: str) -> list[str]:
+    found = []
+    for block in view["blocks"]:
+        elements = block.get("elements") or []
+        if block.get("accessory"):
+            elements = [block["accessory"]]
+        found += [e["value"] for e in elements if e.get("action_id") == action_id]
+    return found
+
+
+def test_an_owner_with_160_shares_fits_in_100_blocks() -> None:
+    data = HomeData(hub_user="owner", shared_by=[grant(i) for i in range(1, 161)])
+    view = rendered(data)
+    assert len(view["blocks"]) <= MAX_BLOCKS
+    shown = buttons(view, home.REVOKE_ACTION)
+    assert len(shown) >= 80  # the room goes to the one section that needs it
+    assert shown[0] == "160" and shown == sorted(shown, key=int, reverse=True)  # newest first
+    hidden = 160 - len(shown)
+    assert f"and {hidden} more" in all_text(view) and "/share-server list" in all_text(view)
+
+
+def test_every_section_full_still_fits_and_each_gets_room() -> None:
+    data = HomeData(
+        hub_user="owner",
+        shared_by=[grant(i) for i in range(1, 201)],
+        shared_with=[
+            grant(i, owner_slack_id=f"U{i:05d}", recipient_slack_id="UOWNER")
+            for i in range(201, 401)
+        ],
+        to_decide=[decision(i) for i in range(1, 151)],
+        mine_pending=[
+            decision(i, requester_slack_id="UOWNER", owner_slack_id="UBOB") for i in range(151, 301)
+        ],
+    )
+    view = rendered(data)
+    assert len(view["blocks"]) <= MAX_BLOCKS
+    revoke = buttons(view, home.REVOKE_ACTION)
+    leave = buttons(view, home.LEAVE_ACTION)
+    approve = buttons(view, blocks.APPROVE_ACTION)
+    cancel = buttons(view, blocks.CANCEL_ACTION)
+    assert min(len(revoke), len(leave)) >= 15 and min(len(approve), len(cancel)) >= 7
+    for count in (200 - len(revoke), 200 - len(leave), 150 - len(approve), 150 - len(cancel)):
+        assert f"and {count} more" in all_text(view)
+    block_ids = [b["block_id"] for b in view["blocks"] if "block_id" in b]
+    assert [k for k, n in Counter(block_ids).items() if n > 1] == []  # Slack rejects repeats
+    for block in view["blocks"]:
+        text = (block.get("text") or {}).get("text", "")
+        assert len(text) <= 3000
+
+
+def test_small_home_shows_everything_with_the_decision_buttons() -> None:
+    data = HomeData(
+        hub_user="owner",
+        shared_by=[grant(1), grant(2, state=GrantState.INVITED, code_expires_at=NOW)],
+        shared_with=[grant(3, owner_slack_id="UBOB", recipient_slack_id="UOWNER")],
+        to_decide=[decision(4)],
+        mine_pending=[decision(5, requester_slack_id="UOWNER", owner_slack_id="UBOB")],
+    )
+    view = rendered(data)
+    assert buttons(view, home.REVOKE_ACTION) == ["2", "1"]
+    assert buttons(view, home.LEAVE_ACTION) == ["3"]
+    # the same blocks as the decision DMs: Approve, Approve for less, Deny; Cancel
+    assert buttons(view, blocks.APPROVE_ACTION) == ["4"]
+    assert buttons(view, blocks.DENY_ACTION) == ["4"]
+    assert buttons(view, blocks.CANCEL_ACTION) == ["5"]
+    assert [b for b in view["blocks"] if b.get("block_id") == "decision-4"]
+    text = all_text(view)
+    assert "Linked to JupyterHub user `owner`" in text and "…and" not in text
+    assert "invited, link valid until" in text and "active until" in text
+
+
+def test_unlinked_and_empty() -> None:
+    view = rendered(HomeData(hub_user=None))
+    text = all_text(view)
+    assert "/share-server link" in text
+    assert "You are not sharing any server right now." in text
+    assert "Nobody is sharing a server with you right now." in text
+
+
+def test_ending_grants_have_no_button() -> None:
+    view = rendered(HomeData(hub_user="owner", shared_by=[grant(1, state=GrantState.ENDING)]))
+    assert buttons(view, home.REVOKE_ACTION) == []
+    assert "ending" in all_text(view)
+
+
+@pytest.mark.parametrize(
+    ("wanted", "room", "expected"),
+    [
+        ([(0, 1), (200, 1)], 80, [0, 80]),
+        ([(5, 1), (200, 1), (200, 2)], 85, [5, 40, 20]),
+        ([(3, 2), (1, 1)], 80, [3, 1]),
+    ],
+)
+def test_fair_counts(wanted: list[tuple[int, int]], room: int, expected: list[int]) -> None:
+    assert home._fair_counts(wanted, room) == expected

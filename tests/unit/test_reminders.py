@@ -1,0 +1,261 @@
+"""Reminders before the end of long grants, Extend, Leave and the Home seam.
+
+Pure rules, then the service with a real store, the fake Slack over HTTP and a scripted hub.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.decisions import ApprovalConfig, DecisionService
+from bot.domain.commands import Share
+from bot.domain.grants import (
+    Grant,
+    GrantState,
+    length_after_extension,
+    reminder_due,
+)
+from bot.domain.requests import DecisionKind, Policy
+from bot.home import HomeService
+from bot.hub.client import HubClient
+from bot.identity import IdentityResolver
+from bot.service import ShareService
+from bot.slack import blocks
+from bot.slack.messenger import SlackMessenger, make_web_client
+from bot.store.db import ensure_schema, make_engine
+from bot.store.decisions import Decisions
+from bot.store.repository import Repository
+from bot.testing.fake_slack import FakeSlack
+from tests.unit.test_service import FlakyHub
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+
+
+def grant(**changes: object) -> Grant:
+    base = Grant(
+        id=1,
+        state=GrantState.ACTIVE,
+        owner_slack_id="UOWNER",
+        owner_hub="owner",
+        server="",
+        recipient_slack_id="UALICE",
+        recipient_hub="alice",
+        duration=2 * DAY,
+        note="",
+        created_at=NOW - 2 * DAY,
+        accepted_at=NOW - 2 * DAY + HOUR,
+        expires_at=NOW + HOUR,
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+# -- the pure rule --------------------------------------------------------------------
+
+
+def test_reminder_due_within_the_window_of_a_long_active_grant() -> None:
+    assert reminder_due(grant(), NOW, HOUR, DAY)
+    assert reminder_due(grant(expires_at=NOW + timedelta(seconds=1)), NOW, HOUR, DAY)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"expires_at": NOW + HOUR + timedelta(seconds=1)},  # too early
+        {"expires_at": NOW},  # due to expire: no reminder any more
+        {"reminded_at": NOW - timedelta(minutes=5)},  # once
+        {"duration": DAY},  # not longer than the minimum
+        {"duration": HOUR},
+        {"state": GrantState.INVITED},
+        {"state": GrantState.ENDING},
+        {"expires_at": None},
+    ],
+)
+def test_no_reminder(changes: dict[str, object]) -> None:
+    assert not reminder_due(grant(**changes), NOW, HOUR, DAY)
+
+
+def test_reminders_off() -> None:
+    assert not reminder_due(grant(), NOW, None, DAY)
+
+
+def test_length_after_extension_counts_from_acceptance() -> None:
+    g = grant(accepted_at=NOW - 2 * DAY + HOUR, expires_at=NOW + HOUR)
+    assert length_after_extension(g, 2 * DAY) == 4 * DAY
+
+
+def test_extend_button_carries_id_and_deadline() -> None:
+    g = grant(id=42)
+    [_, actions] = [b.to_dict() for b in blocks.reminder_for_owner(g)]
+    [button] = actions["elements"]
+    assert button["action_id"] == blocks.EXTEND_ACTION and button["text"]["text"] == "Extend by 2d"
+    assert blocks.extend_target(button["value"]) == (42, int(NOW.timestamp()) + 3600)
+    assert blocks.extend_target("42") is None and blocks.extend_target(None) is None
+
+
+# -- the service ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    with FakeSlack(tokens={"xoxb-test"}) as fake:
+        yield fake
+
+
+@pytest.fixture
+def hub_script() -> FlakyHub:
+    return FlakyHub()
+
+
+@pytest.fixture
+async def services(
+    tmp_path: Path, fake_slack: FakeSlack, hub_script: FlakyHub
+) -> AsyncIterator[tuple[ShareService, DecisionService]]:
+    engine = make_engine(f"sqlite:///{tmp_path / 's.sqlite'}")
+    ensure_schema(engine)
+    repo = Repository(engine)
+    repo.link("UOWNER", "owner", method="admin", by="t", now=NOW)
+    repo.link("UALICE", "alice", method="admin", by="t", now=NOW)
+    hub = HubClient("http://hub.test/hub/api", "tok", transport=httpx.MockTransport(hub_script))
+    messenger = SlackMessenger(make_web_client("xoxb-test", fake_slack.api_url))
+    decisions = Decisions(engine)
+    home = HomeService(repo=repo, decisions=decisions, messenger=messenger, approvers=("UAPPR",))
+    shares = ShareService(
+        hub=hub,
+        repo=repo,
+        messenger=messenger,
+        identities=IdentityResolver(repo=repo, hub=hub, messenger=messenger),
+        public_url="https://hub.example.org",
+        invite_ttl=timedelta(hours=24),
+        home=home,
+    )
+    decider = DecisionService(
+        shares=shares,
+        decisions=decisions,
+        messenger=messenger,
+        config=ApprovalConfig(policy=Policy(), approvers=("UAPPR",)),
+    )
+    yield shares, decider
+    await hub.aclose()
+    engine.dispose()
+
+
+async def active_grant(shares: ShareService, hub_script: FlakyHub, duration: timedelta) -> Grant:
+    await shares.share("UOWNER", Share(("UALICE",), duration), NOW)
+    hub_script.codes["sc_1"] = 1
+    hub_script.shares.add("alice")
+    assert (await shares.sweep(NOW + timedelta(minutes=1))).accepted == 1
+    [active] = shares.repo.grants(states=[GrantState.ACTIVE])
+    return active
+
+
+def reminders(fake: FakeSlack, user: str) -> list[str]:
+    return [m["text"] for m in fake.dms_to(user) if ":hourglass_flowing_sand:" in m["text"]]
+
+
+async def test_reminder_sent_once_then_extend(
+    services: tuple[ShareService, DecisionService], hub_script: FlakyHub, fake_slack: FakeSlack
+) -> None:
+    shares, decider = services
+    g = await active_grant(shares, hub_script, 2 * DAY)
+    assert g.expires_at is not None
+    before_end = g.expires_at - timedelta(minutes=30)
+    assert (await shares.sweep(g.expires_at - 2 * HOUR)).reminded == 0
+    assert (await shares.sweep(before_end)).reminded == 1
+    assert (await shares.sweep(before_end + timedelta(minutes=1))).reminded == 0
+    assert len(reminders(fake_slack, "UOWNER")) == 1 and len(reminders(fake_slack, "UALICE")) == 1
+    owner_dm = next(m for m in fake_slack.dms_to("UOWNER") if ":hourglass" in m["text"])
+    value = owner_dm["blocks"][1]["elements"][0]["value"]
+    target = blocks.extend_target(value)
+    assert target is not None
+
+    # only the owner may extend
+    refused = await decider.extend(target[0], target[1], "UALICE", before_end)
+    assert "Only the person who shared" in refused
+    assert shares.repo.get(g.id) == replace(g, reminded_at=before_end, state=GrantState.ACTIVE)
+
+    answer = await decider.extend(target[0], target[1], "UOWNER", before_end)
+    assert answer.startswith("Extended")
+    extended = shares.repo.get(g.id)
+    assert extended is not None and extended.expires_at == g.expires_at + 2 * DAY
+    assert extended.reminded_at is None  # the new end is announced again
+    fake_slack.wait_for_dm("UALICE", "extended your access")
+    # a second click on the same button extends nothing
+    again = await decider.extend(target[0], target[1], "UOWNER", before_end)
+    assert "already extended" in again
+    assert shares.repo.get(g.id) == extended
+    assert [a.action for a in shares.repo.audit_log(grant_id=g.id)].count("extended") == 1
+    # the Home tabs of both were refreshed after the extension
+    home = fake_slack.home_view("UOWNER")
+    assert home is not None and "active until" in str(home["blocks"])
+
+
+async def test_extension_needing_approval_goes_to_an_approver(
+    services: tuple[ShareService, DecisionService], hub_script: FlakyHub, fake_slack: FakeSlack
+) -> None:
+    shares, decider = services
+    decider.config = ApprovalConfig(policy=Policy(approval_above=3 * DAY), approvers=("UAPPR",))
+    g = await active_grant(shares, hub_script, 2 * DAY)
+    assert g.expires_at is not None
+    answer = await decider.extend(g.id, int(g.expires_at.timestamp()), "UOWNER", NOW)
+    assert "needs approval" in answer
+    assert shares.repo.get(g.id) == g  # not extended yet
+    again = await decider.extend(g.id, int(g.expires_at.timestamp()), "UOWNER", NOW)
+    assert "already waiting" in again
+    [pending] = decider.decisions.pending()
+    assert pending.kind is DecisionKind.EXTENSION and decider.decisions.grant_of(pending) == g.id
+    ask = fake_slack.wait_for_dm("UAPPR", "wants to extend a share by 2d")
+    assert "4d in all" in ask["text"]
+    assert "can't approve" in await decider.approve(pending.id, "UOWNER", NOW)  # not their own
+    done = await decider.approve(pending.id, "UAPPR", NOW, duration=DAY)
+    assert "Approved for 1d" in done
+    extended = shares.repo.get(g.id)
+    assert extended is not None and extended.expires_at == g.expires_at + DAY
+    fake_slack.wait_for_dm("UOWNER", "Extended: <@UALICE> keeps access")
+
+
+async def test_leave_ends_access_and_tells_the_owner(
+    services: tuple[ShareService, DecisionService], hub_script: FlakyHub, fake_slack: FakeSlack
+) -> None:
+    shares, _ = services
+    g = await active_grant(shares, hub_script, HOUR)
+    assert "Only the person the server was shared with" in await shares.leave(g.id, "UOWNER", NOW)
+    assert hub_script.shares == {"alice"}
+    answer = await shares.leave(g.id, "UALICE", NOW)
+    assert answer.startswith("You left")
+    assert hub_script.shares == set()
+    left = shares.repo.get(g.id)
+    assert left is not None and left.state is GrantState.REVOKED
+    fake_slack.wait_for_dm("UOWNER", "<@UALICE> left your share")
+    assert "left" in [a.action for a in shares.repo.audit_log(grant_id=g.id)]
+    assert "already ended" in await shares.leave(g.id, "UALICE", NOW)
+    home = fake_slack.home_view("UALICE")
+    assert home is not None and "Nobody is sharing a server with you" in str(home["blocks"])
+
+
+async def test_decline_an_invitation(
+    services: tuple[ShareService, DecisionService], hub_script: FlakyHub, fake_slack: FakeSlack
+) -> None:
+    shares, _ = services
+    await shares.share("UOWNER", Share(("UALICE",), HOUR), NOW)
+    [g] = shares.repo.grants(states=[GrantState.INVITED])
+    assert "Declined" in await shares.leave(g.id, "UALICE", NOW)
+    assert hub_script.codes == {}
+    fake_slack.wait_for_dm("UOWNER", "declined your invitation")
+
+
+async def test_a_failing_home_never_breaks_the_action(
+    services: tuple[ShareService, DecisionService], hub_script: FlakyHub, fake_slack: FakeSlack
+) -> None:
+    shares, _ = services
+    fake_slack.fail_next("views.publish", error="internal_error", times=10)
+    outcome = await shares.share("UOWNER", Share(("UALICE",), HOUR), NOW)
+    assert len(outcome.invited) == 1
+    assert [c.error for c in fake_slack.calls("views.publish")] == ["internal_error"] * 2

@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import sessionmaker
 
-from bot.domain.durations import from_seconds, to_seconds
 from bot.domain.grants import InvalidTransition
 from bot.domain.requests import (
     DECISION_TRANSITIONS,
@@ -58,7 +57,7 @@ class Decisions:
                 owner_hub=owner_hub,
                 server=server,
                 recipients=list(recipients),
-                duration_seconds=to_seconds(duration),
+                duration_seconds=int(duration.total_seconds()),
                 extras=list(extras),
                 reason=reason,
                 created_at=now,
@@ -182,7 +181,7 @@ def _decision(row: DecisionRow) -> Decision:
         owner_hub=row.owner_hub,
         server=row.server,
         recipients=tuple(row.recipients),
-        duration=from_seconds(row.duration_seconds),
+        duration=timedelta(seconds=row.duration_seconds),
         extras=tuple(row.extras),
         reason=row.reason,
         created_at=row.created_at,

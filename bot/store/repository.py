@@ -62,10 +62,6 @@ class Repository:
     def _tx(self) -> Iterator[Session]:
         with self._sessions.begin() as session:
             yield session
-            actions: list[str] = session.info.pop(_AUDITED, [])
-        if self._on_audit is not None:
-            for action in actions:
-                self._on_audit(action)
 
     # -- links ------------------------------------------------------------------------
 
@@ -162,7 +158,7 @@ class Repository:
                 server=new.server,
                 recipient_slack_id=new.recipient_slack_id,
                 recipient_hub=new.recipient_hub,
-                duration_seconds=to_seconds(new.duration),
+                duration_seconds=int(new.duration.total_seconds()),
                 note=new.note,
                 created_at=now,
                 updated_at=now,
@@ -211,6 +207,8 @@ class Repository:
         query = select(GrantRow).where(GrantRow.state.in_([s.value for s in states]))
         if owner_slack_id is not None:
             query = query.where(GrantRow.owner_slack_id == owner_slack_id)
+        if recipient_slack_id is not None:
+            query = query.where(GrantRow.recipient_slack_id == recipient_slack_id)
         if owner_hub is not None:
             query = query.where(GrantRow.owner_hub == owner_hub)
         if server is not None:
@@ -258,6 +256,77 @@ class Repository:
             session.refresh(row)
             return _grant(row)
 
+    def mark_reminded(self, grant: Grant, *, now: datetime) -> Grant | None:
+        """Note that the coming end was announced; None if it already was (or the grant moved).
+
+        Called before the reminder is sent, so that two passes or replicas send it once.
+        """
+        with self._tx() as session:
+            result = session.execute(
+                update(GrantRow)
+                .where(
+                    GrantRow.id == grant.id,
+                    GrantRow.state == GrantState.ACTIVE.value,
+                    GrantRow.reminded_at.is_(None),
+                )
+                .values(reminded_at=now, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            detail = {"expires_at": _iso(grant.expires_at)}
+            _audit(session, now, "reminded", grant.id, None, None, detail)
+            row = session.get(GrantRow, grant.id)
+            assert row is not None
+            session.refresh(row)
+            return _grant(row)
+
+    def extend(
+        self,
+        grant: Grant,
+        new_expires_at: datetime,
+        *,
+        now: datetime,
+        actor_slack_id: str | None,
+        decision_id: int | None = None,
+    ) -> Grant | None:
+        """Move an active grant's deadline; None unless it is still active with the deadline
+        ``grant`` has (a double click or a concurrent change extends nothing twice).
+
+        The reminder is reset, so the new end is announced again.
+        """
+        assert grant.expires_at is not None
+        with self._tx() as session:
+            result = session.execute(
+                update(GrantRow)
+                .where(
+                    GrantRow.id == grant.id,
+                    GrantRow.state == GrantState.ACTIVE.value,
+                    GrantRow.expires_at == grant.expires_at,
+                )
+                .values(expires_at=new_expires_at, reminded_at=None, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            _audit(
+                session,
+                now,
+                "extended",
+                grant.id,
+                actor_slack_id,
+                None,
+                {
+                    "from": _iso(grant.expires_at),
+                    "to": _iso(new_expires_at),
+                    "decision": decision_id,
+                },
+            )
+            row = session.get(GrantRow, grant.id)
+            assert row is not None
+            session.refresh(row)
+            return _grant(row)
+
     def record_failure(self, grant: Grant, error: str, *, now: datetime, action: str) -> None:
         """Note a failed attempt (e.g. a revocation the hub refused) for the next pass."""
         with self._tx() as session:
@@ -291,15 +360,7 @@ class Repository:
             query = query.where(AuditEvent.grant_id == grant_id)
         with self._tx() as session:
             return [
-                Audit(
-                    e.at,
-                    e.action,
-                    e.grant_id,
-                    e.actor_slack_id,
-                    e.actor_hub,
-                    dict(e.detail),
-                    e.id,
-                )
+                Audit(e.at, e.action, e.grant_id, e.actor_slack_id, e.actor_hub, dict(e.detail))
                 for e in session.scalars(query)
             ]
 
@@ -323,6 +384,10 @@ def _audit(
             detail=detail,
         )
     )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def _link(row: UserLink) -> Link:

@@ -1,4 +1,4 @@
-"""``sharebot``: serve, migrate, link, unlink, sweep, digest."""
+"""``sharebot``: serve, migrate, link, unlink, sweep, digest, audit, check."""
 
 from __future__ import annotations
 
@@ -12,10 +12,16 @@ from sqlalchemy import Engine
 
 from bot import __version__
 from bot.clock import utcnow
-from bot.config import Settings, database_url_from_env, load_settings
-from bot.errors import SharebotError
+from bot.config import (
+    LogFormat,
+    Settings,
+    database_url_from_env,
+    load_settings,
+    log_format_from_env,
+)
+from bot.errors import SchemaError, SharebotError
 from bot.hub.client import HubClient
-from bot.store.db import current_revision, ensure_schema, head_revision, make_engine, upgrade
+from bot.store.db import check_schema, ensure_schema, head_revision, make_engine, migrate
 from bot.store.repository import Repository
 
 log = logging.getLogger("sharebot")
@@ -24,8 +30,8 @@ log = logging.getLogger("sharebot")
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    _setup_logging(args.log_level)
     try:
+        _setup_logging(args.log_level, log_format_from_env())
         result: int = args.func(args)
         return result
     except SharebotError as err:
@@ -87,13 +93,52 @@ def _parser() -> argparse.ArgumentParser:
         "--reconcile-only", action="store_true", help="only compare with the hub; send nothing"
     )
     digest.set_defaults(func=cmd_digest)
+
+    audit = sub.add_parser(
+        "audit",
+        help="export the audit log to stdout (reads only SHAREBOT_DATABASE_URL)",
+        description="Export the audit log to stdout, oldest first. Times are UTC.",
+    )
+    audit.add_argument(
+        "--since",
+        metavar="WHEN",
+        help="a duration back from now (7d, 12h) or an ISO 8601 time; default: the beginning",
+    )
+    audit.add_argument(
+        "--until", metavar="WHEN", help="like --since; events before it (default: now)"
+    )
+    audit.add_argument(
+        "--format",
+        choices=["csv", "json"],
+        default="csv",
+        help="csv (a header row, detail as JSON text; the default) or json (JSON Lines)",
+    )
+    audit.set_defaults(func=cmd_audit)
+
+    check = sub.add_parser(
+        "check",
+        help="check a deployment: database, Slack token and scopes, hub URL, token and scopes",
+    )
+    check.set_defaults(func=cmd_check)
     return parser
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+def _setup_logging(level: str, log_format: LogFormat = "text") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == "json":
+        from pythonjsonlogger.json import JsonFormatter
+
+        handler.setFormatter(
+            JsonFormatter(
+                "%(levelname)s %(name)s %(message)s",
+                rename_fields={"levelname": "level", "name": "logger"},
+                timestamp="time",  # ISO 8601 in UTC
+            )
+        )
+        logging.captureWarnings(True)  # warnings as JSON too, not as raw stderr lines
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
     # slack_sdk logs request bodies at DEBUG, and those hold accept links: never below INFO.
     logging.getLogger("slack_sdk").setLevel(max(logging.INFO, logging.getLevelName(level)))
     logging.getLogger("slack_bolt").setLevel(max(logging.INFO, logging.getLevelName(level)))
@@ -104,10 +149,10 @@ def _settings() -> Settings:
     return load_settings()
 
 
-def _ready_engine(url: str) -> Engine:
+def _ready_engine(url: str, *, auto_migrate: bool = False) -> Engine:
     """An engine on a database at the code's schema (created when the database is empty)."""
     engine = make_engine(url)
-    ensure_schema(engine)
+    ensure_schema(engine, auto_migrate=auto_migrate)
     return engine
 
 
@@ -118,12 +163,13 @@ def cmd_serve(_args: argparse.Namespace) -> int:
     from bot.web import create_app
 
     settings = _settings()
-    engine = _ready_engine(settings.database_url)
+    engine = _ready_engine(settings.database_url, auto_migrate=settings.auto_migrate)
     runtime = build(settings, engine)
     app = create_app(runtime)
     mode = "Socket Mode" if settings.socket_mode else f"http://{settings.host}:{settings.port}"
     log.info("sharebot %s serving on %s", __version__, mode)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    # log_config=None: uvicorn's own loggers go through ours (same format, JSON included).
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", log_config=None)
     return 0
 
 
@@ -137,9 +183,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_migrate(_args: argparse.Namespace) -> int:
     engine = make_engine(database_url_from_env())
-    before = current_revision(engine)
-    upgrade(engine)
-    print(f"database upgraded from {before or 'empty'} to {head_revision()}")
+    before, backup = migrate(engine)
+    if before == head_revision():
+        print(f"database already at {before}")
+    else:
+        print(f"database upgraded from {before or 'empty'} to {head_revision()}")
+    if backup is not None:
+        print(f"backup of the previous database: {backup}")
     return 0
 
 
@@ -198,6 +248,43 @@ def cmd_sweep(_args: argparse.Namespace) -> int:
 
     asyncio.run(once())
     return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from bot.ops import audit
+
+    now = utcnow()
+    try:
+        since = audit.parse_bound("--since", args.since, now) if args.since else None
+        until = audit.parse_bound("--until", args.until, now) if args.until else None
+    except SharebotError as err:
+        print(f"sharebot: {err}", file=sys.stderr)
+        return 2
+    engine = make_engine(database_url_from_env())
+    try:
+        check_schema(engine)
+    except SchemaError as err:
+        raise SchemaError(
+            f"{err}. Check SHAREBOT_DATABASE_URL, or run `sharebot migrate` first."
+        ) from None
+    events = Repository(engine).audit_log(since=since, until=until)
+    engine.dispose()
+    audit.write(events, args.format, sys.stdout)
+    return 0
+
+
+def cmd_check(_args: argparse.Namespace) -> int:
+    from bot.ops import check
+
+    try:
+        settings = _settings()
+    except SharebotError as err:
+        print(f"FAIL settings: {err}")
+        return 1
+    findings = check.run(settings)
+    for finding in findings:
+        print(finding.line())
+    return 0 if all(f.ok for f in findings) else 1
 
 
 def cmd_digest(args: argparse.Namespace) -> int:

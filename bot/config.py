@@ -42,6 +42,7 @@ ADVICE: dict[str, str] = {
     "https://hub.example.org",
     "SHAREBOT_DATABASE_URL": "an SQLAlchemy URL, e.g. sqlite:///sharebot.sqlite (the default) "
     "or postgresql+psycopg://user:pass@host/db",
+    "SHAREBOT_AUTO_MIGRATE": "true or false (default): upgrade an older schema at start-up",
     "SHAREBOT_HOST": "the address to listen on, e.g. 127.0.0.1 (default) or 0.0.0.0",
     "SHAREBOT_PORT": "a TCP port number, e.g. 8080 (default)",
     "SHAREBOT_SWEEP_INTERVAL": "seconds between background passes, a positive number (default 30)",
@@ -63,10 +64,6 @@ ADVICE: dict[str, str] = {
     "(S... or @handle), e.g. U012AB3CD,@hub-admins",
     "SHAREBOT_APPROVAL_CHANNEL": "a Slack channel ID (C...) to post approval requests in, "
     "or unset to DM each approver",
-    "SHAREBOT_REMIND_BEFORE": "how long before the end of a long share to remind owner and "
-    "recipient, a duration like 1h (default), or off",
-    "SHAREBOT_REMIND_MIN_DURATION": "only shares longer than this get a reminder, a duration "
-    "like 1d (default)",
     "SHAREBOT_DIGEST_TIME": "the local time of the daily digest, HH:MM like 09:00 (default), "
     "or off",
     "SHAREBOT_DIGEST_DAYS": "the days of the digest, e.g. mon-fri (default), mon,wed,fri or daily",
@@ -81,6 +78,11 @@ ADVICE: dict[str, str] = {
     "(until-revoked)",
     "SHAREBOT_RECONCILE_INTERVAL": "how often to compare with the hub's shares, a duration "
     "like 15m (default)",
+    "SHAREBOT_REMIND_BEFORE": "how long before the end of a long share to remind owner and "
+    "recipient, a duration like 1h (default), or off",
+    "SHAREBOT_REMIND_MIN_DURATION": "only shares longer than this get a reminder, a duration "
+    "like 1d (default)",
+    "SHAREBOT_LOG_FORMAT": "text (default) or json (one JSON object per line)",
 }
 
 
@@ -165,6 +167,7 @@ def _timezone(value: str) -> str:
 
 
 Secret = Annotated[SecretStr, AfterValidator(_not_placeholder)]
+LogFormat = Literal["text", "json"]
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 OptionalHttpUrl = Annotated[str | None, AfterValidator(_optional_http_url)]
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
@@ -189,6 +192,7 @@ class Settings(BaseSettings):
     database_url: str = Field(
         default="sqlite:///sharebot.sqlite", validation_alias="SHAREBOT_DATABASE_URL"
     )
+    auto_migrate: bool = Field(default=False, validation_alias="SHAREBOT_AUTO_MIGRATE")
     host: str = Field(default="127.0.0.1", validation_alias="SHAREBOT_HOST")
     port: int = Field(default=8080, ge=1, le=65535, validation_alias="SHAREBOT_PORT")
     sweep_interval: float = Field(default=30.0, gt=0, validation_alias="SHAREBOT_SWEEP_INTERVAL")
@@ -222,12 +226,6 @@ class Settings(BaseSettings):
     approval_channel: str | None = Field(
         default=None, pattern=r"^[CG][A-Z0-9]+$", validation_alias="SHAREBOT_APPROVAL_CHANNEL"
     )
-    remind_before: Annotated[timedelta | None, BeforeValidator(_off_or_duration)] = Field(
-        default=timedelta(hours=1), validation_alias="SHAREBOT_REMIND_BEFORE"
-    )
-    remind_min_duration: Annotated[Duration, AfterValidator(_positive_duration)] = Field(
-        default=timedelta(days=1), validation_alias="SHAREBOT_REMIND_MIN_DURATION"
-    )
 
     digest_time: Annotated[time | None, BeforeValidator(_clock)] = Field(
         default=time(9, 0), validation_alias="SHAREBOT_DIGEST_TIME"
@@ -254,6 +252,14 @@ class Settings(BaseSettings):
     reconcile_interval: Annotated[Duration, AfterValidator(_positive_duration)] = Field(
         default=timedelta(minutes=15), validation_alias="SHAREBOT_RECONCILE_INTERVAL"
     )
+    remind_before: Annotated[timedelta | None, BeforeValidator(_off_or_duration)] = Field(
+        default=timedelta(hours=1), validation_alias="SHAREBOT_REMIND_BEFORE"
+    )
+    remind_min_duration: Annotated[Duration, AfterValidator(_positive_duration)] = Field(
+        default=timedelta(days=1), validation_alias="SHAREBOT_REMIND_MIN_DURATION"
+    )
+
+    log_format: LogFormat = Field(default="text", validation_alias="SHAREBOT_LOG_FORMAT")
 
     @model_validator(mode="after")
     def _approvers_when_needed(self) -> Settings:
@@ -325,4 +331,16 @@ def database_url_from_env() -> str:
     """Only SHAREBOT_DATABASE_URL, for commands that need nothing else (migrate, unlink)."""
     return os.environ.get("SHAREBOT_DATABASE_URL") or str(
         Settings.model_fields["database_url"].default
+    )
+
+
+def log_format_from_env() -> LogFormat:
+    """SHAREBOT_LOG_FORMAT alone: logging is set up before (and without) the other settings."""
+    value = os.environ.get("SHAREBOT_LOG_FORMAT", "").strip() or "text"
+    if value == "text":
+        return "text"
+    if value == "json":
+        return "json"
+    raise ConfigError(
+        f"SHAREBOT_LOG_FORMAT is invalid ({value!r}): set it to {ADVICE['SHAREBOT_LOG_FORMAT']}."
     )

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 
 from alembic import context
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine
 
+from bot.store.db import make_engine
 from bot.store.models import Base
 
 config = context.config
@@ -20,7 +21,7 @@ def _engine() -> Engine:
     url = config.get_main_option("sqlalchemy.url") or os.environ.get(
         "SHAREBOT_DATABASE_URL", "sqlite:///sharebot.sqlite"
     )
-    return create_engine(url)
+    return make_engine(url)
 
 
 def run_migrations_offline() -> None:

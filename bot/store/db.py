@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +15,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.errors import SchemaError
@@ -20,22 +25,102 @@ log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "_migrations"
 
 
+# Any constant shared by every sharebot: the key of the PostgreSQL advisory lock that
+# serialises schema changes when several replicas start at once.
+MIGRATION_LOCK_KEY = 0x5348_4152_4542  # "SHAREB"
+
+
 def make_engine(url: str) -> Engine:
-    """An engine with SQLite made safe for a web app and a background job."""
+    """An engine with SQLite made safe for a web app, a background job and two processes.
+
+    SQLite: WAL (readers never wait for the writer), a 30 s busy timeout, and every
+    transaction opened with ``BEGIN IMMEDIATE`` so that two writers queue up at the start
+    instead of failing half-way with "database is locked" (SQLAlchemy's documented recipe
+    for pysqlite's transaction handling).
+    """
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30}
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # pysqlite must not open transactions itself
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def sqlite_path(engine: Engine) -> Path | None:
+    """The file of an SQLite database; None for other databases and in-memory ones."""
+    if engine.dialect.name != "sqlite":
+        return None
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+@contextmanager
+def migration_lock(engine: Engine) -> Iterator[None]:
+    """Hold the schema lock: replicas starting together migrate one after the other.
+
+    PostgreSQL: a session-level advisory lock. SQLite: an exclusive lock on a file beside
+    the database (SQLite databases live on one host, so a file lock covers every process).
+    """
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            connection.commit()
+            try:
+                yield
+            finally:
+                connection.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                )
+                connection.commit()
+        return
+    path = sqlite_path(engine)
+    if path is None:
+        yield
+        return
+    with open(path.with_name(path.name + ".migrate-lock"), "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def backup_sqlite(engine: Engine, now: datetime | None = None) -> Path | None:
+    """Copy an SQLite database beside itself (online backup API); None if not SQLite."""
+    path = sqlite_path(engine)
+    if path is None or not path.exists():
+        return None
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    revision = current_revision(engine) or "none"
+    target = path.with_name(f"{path.name}.{revision}-{stamp}.bak")
+    source = sqlite3.connect(path)
+    try:
+        copy = sqlite3.connect(target)
+        try:
+            source.backup(copy)
+        finally:
+            copy.close()
+    finally:
+        source.close()
+    return target
 
 
 def alembic_config(engine: Engine | None = None, url: str | None = None) -> Config:
@@ -67,8 +152,30 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine) -> None:
-    """Upgrade the database to head."""
+    """Upgrade the database to head (callers hold ``migration_lock``)."""
     command.upgrade(alembic_config(engine), "head")
+
+
+def migrate(engine: Engine) -> tuple[str | None, Path | None]:
+    """Upgrade to head under the schema lock, backing up a non-empty SQLite file first.
+
+    Returns the revision before, and the backup made (if any). Safe to run from several
+    replicas at once: the second one finds the database at head and does nothing.
+    """
+    with migration_lock(engine):
+        return _migrate_locked(engine)
+
+
+def _migrate_locked(engine: Engine) -> tuple[str | None, Path | None]:
+    before = current_revision(engine)
+    if before == head_revision():
+        return before, None
+    backup = None if is_empty(engine) else backup_sqlite(engine)
+    if backup is not None:
+        log.info("backed up the database to %s before migrating", backup)
+    upgrade(engine)
+    log.info("upgraded the database from %s to %s", before or "none", head_revision())
+    return before, backup
 
 
 def is_empty(engine: Engine) -> bool:
@@ -85,14 +192,22 @@ def check_schema(engine: Engine) -> None:
         raise SchemaError(f"database at {current or 'none'}, needs {head_revision()}")
 
 
-def ensure_schema(engine: Engine) -> None:
-    """Create the schema on an empty database; refuse to run on one that is not at head."""
+def ensure_schema(engine: Engine, *, auto_migrate: bool = False) -> None:
+    """Create the schema on an empty database; refuse to run on one that is not at head.
+
+    With ``auto_migrate`` an older schema is upgraded (after a backup, for SQLite). Several
+    processes may call this at once: the schema lock makes one create or upgrade it.
+    """
     try:
-        if is_empty(engine):
-            log.info("empty database: creating the schema")
-            upgrade(engine)
-            return
-        current = current_revision(engine)
+        with migration_lock(engine):
+            if is_empty(engine):
+                log.info("empty database: creating the schema")
+                upgrade(engine)
+                return
+            current = current_revision(engine)
+            if auto_migrate and current != head_revision():
+                _migrate_locked(engine)
+                return
     except SQLAlchemyError as err:
         raise SchemaError(
             f"cannot read the database at {engine.url.render_as_string(hide_password=True)}: "

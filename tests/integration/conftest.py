@@ -57,11 +57,6 @@ def _clear(hub: RunningHub) -> None:
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'sharebot.sqlite'}"
-
-
-@pytest.fixture
 def env(clean_hub: RunningHub, slack: FakeSlack, database_url: str) -> dict[str, str]:
     return app_env(clean_hub, slack.api_url, database_url)
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from alembic import command
@@ -18,10 +18,11 @@ NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Engine:
-    engine = make_engine(f"sqlite:///{tmp_path / 'test.sqlite'}")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
     ensure_schema(engine)
-    return engine
+    yield engine
+    engine.dispose()
 
 
 def new_grant(**changes: object) -> NewGrant:

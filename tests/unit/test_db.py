@@ -1,0 +1,106 @@
+"""The database layer: SQLite tuning, backups, and schema changes from several processes."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from alembic import command
+from sqlalchemy import Engine, text
+
+from bot.errors import SchemaError
+from bot.store.db import (
+    alembic_config,
+    current_revision,
+    ensure_schema,
+    head_revision,
+    make_engine,
+    migrate,
+)
+
+NOW = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
+
+
+def test_sqlite_runs_in_wal_mode_with_immediate_transactions(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+    # BEGIN IMMEDIATE: a transaction holds the write lock from its start, so a second
+    # writer cannot slip in between one's read and its write.
+    with engine.begin() as first:
+        first.exec_driver_sql("CREATE TABLE IF NOT EXISTS t (x INTEGER)")
+    with engine.begin() as first:
+        first.exec_driver_sql("SELECT 1")
+        other = sqlite3.connect(tmp_path / "db.sqlite", timeout=0.1)
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("BEGIN IMMEDIATE")
+        other.close()
+    engine.dispose()
+
+
+def _at_revision(url: str, revision: str) -> Engine:
+    engine = make_engine(url)
+    command.upgrade(alembic_config(engine), revision)
+    return engine
+
+
+def test_migrate_backs_up_an_sqlite_file_first(tmp_path: Path) -> None:
+    engine = _at_revision(f"sqlite:///{tmp_path / 'db.sqlite'}", "0003")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO user_links (slack_user_id, hub_user, method, linked_at)"
+                " VALUES ('U1', 'alice', 'admin', '2026-11-01 00:00:00')"
+            )
+        )
+    before, backup = migrate(engine)
+    assert before == "0003"
+    assert current_revision(engine) == head_revision()
+    assert backup is not None and backup.name.startswith("db.sqlite.0003-")
+    copy = sqlite3.connect(backup)
+    assert copy.execute("SELECT version_num FROM alembic_version").fetchall() == [("0003",)]
+    assert copy.execute("SELECT hub_user FROM user_links").fetchall() == [("alice",)]
+    copy.close()
+    # At head there is nothing to do and nothing to back up.
+    assert migrate(engine) == (head_revision(), None)
+    engine.dispose()
+
+
+def test_start_up_refuses_an_old_schema_unless_told_to_migrate(database_url: str) -> None:
+    engine = _at_revision(database_url, "0003")
+    with pytest.raises(SchemaError, match="sharebot migrate"):
+        ensure_schema(engine)
+    ensure_schema(engine, auto_migrate=True)
+    assert current_revision(engine) == head_revision()
+    engine.dispose()
+
+
+def test_replicas_creating_the_schema_at_once_do_not_collide(database_url: str) -> None:
+    """Several processes starting on one empty database: the schema lock serialises them."""
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def start_one() -> None:
+        engine = make_engine(database_url)
+        try:
+            barrier.wait()
+            ensure_schema(engine)
+        except BaseException as err:
+            errors.append(err)
+        finally:
+            engine.dispose()
+
+    threads = [threading.Thread(target=start_one) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    engine = make_engine(database_url)
+    assert current_revision(engine) == head_revision()
+    engine.dispose()

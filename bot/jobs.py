@@ -35,6 +35,7 @@ async def sweep_forever(runtime: Runtime, interval: float, clock: Callable[[], d
     while True:
         try:
             await sweep_once(runtime, clock)
+            runtime.metrics.job_succeeded("sweep")
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -14,6 +14,7 @@ from bot.home import HomeService
 from bot.hub.client import HubClient
 from bot.identity import IdentityResolver
 from bot.linking import LinkingConfig, LinkingService
+from bot.metrics import Metrics
 from bot.service import ShareService
 from bot.slack.messenger import SlackMessenger, make_web_client
 from bot.store.db import make_engine
@@ -32,6 +33,7 @@ class Runtime:
     service: ShareService
     linking: LinkingService
     decisions: DecisionService
+    metrics: Metrics
 
     async def aclose(self) -> None:
         await self.hub.aclose()
@@ -40,10 +42,16 @@ class Runtime:
 
 def build(settings: Settings, engine: Engine | None = None) -> Runtime:
     engine = engine or make_engine(settings.database_url)
-    repo = Repository(engine)
-    hub = HubClient(settings.hub_api_base, settings.jupyterhub_api_token.get_secret_value())
+    metrics = Metrics(engine)
+    repo = Repository(engine, on_audit=metrics.audited)
+    hub = HubClient(
+        settings.hub_api_base,
+        settings.jupyterhub_api_token.get_secret_value(),
+        observer=metrics.hub_call,
+    )
     messenger = SlackMessenger(
-        make_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_base)
+        make_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_base),
+        on_failure=metrics.slack_failed,
     )
     identities = IdentityResolver(
         repo=repo,
@@ -91,4 +99,6 @@ def build(settings: Settings, engine: Engine | None = None) -> Runtime:
             ttl=settings.request_ttl,
         ),
     )
-    return Runtime(settings, engine, repo, hub, messenger, service, linking, decisions)
+    return Runtime(
+        settings, engine, repo, hub, messenger, service, linking, decisions, metrics=metrics
+    )

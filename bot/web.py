@@ -20,6 +20,7 @@ from bot.digest import from_runtime as digest_service
 from bot.errors import SharebotError
 from bot.jobs import digest_forever, sweep_forever
 from bot.linking import COOKIE, LinkingService, LinkPageError
+from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.runtime import Runtime
 from bot.slack import listeners
 from bot.store.db import check_schema
@@ -58,6 +59,11 @@ def create_app(runtime: Runtime, *, background: bool = True) -> Starlette:
             return JSONResponse({"status": "not ready", "reason": str(err)}, status_code=503)
         return JSONResponse({"status": "ok"})
 
+    async def metrics(_request: Request) -> Response:
+        """Prometheus text format; the scrape-time gauges read the database, off the loop."""
+        body = await asyncio.to_thread(runtime.metrics.exposition)
+        return Response(body, media_type=METRICS_CONTENT_TYPE)
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         tasks: list[asyncio.Task[None]] = []
@@ -94,6 +100,7 @@ def create_app(runtime: Runtime, *, background: bool = True) -> Starlette:
     routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
     ]
     if runtime.settings.slack_app_token is None:
         routes.append(Route("/slack/events", slack_events, methods=["POST"]))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +17,11 @@ from urllib.parse import quote
 import httpx
 
 from bot.errors import HubAuthError, HubError, HubNotFound, HubUnavailable
+from bot.hub.scopes import REQUIRED
+
+#: Told about every API call: method, endpoint template (see :func:`endpoint_template`),
+#: seconds taken, and the error it raised (None on success). Used for metrics.
+CallObserver = Callable[[str, str, float, HubError | None], None]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +75,54 @@ def _server_path(owner: str, server: str) -> str:
     return f"{quote(owner, safe='')}/{quote(server, safe='')}"
 
 
+# Path shapes by first segment: a literal keeps its name, a placeholder replaces whatever is
+# there. Only these words ever reach a metric label, never a username or a server name.
+_USER_SUBRESOURCES = {"shared": ("{owner}", "{server}"), "servers": ("{server}",)}
+_SHAPES: dict[str, tuple[str, ...]] = {
+    "users": ("{user}",),
+    "shares": ("{owner}", "{server}"),
+    "share-codes": ("{owner}", "{server}"),
+    "groups": ("{group}",),
+    "services": ("{service}",),
+}
+_LITERALS = frozenset({"user", "oauth2", "token", "authorize", "info", "proxy", "health"})
+
+
+def endpoint_template(path: str) -> str:
+    """A low-cardinality name for an API path.
+
+    ``shares/alice/gpu`` -> ``shares/{owner}/{server}``; unknown words become placeholders.
+    """
+    parts = path.split("?", 1)[0].lstrip("/").split("/")  # "shares/a/" ends in "" (default)
+    if parts == [""]:
+        return "/"
+    head, rest = parts[0], parts[1:]
+    if head not in _SHAPES and head not in _LITERALS:
+        return "{other}"
+    out = [head]
+    shape = list(_SHAPES.get(head, ()))
+    for index, part in enumerate(rest):
+        if shape:
+            out.append(shape.pop(0))
+        elif head == "users" and index == 1 and part in _USER_SUBRESOURCES:
+            out.append(part)
+            shape = list(_USER_SUBRESOURCES[part])
+        elif part in _LITERALS:
+            out.append(part)
+        else:
+            out.append("{arg}")
+    return "/".join(out)
+
+
+@dataclass(frozen=True)
+class TokenOwner:
+    """Who a token belongs to (``GET /hub/api/user``) and its scopes, as the hub expands them."""
+
+    kind: str
+    name: str
+    scopes: tuple[str, ...]
+
+
 class HubClient:
     """Async client for ``JUPYTERHUB_API_URL`` authenticated with the service token."""
 
@@ -80,9 +133,11 @@ class HubClient:
         *,
         timeout: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        observer: CallObserver | None = None,
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self._token = token
+        self._observer = observer
         self._client = httpx.AsyncClient(
             base_url=self.api_url + "/",
             headers={"Authorization": f"token {token}", "Accept": "application/json"},
@@ -99,6 +154,30 @@ class HubClient:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+    # -- the hub and the token ----------------------------------------------------------
+
+    async def version(self) -> str:
+        """The hub's version (``GET /hub/api/``, needs no scope)."""
+        data = await self._request("GET", "", what="the hub's API root")
+        version = data.get("version") if isinstance(data, dict) else None
+        if not version:
+            raise HubError(
+                f"{self.api_url}/ answered without a version. Does JUPYTERHUB_API_URL end "
+                "in /hub/api?"
+            )
+        return str(version)
+
+    async def token_owner(self) -> TokenOwner:
+        """The service token's owner and scopes (``GET /hub/api/user``)."""
+        data = await self._request("GET", "user", what="the token's owner")
+        if not isinstance(data, dict):
+            raise HubError("the hub did not describe the token's owner")
+        return TokenOwner(
+            kind=str(data.get("kind") or "user"),
+            name=str(data.get("name") or ""),
+            scopes=tuple(str(s) for s in data.get("scopes") or ()),
+        )
 
     # -- users and servers --------------------------------------------------------------
 
@@ -299,23 +378,31 @@ class HubClient:
             if authorization:
                 request.headers["Authorization"] = authorization
         started = time.perf_counter()
+        failure: HubError | None = None
         try:
             response = await self._client.send(request)
+            return self._result(response, method, path, what)
         except httpx.TimeoutException as err:
-            raise HubUnavailable(
+            failure = HubUnavailable(
                 f"{method} {self.api_url}/{path} timed out. Is the hub up and reachable "
                 "from this host? Check JUPYTERHUB_API_URL.",
                 user_message=NOTHING_SHARED,
-            ) from err
+            )
+            raise failure from err
         except httpx.TransportError as err:
-            raise HubUnavailable(
+            failure = HubUnavailable(
                 f"cannot connect to JupyterHub at {self.api_url} ({err.__class__.__name__}: "
                 f"{err}). Is the hub running and JUPYTERHUB_API_URL right?",
                 user_message=NOTHING_SHARED,
-            ) from err
+            )
+            raise failure from err
+        except HubError as err:
+            failure = err
+            raise
         finally:
             self.latency_seconds = time.perf_counter() - started
-        return self._result(response, method, path, what)
+            if self._observer is not None:
+                self._observer(method, endpoint_template(path), self.latency_seconds, failure)
 
     def _result(self, response: httpx.Response, method: str, path: str, what: str) -> Any:
         status = response.status_code
@@ -338,8 +425,8 @@ class HubClient:
             raise HubAuthError(
                 f"JupyterHub refused {method} {path} with {status} ({reason}). Check "
                 "JUPYTERHUB_API_TOKEN and that the sharebot service has the role from the "
-                "README (scopes shares, read:users:name, read:users:shares, list:users, "
-                "read:servers).",
+                f"README (scopes {', '.join(REQUIRED)}). `sharebot check` lists what is "
+                "missing.",
                 status=status,
                 user_message="sharebot is not allowed to do that on JupyterHub; "
                 "nothing was shared. Ask your hub admin to check sharebot's role.",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -30,9 +30,12 @@ def make_web_client(token: str, base_url: str) -> AsyncWebClient:
 
 
 class SlackMessenger:
-    def __init__(self, client: AsyncWebClient) -> None:
+    def __init__(
+        self, client: AsyncWebClient, *, on_failure: Callable[[], None] | None = None
+    ) -> None:
         self.client = client
         self._team_id: str | None = None
+        self._on_failure = on_failure  # told of every failed delivery (metrics)
 
     async def dm(self, user_id: str, text: str, blocks: Sequence[Block] | None = None) -> str:
         """Send a direct message; returns the message ts. Raises SlackDeliveryError."""
@@ -105,17 +108,23 @@ class SlackMessenger:
         try:
             yield
         except SlackApiError as err:
+            self._failed()
             error = err.response.get("error") if err.response is not None else None
             raise SlackDeliveryError(
                 f"Slack refused {what} ({target}): {error}",
                 user_message=f"Slack would not let me send {what} ({error}).",
             ) from None
         except (SlackClientError, OSError, TimeoutError) as err:
+            self._failed()
             raise SlackDeliveryError(
                 f"cannot reach Slack for {what} ({target}): {err.__class__.__name__}. "
                 "Check SLACK_API_URL and the network.",
                 user_message=f"Slack could not be reached for {what}.",
             ) from None
+
+    def _failed(self) -> None:
+        if self._on_failure is not None:
+            self._on_failure()
 
     async def user_info(self, user_id: str) -> dict[str, Any] | None:
         """Slack's ``users.info`` user object, or None when Slack won't say."""

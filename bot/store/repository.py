@@ -6,7 +6,7 @@ Callers never see SQLAlchemy objects. Every state change is an
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain.grants import EndReason, Grant, GrantState, check_transition
 from bot.store.models import AuditEvent, GrantRow, UserLink
+
+_AUDITED = "sharebot.audited"  # session.info key: actions audited in this transaction
 
 
 @dataclass(frozen=True)
@@ -51,17 +53,23 @@ class Audit:
     actor_slack_id: str | None
     actor_hub: str | None
     detail: dict[str, Any]
+    id: int | None = None
 
 
 class Repository:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, on_audit: Callable[[str], None] | None = None) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._on_audit = on_audit  # told each audited action after its commit (metrics)
 
     @contextmanager
     def _tx(self) -> Iterator[Session]:
         with self._sessions.begin() as session:
             yield session
+            actions: list[str] = session.info.pop(_AUDITED, [])
+        if self._on_audit is not None:
+            for action in actions:
+                self._on_audit(action)
 
     # -- links ------------------------------------------------------------------------
 
@@ -354,13 +362,32 @@ class Repository:
         with self._tx() as session:
             _audit(session, now, action, grant_id, actor_slack_id, actor_hub, detail or {})
 
-    def audit_log(self, *, grant_id: int | None = None) -> list[Audit]:
+    def audit_log(
+        self,
+        *,
+        grant_id: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[Audit]:
+        """Events in order; ``since`` inclusive, ``until`` exclusive."""
         query = select(AuditEvent).order_by(AuditEvent.id)
         if grant_id is not None:
             query = query.where(AuditEvent.grant_id == grant_id)
+        if since is not None:
+            query = query.where(AuditEvent.at >= since)
+        if until is not None:
+            query = query.where(AuditEvent.at < until)
         with self._tx() as session:
             return [
-                Audit(e.at, e.action, e.grant_id, e.actor_slack_id, e.actor_hub, dict(e.detail))
+                Audit(
+                    e.at,
+                    e.action,
+                    e.grant_id,
+                    e.actor_slack_id,
+                    e.actor_hub,
+                    dict(e.detail),
+                    e.id,
+                )
                 for e in session.scalars(query)
             ]
 
@@ -374,6 +401,7 @@ def _audit(
     actor_hub: str | None,
     detail: dict[str, Any],
 ) -> None:
+    session.info.setdefault(_AUDITED, []).append(action)
     session.add(
         AuditEvent(
             at=now,

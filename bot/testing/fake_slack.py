@@ -33,8 +33,9 @@ What it fakes:
   to wait for them without fixed sleeps (:meth:`FakeSlack.wait_for`).
 
 What it does not fake: Events API / interactivity delivery *to* the app (tests post those to
-the app themselves, signed with the signing secret), request signing, scopes and permission
-errors, channel membership (``not_in_channel``), users other than those registered with
+the app themselves, signed with the signing secret), request signing, permission errors for
+missing scopes (the granted ones are only reported, in ``x-oauth-scopes``), channel
+membership (``not_in_channel``), users other than those registered with
 :meth:`FakeSlack.add_user` (``conversations.open`` accepts any user id), pagination, file
 uploads, Socket Mode, OAuth, and Slack's real rate limits (only injected ones). Payloads are
 not validated against Slack's block kit schema.
@@ -73,11 +74,13 @@ __all__ = ["DEFAULT_SCOPES", "Call", "FakeSlack", "main", "message_text"]
 
 T = TypeVar("T")
 
-#: Scopes reported in the ``x-oauth-scopes`` header of every API response.
+#: Scopes reported in the ``x-oauth-scopes`` header of every API response: the bot scopes of
+#: ``deploy/slack-manifest.json``. Change them with :attr:`FakeSlack.scopes`.
 DEFAULT_SCOPES: tuple[str, ...] = (
     "chat:write",
     "commands",
     "im:write",
+    "usergroups:read",
     "users:read",
     "users:read.email",
 )
@@ -274,7 +277,10 @@ class FakeSlack:
         self.bot_id = bot_id
         self.bot_name = bot_name
         self._requested_port = port
-        self._scopes = ",".join(scopes)
+        self._initial_scopes = tuple(scopes)
+        self.scopes: tuple[str, ...] = self._initial_scopes
+        """Scopes the ``x-oauth-scopes`` header reports (as ``sharebot check`` reads them);
+        :meth:`reset` restores the constructor's."""
         self._on_call = on_call
         self._accept_unknown_response_urls = accept_unknown_response_urls
 
@@ -452,9 +458,10 @@ class FakeSlack:
     def reset(self) -> None:
         """Forget recorded calls, pending faults, messages and views.
 
-        Registered users and response URLs are kept.
+        Registered users and response URLs are kept; :attr:`scopes` go back to the constructor's.
         """
         with self._lock:
+            self.scopes = self._initial_scopes
             self._calls.clear()
             self._faults.clear()
             self._messages.clear()
@@ -637,7 +644,7 @@ class FakeSlack:
             self._record(Call(method, params, failed=True, error="invalid_auth"))
             return _json_reply({"ok": False, "error": "invalid_auth"})
 
-        scope_headers = (("x-oauth-scopes", self._scopes), ("x-accepted-oauth-scopes", ""))
+        scope_headers = (("x-oauth-scopes", ",".join(self.scopes)), ("x-accepted-oauth-scopes", ""))
         fault = self._take_fault(method)
         if fault is not None:
             self._record(Call(method, params, failed=True, error=fault.error))

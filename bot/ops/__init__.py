@@ -1,0 +1,1 @@
+"""Operator tools behind the CLI: ``sharebot audit`` and ``sharebot check``."""

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
+import socket
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import ParamSpec, Protocol, TypeVar
@@ -45,6 +49,10 @@ from bot.slack.messenger import SlackMessenger
 from bot.store.repository import NewGrant, Repository
 
 log = logging.getLogger(__name__)
+
+# How long a replica may hold a grant it works on before another may take it over (it
+# releases it as soon as it is done; this only matters when a process dies mid-work).
+CLAIM_TTL = timedelta(minutes=5)
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -95,7 +103,10 @@ class ShareService:
         home: HomeRefresher | None = None,
         remind_before: timedelta | None = timedelta(hours=1),
         remind_min_duration: timedelta = timedelta(days=1),
+        worker: str | None = None,
     ) -> None:
+        # Names this process in grant claims, so that replicas never work on one grant.
+        self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.hub = hub
         self.repo = repo
         self.messenger = messenger
@@ -108,6 +119,20 @@ class ShareService:
 
     async def _db(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         return await asyncio.to_thread(fn, *args, **kwargs)
+
+    @asynccontextmanager
+    async def _claimed(self, grant: Grant, now: datetime) -> AsyncIterator[Grant | None]:
+        """Claim ``grant`` for this process; yield its fresh state, or None when another
+        replica holds it or it has left the state it was in (someone finished first)."""
+        if not await self._db(self.repo.claim, grant.id, self.worker, now=now, ttl=CLAIM_TTL):
+            log.debug("%s: another worker has it", grant.label)
+            yield None
+            return
+        try:
+            fresh = await self._db(self.repo.get, grant.id)
+            yield fresh if fresh is not None and fresh.state is grant.state else None
+        finally:
+            await self._db(self.repo.release, grant.id, self.worker)
 
     # -- share --------------------------------------------------------------------------
 
@@ -342,7 +367,7 @@ class ShareService:
             by_server[(grant.owner_hub, grant.server)].append(grant)
         for (owner, server), grants in by_server.items():
             try:
-                await self._check_invitations(owner, server, grants, now, report)
+                await self._check_claimed_invitations(owner, server, grants, now, report)
             except HubError as err:
                 report.failures += 1
                 log.warning("cannot check invitations of %s/%s: %s", owner, server, err)
@@ -354,11 +379,31 @@ class ShareService:
                     log.info("%s reached its deadline", grant.label)
         report.reminded = await self._send_reminders(active, now)
         for grant in await self._db(self.repo.grants, states=[GrantState.ENDING]):
-            if await self._finish(grant, now):
-                report.ended += 1
-            else:
-                report.failures += 1
+            async with self._claimed(grant, now) as mine:
+                if mine is None:
+                    continue
+                if await self._finish_claimed(mine, now):
+                    report.ended += 1
+                else:
+                    report.failures += 1
         return report
+
+    async def _check_claimed_invitations(
+        self, owner: str, server: str, grants: list[Grant], now: datetime, report: SweepReport
+    ) -> None:
+        """Check the invitations to one server that no other replica is checking."""
+        claimed: list[Grant] = []
+        try:
+            for grant in grants:
+                if await self._db(self.repo.claim, grant.id, self.worker, now=now, ttl=CLAIM_TTL):
+                    claimed.append(grant)
+            fresh = [await self._db(self.repo.get, g.id) for g in claimed]
+            mine = [g for g in fresh if g is not None and g.state is GrantState.INVITED]
+            if mine:
+                await self._check_invitations(owner, server, mine, now, report)
+        finally:
+            for grant in claimed:
+                await self._db(self.repo.release, grant.id, self.worker)
 
     async def _check_invitations(
         self, owner: str, server: str, grants: list[Grant], now: datetime, report: SweepReport
@@ -495,6 +540,13 @@ class ShareService:
         )
 
     async def _finish(self, grant: Grant, now: datetime) -> bool:
+        """End an ``ending`` grant now, unless another replica is already doing it."""
+        async with self._claimed(grant, now) as mine:
+            if mine is None:
+                return True  # another worker holds it, or it has ended meanwhile
+            return await self._finish_claimed(mine, now)
+
+    async def _finish_claimed(self, grant: Grant, now: datetime) -> bool:
         """Remove the hub share of an ending grant (unless it must stay); True when done."""
         reason = grant.end_reason or EndReason.EXPIRED
         others = await self._db(

@@ -335,6 +335,38 @@ class Repository:
             session.refresh(row)
             return _grant(row)
 
+    def claim(self, grant_id: int, worker: str, *, now: datetime, ttl: timedelta) -> bool:
+        """Take the grant for ``ttl`` so that no other replica works on it meanwhile.
+
+        A guarded UPDATE: it succeeds when the grant is unclaimed, its claim has run out
+        (a replica died mid-work), or ``worker`` holds it already. Release with
+        :meth:`release`.
+        """
+        with self._tx() as session:
+            result = session.execute(
+                update(GrantRow)
+                .where(
+                    GrantRow.id == grant_id,
+                    or_(
+                        GrantRow.claimed_until.is_(None),
+                        GrantRow.claimed_until < now,
+                        GrantRow.claimed_by == worker,
+                    ),
+                )
+                .values(claimed_by=worker, claimed_until=now + ttl)
+                .execution_options(synchronize_session=False)
+            )
+            return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    def release(self, grant_id: int, worker: str) -> None:
+        with self._tx() as session:
+            session.execute(
+                update(GrantRow)
+                .where(GrantRow.id == grant_id, GrantRow.claimed_by == worker)
+                .values(claimed_by=None, claimed_until=None)
+                .execution_options(synchronize_session=False)
+            )
+
     def record_failure(self, grant: Grant, error: str, *, now: datetime, action: str) -> None:
         """Note a failed attempt (e.g. a revocation the hub refused) for the next pass."""
         with self._tx() as session:

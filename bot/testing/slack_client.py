@@ -204,6 +204,23 @@ class RunningApp:
 def start_app(
     env: dict[str, str], workdir: Path, timeout: float = 30.0, port: int | None = None
 ) -> RunningApp:
+    """Start ``sharebot serve`` and wait until it answers /healthz."""
+    app = spawn_app(env, workdir, port)
+    wait_healthy(app, timeout)
+    return app
+
+
+def wait_healthy(app: RunningApp, timeout: float = 30.0) -> None:
+    """Wait for /healthz of a spawned app; stop it on failure (also on Ctrl-C)."""
+    try:
+        _wait_healthy(app, time.monotonic() + timeout)
+    except BaseException:
+        app.stop()
+        raise
+
+
+def spawn_app(env: dict[str, str], workdir: Path, port: int | None = None) -> RunningApp:
+    """Start ``sharebot serve`` without waiting for it (see :func:`wait_healthy`)."""
     port = port or free_port()
     env = {**env, "SHAREBOT_HOST": "127.0.0.1", "SHAREBOT_PORT": str(port)}
     log_path = workdir / f"sharebot-{port}.log"
@@ -216,13 +233,7 @@ def start_app(
             stderr=subprocess.STDOUT,
             preexec_fn=die_with_parent,
         )
-    app = RunningApp(f"http://127.0.0.1:{port}", env, process, log_path)
-    try:
-        _wait_healthy(app, time.monotonic() + timeout)
-    except BaseException:  # also Ctrl-C: never leave the process behind
-        app.stop()
-        raise
-    return app
+    return RunningApp(f"http://127.0.0.1:{port}", env, process, log_path)
 
 
 def _wait_healthy(app: RunningApp, deadline: float) -> None:

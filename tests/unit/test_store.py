@@ -96,3 +96,18 @@ def test_links_are_one_to_one(engine: Engine) -> None:
     assert repo.unlink("U2", by="t", now=NOW) is not None
     assert repo.hub_users(["U2"]) == {}
     assert [a.action for a in repo.audit_log()] == ["link", "link", "link", "unlink"]
+
+
+def test_one_worker_at_a_time_claims_a_grant(engine: Engine) -> None:
+    repo = Repository(engine)
+    grant = repo.add_grant(new_grant(), now=NOW)
+    ttl = timedelta(minutes=5)
+    assert repo.claim(grant.id, "replica-a", now=NOW, ttl=ttl)
+    assert not repo.claim(grant.id, "replica-b", now=NOW, ttl=ttl)
+    assert repo.claim(grant.id, "replica-a", now=NOW, ttl=ttl)  # its own claim: renewed
+    repo.release(grant.id, "replica-b")  # not b's to release
+    assert not repo.claim(grant.id, "replica-b", now=NOW + timedelta(minutes=1), ttl=ttl)
+    repo.release(grant.id, "replica-a")
+    assert repo.claim(grant.id, "replica-b", now=NOW, ttl=ttl)
+    # A replica that died while holding it: its claim runs out and another takes over.
+    assert repo.claim(grant.id, "replica-a", now=NOW + ttl + timedelta(seconds=1), ttl=ttl)

@@ -36,7 +36,12 @@ def create_bolt_app(runtime: Runtime) -> AsyncApp:
         process_before_response=False,
     )
     services = listeners.Services(runtime.service, runtime.linking, runtime.decisions)
-    listeners.register(app, services, max_duration=settings.max_duration)
+    listeners.register(
+        app,
+        services,
+        max_duration=settings.max_duration,
+        allow_until_revoked=settings.allow_until_revoked,
+    )
     listeners.register_digest(app, digest_service(runtime))
     return app
 

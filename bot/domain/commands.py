@@ -11,7 +11,13 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.domain.durations import check_share_duration, looks_like_duration, parse_duration
+from bot.domain.durations import (
+    UNTIL_REVOKED,
+    UNTIL_REVOKED_WORD,
+    check_share_duration,
+    looks_like_duration,
+    parse_duration,
+)
 from bot.errors import CommandError
 
 _USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
@@ -35,7 +41,8 @@ class ListShares:
 
 @dataclass(frozen=True)
 class Share:
-    """Share the caller's ``server`` with ``recipients`` for ``duration``."""
+    """Share the caller's ``server`` with ``recipients`` for ``duration`` (which may be
+    ``UNTIL_REVOKED``)."""
 
     recipients: tuple[str, ...]
     duration: timedelta
@@ -92,8 +99,14 @@ _NO_ARGUMENTS: dict[str, Command] = {
 }
 
 
-def parse_command(text: str, *, max_duration: timedelta) -> Command:
-    """Parse the text after ``/share-server``. Raises CommandError with a specific message."""
+def parse_command(
+    text: str, *, max_duration: timedelta, allow_until_revoked: bool = False
+) -> Command:
+    """Parse the text after ``/share-server``. Raises CommandError with a specific message.
+
+    ``allow_until_revoked``: accept ``until-revoked`` as a duration (a share without an end).
+    """
+    limits = _Limits(max_duration, allow_until_revoked)
     words = text.split()
     if not words or words[0].lower() in {"help", "-h", "--help", "?"}:
         return Help()
@@ -105,30 +118,36 @@ def parse_command(text: str, *, max_duration: timedelta) -> Command:
     if head == "revoke":
         return _parse_revoke(words[1:])
     if head == "request":
-        return _parse_request(words[1:], max_duration)
+        return _parse_request(words[1:], limits)
     if _mention(words[0]) is None:
         _explain_bad_recipient(words[0])
         if looks_like_duration(words[0]):
             raise CommandError("Say who to share with first, e.g. `/share-server @alice 1h`.")
         raise CommandError(f"Unknown subcommand `{words[0]}`.")
-    return _parse_share(words, max_duration)
+    return _parse_share(words, limits)
 
 
-def _parse_share(words: list[str], max_duration: timedelta) -> Share:
+@dataclass(frozen=True)
+class _Limits:
+    max_duration: timedelta
+    allow_until_revoked: bool
+
+
+def _parse_share(words: list[str], limits: _Limits) -> Share:
     recipients: list[str] = []
     rest = list(words)
     while rest and (user := _mention(rest[0])) is not None:
         if user not in recipients:
             recipients.append(user)
         rest.pop(0)
-    duration, server, manage = _parse_terms(rest, max_duration, "/share-server @alice 1h")
+    duration, server, manage = _parse_terms(rest, limits, "/share-server @alice 1h")
     for word in rest:
         if _mention(word) is not None:
             raise CommandError("Put every person before the duration: `@alice @bob 1h`.")
     return Share(tuple(recipients), duration, server, " ".join(rest), manage)
 
 
-def _parse_request(words: list[str], max_duration: timedelta) -> Request:
+def _parse_request(words: list[str], limits: _Limits) -> Request:
     rest = list(words)
     if not rest:
         raise CommandError("Say whose server you need: `/share-server request @bob 1h`.")
@@ -139,22 +158,29 @@ def _parse_request(words: list[str], max_duration: timedelta) -> Request:
     rest.pop(0)
     if rest and _mention(rest[0]) is not None:
         raise CommandError("Ask one owner at a time: `/share-server request @bob 1h`.")
-    duration, server, manage = _parse_terms(rest, max_duration, "/share-server request @bob 1h")
+    duration, server, manage = _parse_terms(rest, limits, "/share-server request @bob 1h")
     return Request(owner, duration, server, " ".join(rest), manage)
 
 
-def _parse_terms(
-    rest: list[str], max_duration: timedelta, example: str
-) -> tuple[timedelta, str, bool]:
+def _parse_terms(rest: list[str], limits: _Limits, example: str) -> tuple[timedelta, str, bool]:
     """Take ``[server:NAME] DURATION [server:NAME] [manage]`` off the front of ``rest``."""
     server = _take_server(rest)
     if not rest:
         raise CommandError(f"Say for how long, e.g. `{example}`.")
-    if not looks_like_duration(rest[0]):
+    if rest[0].lower() == UNTIL_REVOKED_WORD:
+        if not limits.allow_until_revoked:
+            raise CommandError(
+                "Shares without an end are not enabled here; give a duration like `1d`. "
+                "(A hub admin can allow them with SHAREBOT_ALLOW_UNTIL_REVOKED.)"
+            )
+        rest.pop(0)
+        duration = UNTIL_REVOKED
+    elif not looks_like_duration(rest[0]):
         _explain_bad_recipient(rest[0])
         raise CommandError(f"`{rest[0]}` is not a duration. Use forms like `30m`, `1h`, `2h30m`.")
-    duration = parse_duration(rest.pop(0))
-    check_share_duration(duration, max_duration)
+    else:
+        duration = parse_duration(rest.pop(0))
+        check_share_duration(duration, limits.max_duration)
     manage = False
     while rest:
         if server is None and (named := _take_server(rest)) is not None:

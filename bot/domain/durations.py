@@ -1,4 +1,11 @@
-"""Durations as people type them: ``30m``, ``1h``, ``2h30m``, ``1d``, ``1w``."""
+"""Durations as people type them: ``30m``, ``1h``, ``2h30m``, ``1d``, ``1w``.
+
+A share without an end (``until-revoked``, when SHAREBOT_ALLOW_UNTIL_REVOKED allows it) has
+the duration :data:`UNTIL_REVOKED`: it compares longer than any limit (so approval policy
+treats it as above every threshold and "approve for less" offers every shorter step), is
+stored as NULL (:func:`to_seconds`) and is never added to a time (such grants get no
+deadline; see ``bot.domain.grants.deadline_after_acceptance``).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +19,23 @@ _PART = re.compile(r"(\d+)([smhdw])")
 _WHOLE = re.compile(r"(?:\d+[smhdw])+")
 
 MIN_SHARE = timedelta(minutes=1)
+UNTIL_REVOKED = timedelta.max
+UNTIL_REVOKED_WORD = "until-revoked"
+
+
+def is_until_revoked(value: timedelta) -> bool:
+    # whole days: a value that went through seconds and back still counts
+    return value.days >= UNTIL_REVOKED.days
+
+
+def to_seconds(value: timedelta) -> int | None:
+    """For the database: whole seconds, or None for until revoked."""
+    return None if is_until_revoked(value) else int(value.total_seconds())
+
+
+def from_seconds(seconds: int | None) -> timedelta:
+    """From the database: NULL is until revoked."""
+    return UNTIL_REVOKED if seconds is None else timedelta(seconds=seconds)
 
 
 def looks_like_duration(text: str) -> bool:
@@ -48,6 +72,8 @@ def parse_duration(text: str) -> timedelta:
 
 def format_duration(value: timedelta) -> str:
     """An exact, readable form: 90 minutes -> ``1h30m``, 8 days -> ``8d``, 14 days -> ``2w``."""
+    if is_until_revoked(value):
+        return "until revoked"
     seconds = int(value.total_seconds())
     if seconds <= 0:
         return "0s"
@@ -60,6 +86,11 @@ def format_duration(value: timedelta) -> str:
             count, seconds = divmod(seconds, size)
             parts.append(f"{count}{unit}")
     return "".join(parts)
+
+
+def for_how_long(value: timedelta) -> str:
+    """``for 1h``, or ``until revoked``: how long a share lasts, in a sentence."""
+    return "until revoked" if is_until_revoked(value) else f"for {format_duration(value)}"
 
 
 def check_share_duration(value: timedelta, maximum: timedelta) -> None:

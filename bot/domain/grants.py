@@ -19,6 +19,8 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.domain.durations import is_until_revoked
+
 
 class GrantState(enum.StrEnum):
     INVITED = "invited"
@@ -107,8 +109,9 @@ class Grant:
         return self.accepted_hub_user or self.recipient_hub
 
 
-def deadline_after_acceptance(accepted_at: datetime, duration: timedelta) -> datetime:
-    return accepted_at + duration
+def deadline_after_acceptance(accepted_at: datetime, duration: timedelta) -> datetime | None:
+    """When access ends; None for a share until revoked (it has no deadline)."""
+    return None if is_until_revoked(duration) else accepted_at + duration
 
 
 def is_due_to_expire(grant: Grant, now: datetime) -> bool:

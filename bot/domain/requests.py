@@ -18,7 +18,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.domain.durations import format_duration
+from bot.domain.durations import format_duration, is_until_revoked
 
 
 class DecisionKind(enum.StrEnum):
@@ -107,7 +107,9 @@ class Policy:
     def reasons(self, duration: timedelta, extras: tuple[str, ...]) -> list[str]:
         """Why a share needs approval; empty when it does not."""
         why = []
-        if self.approval_above is not None and duration > self.approval_above:
+        if self.approval_above is not None and is_until_revoked(duration):
+            why.append("it has no end (until revoked)")
+        elif self.approval_above is not None and duration > self.approval_above:
             why.append(f"it is longer than {format_duration(self.approval_above)}")
         if MANAGE in extras:
             why.append("it lets them start and stop the server")

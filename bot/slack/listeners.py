@@ -55,14 +55,24 @@ async def answer(what: str, work: Awaitable[str]) -> str:
         return texts.internal_error()
 
 
-def register(app: AsyncApp, services: Services, *, max_duration: timedelta) -> None:
+def register(
+    app: AsyncApp,
+    services: Services,
+    *,
+    max_duration: timedelta,
+    allow_until_revoked: bool = False,
+) -> None:
     max_text = format_duration(max_duration)
 
     @app.command(COMMAND)
     async def share_server(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
         caller = command["user_id"]
         try:
-            cmd = commands.parse_command(command.get("text", ""), max_duration=max_duration)
+            cmd = commands.parse_command(
+                command.get("text", ""),
+                max_duration=max_duration,
+                allow_until_revoked=allow_until_revoked,
+            )
         except CommandError as err:
             await ack(response_type="ephemeral", text=texts.with_usage(err.user_message, max_text))
             return

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from bot.domain.digest import Item, OwnerCount, Reason, Status
-from bot.domain.durations import format_duration
+from bot.domain.durations import for_how_long, format_duration, is_until_revoked
 from bot.domain.grants import Grant
 from bot.domain.reconcile import ExternalShare
 from bot.domain.requests import Decision, DecisionKind, DecisionState
@@ -78,9 +78,13 @@ def unknown_server(server: str, available: list[str]) -> str:
 def invited(grant: Grant) -> str:
     where = server_label(grant.owner_hub, grant.server)
     link_until = when(grant.code_expires_at or grant.created_at)
+    length = (
+        "until you revoke it"
+        if is_until_revoked(grant.duration)
+        else f"for {format_duration(grant.duration)} from when they accept"
+    )
     return (
-        f"Invited {user(grant.recipient_slack_id)} to {where} for "
-        f"{format_duration(grant.duration)} from when they accept; "
+        f"Invited {user(grant.recipient_slack_id)} to {where} {length}; "
         f"their link works until {link_until}."
     )
 
@@ -94,7 +98,7 @@ def invitation_dm(grant: Grant) -> str:
     manage = " (you may also start and stop it)" if "manage" in grant.extras else ""
     return (
         f"{user(grant.owner_slack_id)} shared {server_label(grant.owner_hub, grant.server)} with "
-        f"you{manage} for {format_duration(grant.duration)}. Access starts when you accept; "
+        f"you{manage} {for_how_long(grant.duration)}. Access starts when you accept; "
         f"the link works until {when(grant.code_expires_at or grant.created_at)} "
         f"and only once.{note}"
     )
@@ -104,12 +108,13 @@ ACCEPT_BUTTON = "Accept and open"
 
 
 def accepted_owner(grant: Grant) -> str:
-    assert grant.expires_at is not None
     who = user(grant.recipient_slack_id)
-    return (
-        f"{who} accepted your share of {server_label(grant.owner_hub, grant.server)}. "
+    ends = (
         f"Access ends {when(grant.expires_at)}."
+        if grant.expires_at is not None
+        else "Access lasts until you revoke it; your daily digest will list it."
     )
+    return f"{who} accepted your share of {server_label(grant.owner_hub, grant.server)}. {ends}"
 
 
 def misused_owner(grant: Grant, intruder: str, revoked: bool) -> str:
@@ -209,6 +214,8 @@ def list_shares(grants: list[Grant]) -> str:
             )
         elif grant.state.value == "active" and grant.expires_at is not None:
             lines.append(f"• {who} on {where}: active until {when(grant.expires_at)}")
+        elif grant.state.value == "active":
+            lines.append(f"• {who} on {where}: active until you revoke it")
         else:
             lines.append(f"• {who} on {where}: being revoked (JupyterHub has not confirmed yet)")
     return "\n".join(lines)
@@ -320,8 +327,8 @@ def decision_summary(d: Decision) -> str:
 def decision_requester_copy(d: Decision) -> str:
     decider = user(d.owner_slack_id) if d.kind is DecisionKind.REQUEST else "an approver"
     return (
-        f"Your request is waiting for {decider}: {server_label(d.owner_hub, d.server)} for "
-        f"{format_duration(d.duration)} ({extras_label(d.extras)}). "
+        f"Your request is waiting for {decider}: {server_label(d.owner_hub, d.server)} "
+        f"{for_how_long(d.duration)} ({extras_label(d.extras)}). "
         f"It expires {when(d.expires_at)}."
     )
 
@@ -352,8 +359,8 @@ def decision_outcome(d: Decision) -> str:
 
 def request_sent(d: Decision, posted_to: str) -> str:
     return (
-        f"Asked {posted_to} for {server_label(d.owner_hub, d.server)} for "
-        f"{format_duration(d.duration)}. I will DM you the answer; the request expires "
+        f"Asked {posted_to} for {server_label(d.owner_hub, d.server)} "
+        f"{for_how_long(d.duration)}. I will DM you the answer; the request expires "
         f"{when(d.expires_at)}."
     )
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import sessionmaker
 
+from bot.domain.durations import from_seconds, to_seconds
 from bot.domain.grants import InvalidTransition
 from bot.domain.requests import (
     DECISION_TRANSITIONS,
@@ -57,7 +58,7 @@ class Decisions:
                 owner_hub=owner_hub,
                 server=server,
                 recipients=list(recipients),
-                duration_seconds=int(duration.total_seconds()),
+                duration_seconds=to_seconds(duration),
                 extras=list(extras),
                 reason=reason,
                 created_at=now,
@@ -134,7 +135,8 @@ class Decisions:
         if note is not None:
             values["decision_note"] = note
         if approved_duration is not None:
-            values["approved_duration_seconds"] = int(approved_duration.total_seconds())
+            # until revoked is stored as NULL, which reads back as "the duration asked for"
+            values["approved_duration_seconds"] = to_seconds(approved_duration)
         condition = [DecisionRow.id == decision.id, DecisionRow.state == decision.state.value]
         if unless_overdue:
             condition.append(DecisionRow.expires_at > now)
@@ -181,7 +183,7 @@ def _decision(row: DecisionRow) -> Decision:
         owner_hub=row.owner_hub,
         server=row.server,
         recipients=tuple(row.recipients),
-        duration=timedelta(seconds=row.duration_seconds),
+        duration=from_seconds(row.duration_seconds),
         extras=tuple(row.extras),
         reason=row.reason,
         created_at=row.created_at,

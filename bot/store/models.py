@@ -83,7 +83,7 @@ class GrantRow(Base):
     recipient_slack_id: Mapped[str] = mapped_column(String(32), index=True)
     recipient_hub: Mapped[str] = mapped_column(String(255))
     # NULL: until revoked (no end; SHAREBOT_ALLOW_UNTIL_REVOKED)
-    duration_seconds: Mapped[int] = mapped_column(Integer, nullable=True)
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -160,7 +160,7 @@ class DecisionRow(Base):
     owner_hub: Mapped[str] = mapped_column(String(255))
     server: Mapped[str] = mapped_column(String(255))
     recipients: Mapped[list[str]] = mapped_column(JSON)
-    duration_seconds: Mapped[int] = mapped_column(Integer, nullable=True)  # NULL: until revoked
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)  # NULL: until revoked
     extras: Mapped[list[str]] = mapped_column(JSON)
     reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.domain.durations import from_seconds, to_seconds
 from bot.domain.grants import EndReason, Grant, GrantState, check_transition
 from bot.store.models import AuditEvent, GrantRow, UserLink
 
@@ -166,7 +167,7 @@ class Repository:
                 server=new.server,
                 recipient_slack_id=new.recipient_slack_id,
                 recipient_hub=new.recipient_hub,
-                duration_seconds=int(new.duration.total_seconds()),
+                duration_seconds=to_seconds(new.duration),
                 note=new.note,
                 created_at=now,
                 updated_at=now,
@@ -463,7 +464,7 @@ def _grant(row: GrantRow) -> Grant:
         server=row.server,
         recipient_slack_id=row.recipient_slack_id,
         recipient_hub=row.recipient_hub,
-        duration=timedelta(seconds=row.duration_seconds),
+        duration=from_seconds(row.duration_seconds),
         note=row.note,
         created_at=row.created_at,
         code_id=row.code_id,

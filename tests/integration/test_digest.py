@@ -235,3 +235,48 @@ def test_rate_limited_slack_still_gets_exactly_one_digest_per_owner(
     assert len(rate_limited) == 2  # Slack said 429 twice; slack_sdk waited and retried
     assert len(slack.dms_to("UOWNER")) == 1
     assert len(slack.dms_to("UBOB")) == 1
+
+
+def test_until_revoked_share_has_no_end_and_is_in_the_digest_until_kept(
+    digest_env: dict[str, str], slack: FakeSlack, clean_hub: RunningHub, db: Engine, tmp_path: Path
+) -> None:
+    hub = clean_hub
+    refused = start_app(digest_env, tmp_path)
+    try:
+        ack = refused.command("UOWNER", "<@UALICE|alice> until-revoked", slack.new_response_url())
+        assert ack.status_code == 200 and "not enabled" in ack.json()["text"]  # the quick ack
+    finally:
+        refused.stop()
+
+    env = {**digest_env, "SHAREBOT_ALLOW_UNTIL_REVOKED": "true"}
+    app = start_app(env, tmp_path)
+    try:
+        url = slack.new_response_url()
+        assert app.command("UOWNER", "<@UALICE|alice> until-revoked", url).status_code == 200
+        [reply] = slack.wait_for(lambda: slack.responses(url), timeout=20)
+        assert "until you revoke it" in reply["text"]
+        invitation = slack.wait_for_dm("UALICE", "until revoked", timeout=20)
+        accept = next(b["url"] for b in buttons(invitation) if b.get("url"))
+        assert hub.accept_share("alice", accept).status_code == 302
+        slack.wait_for_dm("UOWNER", "until you revoke it", timeout=20)
+        with Session(db) as session:
+            [grant] = session.scalars(select(GrantRow))
+            assert grant.state == "active" and grant.expires_at is None
+            assert grant.duration_seconds is None
+
+        assert "1 sent" in digest(env)
+        dm = slack.wait_for_dm("UOWNER", "Daily digest")
+        assert "has no end date" in str(dm["blocks"])
+        keep = next(b for b in buttons(dm) if b["action_id"] == blocks.DIGEST_KEEP_ACTION)
+        assert keep["value"] == f"grant:{grant.id}"
+        assert "won't be in your digest" in click(app, slack, "UOWNER", keep)
+        [update_call] = slack.calls("chat.update")
+        assert "Kept" in str(update_call.params["blocks"])
+        with Session(db) as session:
+            kept = session.get(GrantRow, grant.id)
+            assert kept is not None and kept.snoozed_until is not None
+            assert kept.state == "active"  # kept, not touched
+        assert share_users(hub, "owner") == {"alice"}
+        assert "kept" in audit_actions(db, grant.id)
+    finally:
+        app.stop()

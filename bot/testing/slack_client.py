@@ -111,6 +111,8 @@ def app_env(
         JUPYTERHUB_PUBLIC_URL=hub.public_url,
         SHAREBOT_DATABASE_URL=database_url,
         SHAREBOT_SWEEP_INTERVAL="0.5",
+        # no scheduled digest mid-test: tests that want one run `sharebot digest --now`
+        SHAREBOT_DIGEST_TIME="off",
     )
     env.update(overrides)
     return env

@@ -671,6 +671,8 @@ def _home_state(grant: Grant) -> str:
         return f"invited, link valid until {when(grant.code_expires_at or grant.created_at)}"
     if grant.state.value == "active" and grant.expires_at is not None:
         return f"active until {when(grant.expires_at)}"
+    if grant.state.value == "active":
+        return "active until revoked"
     return "ending (JupyterHub has not confirmed yet)"
 
 

@@ -61,12 +61,13 @@ async def digest_once(digest: DigestService, clock: Callable[[], datetime]) -> D
 
 
 async def digest_forever(
-    digest: DigestService, interval: float, clock: Callable[[], datetime]
+    runtime: Runtime, digest: DigestService, interval: float, clock: Callable[[], datetime]
 ) -> None:
     """Check every ``interval`` seconds whether to reconcile or send the digest."""
     while True:
         try:
             await digest_once(digest, clock)
+            runtime.metrics.job_succeeded("digest")
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -79,7 +79,9 @@ def create_app(runtime: Runtime, *, background: bool = True) -> Starlette:
             )
             tasks.append(
                 asyncio.create_task(
-                    digest_forever(digest_service(runtime), runtime.settings.sweep_interval, utcnow)
+                    digest_forever(
+                        runtime, digest_service(runtime), runtime.settings.sweep_interval, utcnow
+                    )
                 )
             )
         if runtime.settings.slack_app_token is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -219,46 +219,38 @@ async def run(services: Services, caller: str, cmd: commands.Command) -> str:
 def register_digest(app: AsyncApp, digest: DigestService) -> None:
     """The digest's buttons: Revoke, Keep, Revoke all stale (only for the digest's owner)."""
 
-    def clicked(body: dict[str, Any]) -> tuple[str, int | None, str]:
-        action = body["actions"][0]
-        message_id = blocks.digest_message_id(action.get("block_id"))
-        return body["user"]["id"], message_id, str(action.get("value") or "")
+    def button(action_id: str, what: str, op: Callable[[int, str, str], Awaitable[str]]) -> None:
+        """``op(message id, item ref, clicker)`` does the work and returns the reply."""
 
-    @app.action(blocks.DIGEST_REVOKE_ACTION)
-    async def digest_revoke(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
-        clicker, message_id, ref = clicked(body)
-        work = (
-            digest.revoke(message_id, ref, clicker, utcnow())
-            if message_id is not None
-            else _text(texts.digest_unknown_item())
-        )
-        text = await answer(f"digest revoke by {clicker}", work)
-        await respond(text=text, response_type="ephemeral", replace_original=False)
+        @app.action(action_id)
+        async def clicked(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+            await ack()
+            action = body["actions"][0]
+            clicker = body["user"]["id"]
+            message_id = blocks.digest_message_id(action.get("block_id"))
+            work = (
+                op(message_id, str(action.get("value") or ""), clicker)
+                if message_id is not None
+                else _text(texts.digest_unknown_item())
+            )
+            text = await answer(f"{what} by {clicker}", work)
+            await respond(text=text, response_type="ephemeral", replace_original=False)
 
-    @app.action(blocks.DIGEST_KEEP_ACTION)
-    async def digest_keep(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
-        clicker, message_id, ref = clicked(body)
-        work = (
-            digest.keep(message_id, ref, clicker, utcnow())
-            if message_id is not None
-            else _text(texts.digest_unknown_item())
-        )
-        text = await answer(f"digest keep by {clicker}", work)
-        await respond(text=text, response_type="ephemeral", replace_original=False)
-
-    @app.action(blocks.DIGEST_REVOKE_ALL_ACTION)
-    async def digest_revoke_all(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
-        clicker, message_id, _ = clicked(body)
-        work = (
-            digest.revoke_all(message_id, clicker, utcnow())
-            if message_id is not None
-            else _text(texts.digest_unknown_item())
-        )
-        text = await answer(f"digest revoke all by {clicker}", work)
-        await respond(text=text, response_type="ephemeral", replace_original=False)
+    button(
+        blocks.DIGEST_REVOKE_ACTION,
+        "digest revoke",
+        lambda message, ref, clicker: digest.revoke(message, ref, clicker, utcnow()),
+    )
+    button(
+        blocks.DIGEST_KEEP_ACTION,
+        "digest keep",
+        lambda message, ref, clicker: digest.keep(message, ref, clicker, utcnow()),
+    )
+    button(
+        blocks.DIGEST_REVOKE_ALL_ACTION,
+        "digest revoke all",
+        lambda message, _ref, clicker: digest.revoke_all(message, clicker, utcnow()),
+    )
 
 
 async def _text(text: str) -> str:

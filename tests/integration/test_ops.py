@@ -135,9 +135,10 @@ def test_metrics_after_a_share(app: RunningApp, slack: FakeSlack) -> None:
     assert after[created] == 1
     assert after[("sharebot_failures_total", (("kind", "slack_delivery"),))] == 0
 
-    sweep = ("sharebot_job_last_success_timestamp_seconds", (("job", "sweep"),))
-    stamp = poll(lambda: scrape(app).get(sweep), "a successful sweep")
-    assert abs(stamp - time.time()) < 60
+    for job in ("sweep", "digest"):
+        key = ("sharebot_job_last_success_timestamp_seconds", (("job", job),))
+        stamp = poll(lambda key=key: scrape(app).get(key), f"a successful {job} job")
+        assert abs(stamp - time.time()) < 60
 
 
 # -- JSON logs --------------------------------------------------------------------------------

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from bot.domain.grants import Grant, GrantState
+from bot.domain.grants import GrantState
 from bot.domain.requests import Decision, DecisionKind, DecisionState
 from bot.slack import blocks
-
-NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+from tests.support.factories import NOW, make_grant
 
 
 def decision(**changes: object) -> Decision:
@@ -69,17 +68,12 @@ def test_no_shorter_option_for_the_shortest_durations() -> None:
 
 def test_deny_modal_and_invitation_validate() -> None:
     assert blocks.deny_modal(7).to_dict()["private_metadata"] == "7"
-    grant = Grant(
-        id=1,
+    grant = make_grant(
         state=GrantState.INVITED,
-        owner_slack_id="UOWNER",
-        owner_hub="owner",
-        server="",
-        recipient_slack_id="UALICE",
-        recipient_hub="alice",
-        duration=timedelta(hours=1),
         note="n" * 5000,
         created_at=NOW,
+        accepted_hub_user=None,
+        expires_at=None,
         code_expires_at=NOW,
     )
     built = blocks.invitation(grant, "https://hub.example.org/hub/accept-share?code=abc")

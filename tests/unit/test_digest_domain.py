@@ -31,29 +31,14 @@ from bot.domain.digest import (
 )
 from bot.domain.grants import Grant, GrantState
 from bot.domain.reconcile import ExternalShare, HubShare, ShareKind, plan
+from tests.support.factories import NOW, make_grant
 
-NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)  # a Thursday
 BERLIN = ZoneInfo("Europe/Berlin")
 RULES = StaleRules(stale_after=timedelta(days=7))
 
 
 def grant(**changes: object) -> Grant:
-    base = Grant(
-        id=1,
-        state=GrantState.ACTIVE,
-        owner_slack_id="UOWNER",
-        owner_hub="owner",
-        server="",
-        recipient_slack_id="UALICE",
-        recipient_hub="alice",
-        duration=timedelta(hours=1),
-        note="",
-        created_at=NOW - timedelta(hours=2),
-        accepted_at=NOW - timedelta(hours=1),
-        accepted_hub_user="alice",
-        expires_at=NOW + timedelta(minutes=5),
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
+    return make_grant(**{"accepted_at": NOW - timedelta(hours=1), **changes})
 
 
 def external(**changes: object) -> ExternalShare:

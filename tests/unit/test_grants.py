@@ -1,5 +1,5 @@
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -14,26 +14,11 @@ from bot.domain.grants import (
     prior_access,
     unexpected_holders,
 )
-
-NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+from tests.support.factories import NOW, make_grant
 
 
 def grant(**changes: object) -> Grant:
-    base = Grant(
-        id=1,
-        state=GrantState.ACTIVE,
-        owner_slack_id="UOWNER",
-        owner_hub="owner",
-        server="",
-        recipient_slack_id="UALICE",
-        recipient_hub="alice",
-        duration=timedelta(hours=1),
-        note="",
-        created_at=NOW - timedelta(hours=2),
-        accepted_hub_user="alice",
-        expires_at=NOW + timedelta(minutes=5),
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
+    return make_grant(**changes)
 
 
 def test_transitions() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,26 +13,23 @@ from bot.domain.grants import Grant, GrantState
 from bot.domain.requests import Decision, DecisionKind, DecisionState
 from bot.slack import blocks, home
 from bot.slack.home import MAX_BLOCKS, HomeData, home_view
-
-NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+from tests.support.factories import NOW, make_grant
 
 
 def grant(i: int, **changes: object) -> Grant:
-    base = Grant(
-        id=i,
-        state=GrantState.ACTIVE,
-        owner_slack_id="UOWNER",
-        owner_hub="owner",
-        server="gpu" if i % 2 else "",
-        recipient_slack_id=f"U{i:05d}",
-        recipient_hub=f"user{i}",
-        duration=timedelta(hours=2),
-        note="n" * 400,
-        created_at=NOW - timedelta(minutes=1000 - i),
-        accepted_at=NOW,
-        expires_at=NOW + timedelta(hours=2),
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
+    defaults = {
+        "id": i,
+        "server": "gpu" if i % 2 else "",
+        "recipient_slack_id": f"U{i:05d}",
+        "recipient_hub": f"user{i}",
+        "accepted_hub_user": None,
+        "duration": timedelta(hours=2),
+        "note": "n" * 400,
+        "created_at": NOW - timedelta(minutes=1000 - i),
+        "accepted_at": NOW,
+        "expires_at": NOW + timedelta(hours=2),
+    }
+    return make_grant(**{**defaults, **changes})
 
 
 def decision(i: int, **changes: object) -> Decision:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -32,29 +32,21 @@ from bot.store.db import ensure_schema, make_engine
 from bot.store.decisions import Decisions
 from bot.store.repository import Repository
 from bot.testing.fake_slack import FakeSlack
+from tests.support.factories import NOW, make_grant
 from tests.unit.test_service import FlakyHub
 
-NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 
 
 def grant(**changes: object) -> Grant:
-    base = Grant(
-        id=1,
-        state=GrantState.ACTIVE,
-        owner_slack_id="UOWNER",
-        owner_hub="owner",
-        server="",
-        recipient_slack_id="UALICE",
-        recipient_hub="alice",
-        duration=2 * DAY,
-        note="",
-        created_at=NOW - 2 * DAY,
-        accepted_at=NOW - 2 * DAY + HOUR,
-        expires_at=NOW + HOUR,
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
+    defaults = {
+        "duration": 2 * DAY,
+        "created_at": NOW - 2 * DAY,
+        "accepted_at": NOW - 2 * DAY + HOUR,
+        "expires_at": NOW + HOUR,
+    }
+    return make_grant(**{**defaults, **changes})
 
 
 # -- the pure rule --------------------------------------------------------------------

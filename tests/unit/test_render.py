@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -10,24 +10,20 @@ from bot.domain.grants import Grant, GrantState
 from bot.domain.requests import Decision, DecisionKind, DecisionState
 from bot.slack import blocks, texts
 from bot.testing.render import SECRET_LINK, plain, redact, render_message
+from tests.support.factories import NOW, make_grant
 
-NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 NAMES = {"UOWNER": "owner", "UALICE": "alice", "UBOB": "bob"}
 ACCEPT = "http://127.0.0.1:8000/hub/accept-share?code=s3cr3t-c0de"
 
 
 def grant() -> Grant:
-    return Grant(
+    return make_grant(
         id=3,
         state=GrantState.INVITED,
-        owner_slack_id="UOWNER",
-        owner_hub="owner",
-        server="",
-        recipient_slack_id="UALICE",
-        recipient_hub="alice",
-        duration=timedelta(hours=1),
         note="pairing on the notebook",
         created_at=NOW,
+        accepted_hub_user=None,
+        expires_at=None,
         code_id="sc_1",
         code_expires_at=NOW + timedelta(days=1),
     )

@@ -383,8 +383,7 @@ class DigestService:
                 return texts.digest_unknown_item()
             if not grant.state.is_open:
                 return texts.digest_already_handled()
-            done = await self.shares._revoke_one(grant, clicker, now)
-            return texts.revoke_summary(*(([grant], []) if done else ([], [grant])))
+            return await self.shares.revoke_grant(grant.id, clicker, now)
         share = await self._db(self.digests.external, item.id)
         if share is None or share.owner_hub != message.owner_hub:
             return texts.digest_unknown_item()

@@ -49,15 +49,49 @@ def _at_revision(url: str, revision: str) -> Engine:
     return engine
 
 
+def populate(engine: Engine) -> None:
+    """Rows in every table that later migrations rebuild, linked by foreign keys."""
+    at = "'2026-11-01 00:00:00'"
+    with engine.begin() as connection:
+        for statement in (
+            "INSERT INTO user_links (slack_user_id, hub_user, method, linked_at)"
+            f" VALUES ('U1', 'alice', 'admin', {at})",
+            "INSERT INTO decisions (id, kind, state, requester_slack_id, owner_slack_id,"
+            " owner_hub, server, recipients, duration_seconds, extras, reason, created_at,"
+            " expires_at, updated_at) VALUES (1, 'request', 'approved', 'U2', 'U1', 'alice',"
+            f" '', '[\"U2\"]', 3600, '[]', '', {at}, {at}, {at})",
+            "INSERT INTO grants (id, state, owner_slack_id, owner_hub, server,"
+            " recipient_slack_id, recipient_hub, duration_seconds, note, created_at,"
+            " updated_at, had_prior_access, revoke_attempts, extras, decision_id)"
+            f" VALUES (1, 'active', 'U1', 'alice', '', 'U2', 'bob', 3600, '', {at}, {at},"
+            " false, 0, '[]', 1)",
+            "INSERT INTO audit_events (at, action, grant_id, detail)"
+            f" VALUES ({at}, 'share', 1, '{{}}')",
+        ):
+            connection.execute(text(statement))
+
+
+def test_upgrade_and_downgrade_keep_the_data(database_url: str) -> None:
+    """Migrations that rebuild referenced tables work on a database in use (both engines)."""
+    engine = _at_revision(database_url, "0003")
+    populate(engine)
+    migrate(engine)
+    assert current_revision(engine) == head_revision()
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT decision_id FROM grants")).scalar() == 1
+        assert connection.execute(text("SELECT count(*) FROM audit_events")).scalar() == 1
+    command.downgrade(alembic_config(engine), "0003")
+    command.upgrade(alembic_config(engine), "head")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT duration_seconds FROM grants")).scalar() == 3600
+        if engine.dialect.name == "sqlite":
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    engine.dispose()
+
+
 def test_migrate_backs_up_an_sqlite_file_first(tmp_path: Path) -> None:
     engine = _at_revision(f"sqlite:///{tmp_path / 'db.sqlite'}", "0003")
-    with engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO user_links (slack_user_id, hub_user, method, linked_at)"
-                " VALUES ('U1', 'alice', 'admin', '2026-11-01 00:00:00')"
-            )
-        )
+    populate(engine)
     before, backup = migrate(engine)
     assert before == "0003"
     assert current_revision(engine) == head_revision()

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import ParamSpec, Protocol, TypeVar
 
+from bot.clock import utcnow
 from bot.domain import commands
 from bot.domain.grants import (
     OPEN_STATES,
@@ -104,9 +105,13 @@ class ShareService:
         remind_before: timedelta | None = timedelta(hours=1),
         remind_min_duration: timedelta = timedelta(days=1),
         worker: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        # Names this process in grant claims, so that replicas never work on one grant.
-        self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        # Names this process in grant claims (each claim adds its own token, so two tasks
+        # of one process never hold a grant together). Fits grants.claimed_by (64).
+        self.worker = worker or f"{socket.gethostname()[:40]}:{os.getpid()}"
+        # Claims time out by the wall clock, not by the ``now`` a long pass started with.
+        self.clock = clock
         self.hub = hub
         self.repo = repo
         self.messenger = messenger
@@ -124,7 +129,8 @@ class ShareService:
     async def _claimed(self, grant: Grant, now: datetime) -> AsyncIterator[Grant | None]:
         """Claim ``grant`` for this process; yield its fresh state, or None when another
         replica holds it or it has left the state it was in (someone finished first)."""
-        if not await self._db(self.repo.claim, grant.id, self.worker, now=now, ttl=CLAIM_TTL):
+        token = await self._claim(grant)
+        if token is None:
             log.debug("%s: another worker has it", grant.label)
             yield None
             return
@@ -132,7 +138,13 @@ class ShareService:
             fresh = await self._db(self.repo.get, grant.id)
             yield fresh if fresh is not None and fresh.state is grant.state else None
         finally:
-            await self._db(self.repo.release, grant.id, self.worker)
+            await self._db(self.repo.release, grant.id, token)
+
+    async def _claim(self, grant: Grant) -> str | None:
+        """Claim ``grant`` under a new token; the token to release it with, or None."""
+        token = f"{self.worker}:{secrets.token_hex(4)}"
+        claimed = await self._db(self.repo.claim, grant.id, token, now=self.clock(), ttl=CLAIM_TTL)
+        return token if claimed else None
 
     # -- share --------------------------------------------------------------------------
 
@@ -392,18 +404,19 @@ class ShareService:
         self, owner: str, server: str, grants: list[Grant], now: datetime, report: SweepReport
     ) -> None:
         """Check the invitations to one server that no other replica is checking."""
-        claimed: list[Grant] = []
+        claimed: dict[int, str] = {}  # grant id -> claim token
         try:
             for grant in grants:
-                if await self._db(self.repo.claim, grant.id, self.worker, now=now, ttl=CLAIM_TTL):
-                    claimed.append(grant)
-            fresh = [await self._db(self.repo.get, g.id) for g in claimed]
+                token = await self._claim(grant)
+                if token is not None:
+                    claimed[grant.id] = token
+            fresh = [await self._db(self.repo.get, grant_id) for grant_id in claimed]
             mine = [g for g in fresh if g is not None and g.state is GrantState.INVITED]
             if mine:
                 await self._check_invitations(owner, server, mine, now, report)
         finally:
-            for grant in claimed:
-                await self._db(self.repo.release, grant.id, self.worker)
+            for grant_id, token in claimed.items():
+                await self._db(self.repo.release, grant_id, token)
 
     async def _check_invitations(
         self, owner: str, server: str, grants: list[Grant], now: datetime, report: SweepReport

@@ -340,7 +340,8 @@ class Repository:
         """Take the grant for ``ttl`` so that no other replica works on it meanwhile.
 
         A guarded UPDATE: it succeeds when the grant is unclaimed, its claim has run out
-        (a replica died mid-work), or ``worker`` holds it already. Release with
+        (a replica died mid-work), or ``worker`` holds it already (a renewal). ``worker``
+        is a token of one piece of work (at most 64 characters). Release with
         :meth:`release`.
         """
         with self._tx() as session:

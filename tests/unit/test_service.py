@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from bot.domain.commands import Revoke, Share
-from bot.domain.grants import GrantState
+from bot.domain.grants import EndReason, GrantState
 from bot.errors import HubUnavailable
 from bot.hub.client import HubClient
 from bot.identity import IdentityResolver
@@ -171,3 +171,21 @@ async def test_sweep_survives_hub_outage_with_open_invitations(
     report = await service.sweep(NOW + timedelta(minutes=1))
     assert report.failures == 1
     assert service.repo.grants(states=[GrantState.INVITED])  # nothing forgotten
+
+
+async def test_a_claimed_grant_is_left_alone_by_other_work_of_the_same_process(
+    service: ShareService, hub_script: FlakyHub
+) -> None:
+    await accepted_grant(service, hub_script)
+    [grant] = service.repo.grants(states=[GrantState.ACTIVE])
+    ending = await service._start_ending(grant, EndReason.REVOKED, "revoke", NOW)
+    assert ending is not None
+    # A sweep task holds the grant (say, waiting on the hub) while a click comes in.
+    async with service._claimed(ending, NOW) as held:
+        assert held is not None
+        assert await service._finish(ending, NOW)  # "someone else is on it"
+        assert hub_script.patches == 0
+        report = await service.sweep(NOW + timedelta(minutes=2))
+        assert report.ended == 0 and hub_script.patches == 0
+    report = await service.sweep(NOW + timedelta(minutes=2))
+    assert report.ended == 1 and hub_script.patches == 1

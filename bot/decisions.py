@@ -36,6 +36,7 @@ class ApprovalConfig:
     approvers: tuple[str, ...] = ()  # user ids, group ids, @handles
     channel: str | None = None  # post approvals here instead of DMing approvers
     ttl: timedelta = timedelta(hours=24)
+    max_duration: timedelta | None = None  # SHAREBOT_MAX_DURATION: no share lasts longer
 
 
 class DecisionService:
@@ -128,8 +129,13 @@ class DecisionService:
             return texts.cannot_extend(grant)
         if offered_deadline is not None and int(grant.expires_at.timestamp()) != offered_deadline:
             return texts.already_extended(grant)
+        if grant.expires_at <= now:  # due: the sweep is ending it
+            return texts.cannot_extend(grant)
         extra = grant.duration
-        reasons = self.config.policy.reasons(length_after_extension(grant, extra), grant.extras)
+        total = length_after_extension(grant, extra)
+        if self.config.max_duration is not None and total > self.config.max_duration:
+            return texts.extension_over_limit(grant, total, self.config.max_duration)
+        reasons = self.config.policy.reasons(total, grant.extras)
         if not reasons:
             extended = await self.shares.extend(grant, extra, clicker, now)
             if extended is None:

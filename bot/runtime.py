@@ -97,6 +97,7 @@ def build(settings: Settings, engine: Engine | None = None) -> Runtime:
             approvers=settings.approvers,
             channel=settings.approval_channel,
             ttl=settings.request_ttl,
+            max_duration=settings.max_duration,
         ),
     )
     return Runtime(

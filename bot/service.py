@@ -541,7 +541,8 @@ class ShareService:
         now: datetime,
         actor_slack_id: str | None = None,
     ) -> Grant | None:
-        """active -> ending, with why; None if someone else moved the grant first."""
+        """active -> ending, with why; None if someone else moved the grant first (or, for
+        an expiry, extended it since the deadline was read)."""
         return await self._db(
             self.repo.transition,
             grant,
@@ -549,6 +550,7 @@ class ShareService:
             now=now,
             action=action,
             actor_slack_id=actor_slack_id,
+            unchanged=("expires_at",) if reason is EndReason.EXPIRED else (),
             end_reason=reason.value,
         )
 

@@ -564,6 +564,14 @@ def cannot_extend(grant: Grant) -> str:
     )
 
 
+def extension_over_limit(grant: Grant, total: timedelta, limit: timedelta) -> str:
+    return (
+        f"Extending this share of {server_label(grant.owner_hub, grant.server)} would make it "
+        f"last {format_duration(total)} in all, longer than the {format_duration(limit)} "
+        "that shares may last here. It ends as planned; share again afterwards if needed."
+    )
+
+
 def already_extended(grant: Grant) -> str:
     until = when(grant.expires_at) if grant.expires_at else "its end"
     return f"Nothing changed: this share was already extended; it now lasts until {until}."

@@ -237,15 +237,21 @@ class Repository:
         actor_slack_id: str | None = None,
         actor_hub: str | None = None,
         detail: dict[str, Any] | None = None,
+        unchanged: tuple[str, ...] = (),
         **fields: Any,
     ) -> Grant | None:
-        """Move ``grant`` from its current state to ``new_state``; None if someone else won."""
+        """Move ``grant`` from its current state to ``new_state``; None if someone else won.
+
+        ``unchanged`` names columns that must still hold ``grant``'s values (e.g. an expiry
+        applies only to the deadline it was judged on, not to one extended meanwhile).
+        """
         check_transition(grant.state, new_state)
         values = {"state": new_state.value, "updated_at": now, **fields}
+        guards = [getattr(GrantRow, name) == getattr(grant, name) for name in unchanged]
         with self._tx() as session:
             result = session.execute(
                 update(GrantRow)
-                .where(GrantRow.id == grant.id, GrantRow.state == grant.state.value)
+                .where(GrantRow.id == grant.id, GrantRow.state == grant.state.value, *guards)
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
@@ -277,6 +283,7 @@ class Repository:
                     GrantRow.id == grant.id,
                     GrantRow.state == GrantState.ACTIVE.value,
                     GrantRow.reminded_at.is_(None),
+                    GrantRow.expires_at == grant.expires_at,  # not a deadline extended since
                 )
                 .values(reminded_at=now, updated_at=now)
                 .execution_options(synchronize_session=False)

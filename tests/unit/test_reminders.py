@@ -16,6 +16,7 @@ import pytest
 from bot.decisions import ApprovalConfig, DecisionService
 from bot.domain.commands import Share
 from bot.domain.grants import (
+    EndReason,
     Grant,
     GrantState,
     length_after_extension,
@@ -251,3 +252,40 @@ async def test_a_failing_home_never_breaks_the_action(
     outcome = await shares.share("UOWNER", Share(("UALICE",), HOUR), NOW)
     assert len(outcome.invited) == 1
     assert [c.error for c in fake_slack.calls("views.publish")] == ["internal_error"] * 2
+
+
+async def test_extension_stays_within_the_longest_share(
+    services: tuple[ShareService, DecisionService], hub_script: FlakyHub
+) -> None:
+    shares, decider = services
+    decider.config = ApprovalConfig(policy=Policy(), max_duration=3 * DAY)
+    g = await active_grant(shares, hub_script, 2 * DAY)
+    assert g.expires_at is not None
+    answer = await decider.extend(g.id, int(g.expires_at.timestamp()), "UOWNER", NOW)
+    assert "longer than the 3d that shares may last" in answer
+    assert shares.repo.get(g.id) == g
+
+
+async def test_no_extension_once_the_deadline_has_passed(
+    services: tuple[ShareService, DecisionService], hub_script: FlakyHub
+) -> None:
+    shares, decider = services
+    g = await active_grant(shares, hub_script, 2 * DAY)
+    assert g.expires_at is not None
+    late = g.expires_at + timedelta(seconds=1)
+    answer = await decider.extend(g.id, int(g.expires_at.timestamp()), "UOWNER", late)
+    assert "can't be extended" in answer
+    assert shares.repo.get(g.id) == g
+
+
+async def test_an_expiry_read_before_an_extension_does_not_end_the_grant(
+    services: tuple[ShareService, DecisionService], hub_script: FlakyHub
+) -> None:
+    shares, _ = services
+    g = await active_grant(shares, hub_script, 2 * DAY)
+    assert g.expires_at is not None
+    extended = await shares.extend(g, DAY, "UOWNER", NOW)  # after the sweep read `g`
+    assert extended is not None
+    assert await shares._start_ending(g, EndReason.EXPIRED, "expire", NOW) is None
+    assert shares.repo.mark_reminded(g, now=NOW) is None  # nor remind of the old end
+    assert shares.repo.get(g.id) == extended

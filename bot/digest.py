@@ -293,8 +293,16 @@ class DigestService:
         else:  # activity only for display: ask about the stale ones
             names = {i.who for i in stale_items(grants, externals, now, self.config.rules)}
             names -= {e.name for e in externals if e.kind is ShareKind.GROUP}
-        activity = {name: await self.hub.last_activity(name) for name in sorted(names)}
+        activity = {name: await self._last_activity(name) for name in sorted(names)}
         return stale_items(grants, externals, now, self.config.rules, activity)
+
+    async def _last_activity(self, user: str) -> datetime | None:
+        """Activity is a detail of the digest: a hub that fails to tell it is "unknown"."""
+        try:
+            return await self.hub.last_activity(user)
+        except HubError as err:
+            log.warning("last activity of %s unknown: %s", user, err)
+            return None
 
     # -- buttons ------------------------------------------------------------------------
 

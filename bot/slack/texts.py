@@ -712,7 +712,10 @@ def home_more(hidden: int, where: str | None = None) -> str:
 
 
 def home_confirm(grant: Grant, *, owner: bool) -> str:
+    """The confirmation dialog's text (Slack allows 300 characters there)."""
     where = server_label(grant.owner_hub, grant.server)
+    if len(where) > 200:
+        where = where[:199] + "…"
     if owner:
         return f"End {user(grant.recipient_slack_id)}'s access to {where} now?"
     return f"Give up your access to {where} now?"

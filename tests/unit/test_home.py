@@ -140,6 +140,16 @@ def test_unlinked_and_empty() -> None:
     assert "Nobody is sharing a server with you right now." in text
 
 
+def test_long_names_fit_the_confirmation_dialog() -> None:
+    long = grant(1, owner_hub="o" * 255, server="s" * 255)
+    data = HomeData(hub_user="o" * 255, shared_by=[long], shared_with=[long])
+    view = rendered(data)  # validates against Slack's limits
+    confirms = [
+        b["accessory"]["confirm"]["text"]["text"] for b in view["blocks"] if "accessory" in b
+    ]
+    assert len(confirms) == 2 and all(len(c) <= 300 for c in confirms)
+
+
 def test_ending_grants_have_no_button() -> None:
     view = rendered(HomeData(hub_user="owner", shared_by=[grant(1, state=GrantState.ENDING)]))
     assert buttons(view, home.REVOKE_ACTION) == []

@@ -165,7 +165,15 @@ class DigestService:
         ]
         known = await self._db(self.digests.externals, owner_hub)
         result = plan(owner_hub, grants, shares, known)
+        confirmed: dict[str, set[str]] = {}  # server -> users holding a share, asked again
         for grant in result.revoked_in_hub:
+            # A second look at this one server before closing anything: an owner-wide
+            # listing read page by page can skip a share when another is removed meanwhile.
+            if grant.server not in confirmed:
+                again = await self.hub.shares(owner_hub, grant.server)
+                confirmed[grant.server] = {s.user for s in again if s.user}
+            if grant.holder in confirmed[grant.server]:
+                continue
             closed = await self._db(
                 self.repo.transition,
                 grant,

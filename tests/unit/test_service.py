@@ -9,7 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.digest import DigestConfig, DigestService
 from bot.domain.commands import Revoke, Share
+from bot.domain.digest import Schedule
 from bot.domain.grants import EndReason, GrantState
 from bot.errors import HubUnavailable
 from bot.hub.client import HubClient
@@ -17,6 +19,7 @@ from bot.identity import IdentityResolver
 from bot.service import ShareService
 from bot.slack.messenger import SlackMessenger, make_web_client
 from bot.store.db import ensure_schema, make_engine
+from bot.store.digests import Digests
 from bot.store.repository import Repository
 from bot.testing.fake_slack import FakeSlack
 
@@ -189,3 +192,36 @@ async def test_a_claimed_grant_is_left_alone_by_other_work_of_the_same_process(
         assert report.ended == 0 and hub_script.patches == 0
     report = await service.sweep(NOW + timedelta(minutes=2))
     assert report.ended == 1 and hub_script.patches == 1
+
+
+class SkippingHub(FlakyHub):
+    """The owner-wide listing misses alice (a page shifted); the per-server one has her."""
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET" and request.url.path == "/hub/api/shares/owner":
+            return httpx.Response(200, json={"items": [], "_pagination": {"next": None}})
+        return super().__call__(request)
+
+
+async def test_reconciliation_looks_again_before_closing_a_grant(
+    service: ShareService, hub_script: FlakyHub
+) -> None:
+    await accepted_grant(service, hub_script)
+    skipping = SkippingHub()
+    skipping.shares = {"alice"}
+    hub = HubClient("http://hub.test/hub/api", "tok", transport=httpx.MockTransport(skipping))
+    digest = DigestService(
+        hub=hub,
+        repo=service.repo,
+        digests=Digests(service.repo.engine),
+        shares=service,
+        messenger=service.messenger,
+        config=DigestConfig(schedule=Schedule(at=None, days=frozenset(), tz=UTC)),
+    )
+    report = await digest.reconcile(NOW + timedelta(minutes=2))
+    assert report.revoked_in_hub == 0
+    assert service.repo.grants(states=[GrantState.ACTIVE])  # still ours, still ending on time
+    skipping.shares = set()  # now it is really gone
+    report = await digest.reconcile(NOW + timedelta(minutes=3))
+    assert report.revoked_in_hub == 1
+    await hub.aclose()

@@ -143,16 +143,9 @@ class DecisionService:
             return texts.extended_owner(extended)
         if not self.config.approvers:
             return texts.no_approvers()
-        for pending in await asyncio.to_thread(self.decisions.pending):
-            if (
-                pending.kind is DecisionKind.EXTENSION
-                and pending.owner_slack_id == clicker
-                and await asyncio.to_thread(self.decisions.grant_of, pending) == grant.id
-            ):
-                return texts.extension_pending()
         decision = await asyncio.to_thread(
-            self.decisions.add,
-            kind=DecisionKind.EXTENSION,
+            self.decisions.add_extension,
+            grant_id=grant.id,
             requester_slack_id=clicker,
             owner_slack_id=clicker,
             owner_hub=grant.owner_hub,
@@ -163,8 +156,9 @@ class DecisionService:
             reason=texts.extension_reason(grant, length_after_extension(grant, extra)),
             now=now,
             ttl=self.config.ttl,
-            grant_id=grant.id,
         )
+        if decision is None:
+            return texts.extension_pending()
         posted_to = await self._post_for_deciders(decision)
         await self._refresh_homes(decision)
         return texts.extension_held(decision, reasons, posted_to)
@@ -377,10 +371,9 @@ class DecisionService:
 
     async def _extend_approved(self, decision: Decision, now: datetime) -> str:
         """Carry out an approved extension; raises ShareRefused when the share is gone."""
-        grant_id = await asyncio.to_thread(self.decisions.grant_of, decision)
         grant: Grant | None = None
-        if grant_id is not None:
-            grant = await asyncio.to_thread(self.shares.repo.get, grant_id)
+        if decision.grant_id is not None:
+            grant = await asyncio.to_thread(self.shares.repo.get, decision.grant_id)
         extended = None
         if grant is not None and grant.state is GrantState.ACTIVE:
             extended = await self.shares.extend(

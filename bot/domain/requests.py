@@ -86,6 +86,7 @@ class Decision:
     decided_at: datetime | None = None
     decision_note: str | None = None
     approved_duration: timedelta | None = None
+    grant_id: int | None = None  # the grant an extension is about
 
     @property
     def label(self) -> str:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, select, update
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain.durations import from_seconds, to_seconds
 from bot.domain.grants import InvalidTransition
@@ -17,7 +17,7 @@ from bot.domain.requests import (
     DecisionKind,
     DecisionState,
 )
-from bot.store.models import AuditEvent, DecisionMessage, DecisionRow
+from bot.store.models import AuditEvent, DecisionMessage, DecisionRow, GrantRow
 
 
 @dataclass(frozen=True)
@@ -45,65 +45,76 @@ class Decisions:
         reason: str,
         now: datetime,
         ttl: timedelta,
-        grant_id: int | None = None,
     ) -> Decision:
-        """Open a decision. ``grant_id``: the grant an extension is about (kept on the
-        decision's opening audit entry, see :meth:`grant_of`)."""
+        """Open a request or an approval."""
         with self._sessions.begin() as session:
-            row = DecisionRow(
-                kind=kind.value,
-                state=DecisionState.PENDING.value,
+            return _insert(
+                session,
+                kind=kind,
+                grant_id=None,
                 requester_slack_id=requester_slack_id,
                 owner_slack_id=owner_slack_id,
                 owner_hub=owner_hub,
                 server=server,
-                recipients=list(recipients),
-                duration_seconds=to_seconds(duration),
-                extras=list(extras),
+                recipients=recipients,
+                duration=duration,
+                extras=extras,
                 reason=reason,
-                created_at=now,
-                expires_at=now + ttl,
-                updated_at=now,
+                now=now,
+                ttl=ttl,
             )
-            session.add(row)
-            session.flush()
-            session.add(
-                AuditEvent(
-                    at=now,
-                    action=f"{kind.value}_open",
-                    grant_id=grant_id,
-                    actor_slack_id=requester_slack_id,
-                    detail={
-                        "decision": row.id,
-                        "owner": owner_hub,
-                        "server": server,
-                        "recipients": list(recipients),
-                        "duration_s": row.duration_seconds,
-                        "extras": list(extras),
-                    },
+
+    def add_extension(
+        self,
+        *,
+        grant_id: int,
+        requester_slack_id: str,
+        owner_slack_id: str,
+        owner_hub: str,
+        server: str,
+        recipients: tuple[str, ...],
+        duration: timedelta,
+        extras: tuple[str, ...],
+        reason: str,
+        now: datetime,
+        ttl: timedelta,
+    ) -> Decision | None:
+        """Open an extension of ``grant_id``; None when one is pending already.
+
+        The grant's row is locked while checking (``FOR UPDATE`` on PostgreSQL; SQLite's
+        ``BEGIN IMMEDIATE`` serialises writers): of two clicks or replicas, one opens it.
+        """
+        with self._sessions.begin() as session:
+            session.execute(select(GrantRow.id).where(GrantRow.id == grant_id).with_for_update())
+            pending = session.scalar(
+                select(DecisionRow.id).where(
+                    DecisionRow.grant_id == grant_id,
+                    DecisionRow.kind == DecisionKind.EXTENSION.value,
+                    DecisionRow.state == DecisionState.PENDING.value,
                 )
             )
-            return _decision(row)
+            if pending is not None:
+                return None
+            return _insert(
+                session,
+                kind=DecisionKind.EXTENSION,
+                grant_id=grant_id,
+                requester_slack_id=requester_slack_id,
+                owner_slack_id=owner_slack_id,
+                owner_hub=owner_hub,
+                server=server,
+                recipients=recipients,
+                duration=duration,
+                extras=extras,
+                reason=reason,
+                now=now,
+                ttl=ttl,
+            )
 
     def get(self, decision_id: int) -> Decision | None:
         with self._sessions.begin() as session:
             row = session.get(DecisionRow, decision_id)
             return _decision(row) if row else None
-
-    def grant_of(self, decision: Decision) -> int | None:
-        """The grant a decision is about (an extension), from its opening audit entry."""
-        with self._sessions.begin() as session:
-            rows = session.execute(
-                select(AuditEvent.grant_id, AuditEvent.detail).where(
-                    AuditEvent.at == decision.created_at,
-                    AuditEvent.action == f"{decision.kind.value}_open",
-                    AuditEvent.grant_id.is_not(None),
-                )
-            )
-            for grant_id, detail in rows:
-                if (detail or {}).get("decision") == decision.id:
-                    return int(grant_id)
-        return None
 
     def pending(self) -> list[Decision]:
         with self._sessions.begin() as session:
@@ -173,6 +184,59 @@ class Decisions:
             return [PostedCopy(r.channel, r.ts, r.audience) for r in rows]
 
 
+def _insert(
+    session: Session,
+    *,
+    kind: DecisionKind,
+    grant_id: int | None,
+    requester_slack_id: str,
+    owner_slack_id: str,
+    owner_hub: str,
+    server: str,
+    recipients: tuple[str, ...],
+    duration: timedelta,
+    extras: tuple[str, ...],
+    reason: str,
+    now: datetime,
+    ttl: timedelta,
+) -> Decision:
+    row = DecisionRow(
+        kind=kind.value,
+        state=DecisionState.PENDING.value,
+        requester_slack_id=requester_slack_id,
+        owner_slack_id=owner_slack_id,
+        owner_hub=owner_hub,
+        server=server,
+        recipients=list(recipients),
+        duration_seconds=to_seconds(duration),
+        extras=list(extras),
+        reason=reason,
+        created_at=now,
+        expires_at=now + ttl,
+        updated_at=now,
+        grant_id=grant_id,
+    )
+    session.add(row)
+    session.flush()
+    session.add(
+        AuditEvent(
+            at=now,
+            action=f"{kind.value}_open",
+            grant_id=grant_id,
+            actor_slack_id=requester_slack_id,
+            detail={
+                "decision": row.id,
+                "owner": owner_hub,
+                "server": server,
+                "recipients": list(recipients),
+                "duration_s": row.duration_seconds,
+                "extras": list(extras),
+            },
+        )
+    )
+    return _decision(row)
+
+
 def _decision(row: DecisionRow) -> Decision:
     return Decision(
         id=row.id,
@@ -196,4 +260,5 @@ def _decision(row: DecisionRow) -> Decision:
             if row.approved_duration_seconds is not None
             else None
         ),
+        grant_id=row.grant_id,
     )

@@ -170,6 +170,9 @@ class DecisionRow(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     decision_note: Mapped[str | None] = mapped_column(Text)
     approved_duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    # The grant an extension is about (None for requests and approvals). Not a foreign
+    # key: grants.decision_id already points the other way, and grants are never deleted.
+    grant_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class DecisionMessage(Base):

@@ -203,7 +203,7 @@ async def test_extension_needing_approval_goes_to_an_approver(
     again = await decider.extend(g.id, int(g.expires_at.timestamp()), "UOWNER", NOW)
     assert "already waiting" in again
     [pending] = decider.decisions.pending()
-    assert pending.kind is DecisionKind.EXTENSION and decider.decisions.grant_of(pending) == g.id
+    assert pending.kind is DecisionKind.EXTENSION and pending.grant_id == g.id
     ask = fake_slack.wait_for_dm("UAPPR", "wants to extend a share by 2d")
     assert "4d in all" in ask["text"]
     assert "can't approve" in await decider.approve(pending.id, "UOWNER", NOW)  # not their own

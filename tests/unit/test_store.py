@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -12,6 +13,7 @@ from sqlalchemy import Engine, text
 from bot.domain.grants import GrantState, InvalidTransition
 from bot.errors import SchemaError
 from bot.store.db import alembic_config, ensure_schema, make_engine
+from bot.store.decisions import Decisions
 from bot.store.repository import NewGrant, Repository
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -111,3 +113,38 @@ def test_one_worker_at_a_time_claims_a_grant(engine: Engine) -> None:
     assert repo.claim(grant.id, "replica-b", now=NOW, ttl=ttl)
     # A replica that died while holding it: its claim runs out and another takes over.
     assert repo.claim(grant.id, "replica-a", now=NOW + ttl + timedelta(seconds=1), ttl=ttl)
+
+
+def test_one_pending_extension_per_grant_even_when_clicked_at_once(engine: Engine) -> None:
+    grant = Repository(engine).add_grant(new_grant(), now=NOW)
+    decisions = Decisions(engine)
+    opened: list[object] = []
+    barrier = threading.Barrier(4)
+
+    def click() -> None:
+        barrier.wait()
+        opened.append(
+            decisions.add_extension(
+                grant_id=grant.id,
+                requester_slack_id="UOWNER",
+                owner_slack_id="UOWNER",
+                owner_hub="owner",
+                server="",
+                recipients=("UALICE",),
+                duration=timedelta(hours=1),
+                extras=(),
+                reason="",
+                now=NOW,
+                ttl=timedelta(hours=1),
+            )
+        )
+
+    threads = [threading.Thread(target=click) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    winners = [d for d in opened if d is not None]
+    assert len(opened) == 4 and len(winners) == 1
+    [pending] = decisions.pending()
+    assert pending.grant_id == grant.id

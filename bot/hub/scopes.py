@@ -23,6 +23,7 @@ REQUIRED: dict[str, str] = {
 #: Scopes only some features need.
 OPTIONAL: dict[str, str] = {
     "servers": "`manage` shares (start/stop rights for the recipient)",
+    "read:users:activity": "recipients' last activity in the digest (and SHAREBOT_STALE_INACTIVE)",
 }
 
 #: Scopes the README recommends narrowing with a filter (e.g. ``shares!group=slack-sharing``).

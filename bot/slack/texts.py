@@ -430,11 +430,11 @@ def digest_fallback(count: int) -> str:
 
 
 def digest_intro(count: int, shown: int) -> str:
-    noun = "share" if count == 1 else "shares"
+    what = "One of your shares" if count == 1 else f"{count} of your shares"
     more = f" (the oldest {shown} are listed; see `/share-server list`)" if shown < count else ""
     return (
-        f"*Daily digest:* {count} of your {noun} may have outlived their purpose{more}. "
-        "Revoke what is no longer needed, or Keep it."
+        f"*Daily digest:* {what} may have outlived {'its' if count == 1 else 'their'} "
+        f"purpose{more}. Revoke what is no longer needed, or Keep it."
     )
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
@@ -118,10 +119,14 @@ def test_external_share_is_reported_and_revoked_from_its_button(
     assert slack.dms_to("UOWNER") == []
 
     age_external_shares(db)
+    with httpx.Client(base_url=hub.public_url, follow_redirects=False, timeout=10) as http:
+        hub.login(http, "bob")
+        assert http.get("/hub/home").status_code == 200  # the hub notes bob's activity
     assert "1 sent" in digest(digest_env)
     [dm] = slack.dms_to("UOWNER")
     text = str(dm["blocks"])
-    assert "bob" in text and "not made with sharebot" in text and "last active" in text
+    assert "bob" in text and "not made with sharebot" in text
+    assert "last active <!date^" in text, text[:3000]  # read with read:users:activity
     revoke = next(b for b in buttons(dm) if b["action_id"] == blocks.DIGEST_REVOKE_ACTION)
     assert revoke["value"] == f"external:{row.id}"
 

@@ -31,6 +31,7 @@ HUB_REPORTED = (
     "read:groups:shares",
     "read:servers",
     "read:shares",
+    "read:users:activity",
     "read:users:name",
     "read:users:shares",
     "servers",

@@ -32,6 +32,9 @@ c.JupyterHub.services.append(
 #   read:users:shares  see what a user has been given
 #   list:users         find users (used by reconciliation in later releases)
 #   read:servers       list a user's named servers, to refuse unknown `server:NAME`
+# Optional, add them to the list for these features:
+#   servers              `manage` shares (start/stop rights for the recipient)
+#   read:users:activity  recipients' last activity in the digest
 c.JupyterHub.load_roles.append(
     {
         "name": "sharebot",

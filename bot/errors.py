@@ -71,7 +71,17 @@ class HubNotFound(HubError):
 
 
 class SlackDeliveryError(SharebotError):
-    """A Slack Web API call failed."""
+    """A Slack Web API call failed.
+
+    ``code`` is Slack's error code (``user_not_found``, ``ratelimited``, ...) when Slack
+    answered, None when it could not be reached.
+    """
+
+    def __init__(
+        self, message: str, *, code: str | None = None, user_message: str | None = None
+    ) -> None:
+        super().__init__(message, user_message=user_message)
+        self.code = code
 
 
 class SchemaError(SharebotError):

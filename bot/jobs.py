@@ -18,6 +18,14 @@ async def sweep_once(runtime: Runtime, clock: Callable[[], datetime]) -> SweepRe
     now = clock()
     report = await runtime.service.sweep(now)
     report.expired_requests = await runtime.decisions.expire_overdue(now)
+    notices = await runtime.notices.deliver_due(clock())
+    if notices.sent or notices.failed or notices.given_up:
+        log.info(
+            "outbox: %d notices delivered, %d failed again, %d given up",
+            notices.sent,
+            notices.failed,
+            notices.given_up,
+        )
     if report.accepted or report.lapsed or report.ended or report.failures:
         log.info(
             "sweep: %d accepted, %d lapsed, %d ended, %d failures, %d requests expired",

@@ -26,9 +26,10 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.domain.grants import GrantState
+from bot.domain.outbox import NoticeState
 from bot.domain.requests import DecisionState
 from bot.errors import HubAuthError, HubError, HubNotFound, HubUnavailable
-from bot.store.models import DecisionRow, GrantRow
+from bot.store.models import DecisionRow, GrantRow, OutboxRow
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +150,8 @@ class StoreCollector(Collector):
             GaugeMetricFamily(
                 "sharebot_pending",
                 "Work waiting: invitations (links not used yet), revocations (grants in "
-                "`ending`, retried every pass) and decisions (requests and approvals).",
+                "`ending`, retried every pass), decisions (requests and approvals) and "
+                "outgoing_messages (notices Slack refused, in the outbox to retry).",
                 labels=["work"],
             ),
         )
@@ -168,6 +170,11 @@ class StoreCollector(Collector):
                     .select_from(DecisionRow)
                     .where(DecisionRow.state == DecisionState.PENDING.value)
                 ).scalar_one()
+                outgoing = connection.execute(
+                    select(func.count())
+                    .select_from(OutboxRow)
+                    .where(OutboxRow.state == NoticeState.PENDING.value)
+                ).scalar_one()
         except SQLAlchemyError as err:
             log.warning("metrics: cannot read the database: %s", err.__class__.__name__)
             up.add_metric([], 0)
@@ -179,6 +186,7 @@ class StoreCollector(Collector):
         pending.add_metric(["invitations"], by_state.get(GrantState.INVITED.value, 0))
         pending.add_metric(["revocations"], by_state.get(GrantState.ENDING.value, 0))
         pending.add_metric(["decisions"], decisions)
+        pending.add_metric(["outgoing_messages"], outgoing)
         yield up
         yield grants
         yield pending

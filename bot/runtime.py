@@ -15,11 +15,13 @@ from bot.hub.client import HubClient
 from bot.identity import IdentityResolver
 from bot.linking import LinkingConfig, LinkingService
 from bot.metrics import Metrics
+from bot.notices import NoticeService, keep_undelivered
 from bot.service import ShareService
 from bot.slack.messenger import SlackMessenger, make_web_client
 from bot.store.db import make_engine
 from bot.store.decisions import Decisions
 from bot.store.link_flows import LinkFlows
+from bot.store.outbox import Outbox
 from bot.store.repository import Repository
 
 
@@ -34,6 +36,7 @@ class Runtime:
     linking: LinkingService
     decisions: DecisionService
     metrics: Metrics
+    notices: NoticeService
 
     async def aclose(self) -> None:
         await self.hub.aclose()
@@ -49,9 +52,11 @@ def build(settings: Settings, engine: Engine | None = None) -> Runtime:
         settings.jupyterhub_api_token.get_secret_value(),
         observer=metrics.hub_call,
     )
+    outbox = Outbox(engine)
     messenger = SlackMessenger(
         make_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_base),
         on_failure=metrics.slack_failed,
+        on_undelivered=keep_undelivered(outbox),
     )
     identities = IdentityResolver(
         repo=repo,
@@ -101,5 +106,14 @@ def build(settings: Settings, engine: Engine | None = None) -> Runtime:
         ),
     )
     return Runtime(
-        settings, engine, repo, hub, messenger, service, linking, decisions, metrics=metrics
+        settings,
+        engine,
+        repo,
+        hub,
+        messenger,
+        service,
+        linking,
+        decisions,
+        metrics=metrics,
+        notices=NoticeService(outbox, messenger),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -16,9 +16,13 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.domain.outbox import is_permanent
 from bot.errors import SlackDeliveryError
 
 log = logging.getLogger(__name__)
+
+#: Told of a notice Slack did not take (user id, text, error), unless the error is permanent.
+UndeliveredHook = Callable[[str, str, SlackDeliveryError], Awaitable[None]]
 
 
 def make_web_client(token: str, base_url: str) -> AsyncWebClient:
@@ -31,11 +35,16 @@ def make_web_client(token: str, base_url: str) -> AsyncWebClient:
 
 class SlackMessenger:
     def __init__(
-        self, client: AsyncWebClient, *, on_failure: Callable[[], None] | None = None
+        self,
+        client: AsyncWebClient,
+        *,
+        on_failure: Callable[[], None] | None = None,
+        on_undelivered: UndeliveredHook | None = None,
     ) -> None:
         self.client = client
         self._team_id: str | None = None
         self._on_failure = on_failure  # told of every failed delivery (metrics)
+        self._on_undelivered = on_undelivered  # keeps failed notices (the outbox)
 
     async def dm(self, user_id: str, text: str, blocks: Sequence[Block] | None = None) -> str:
         """Send a direct message; returns the message ts. Raises SlackDeliveryError."""
@@ -112,6 +121,7 @@ class SlackMessenger:
             error = err.response.get("error") if err.response is not None else None
             raise SlackDeliveryError(
                 f"Slack refused {what} ({target}): {error}",
+                code=str(error) if error else None,
                 user_message=f"Slack would not let me send {what} ({error}).",
             ) from None
         except (SlackClientError, OSError, TimeoutError) as err:
@@ -148,10 +158,22 @@ class SlackMessenger:
         return self._team_id
 
     async def notify(self, user_id: str, text: str) -> bool:
-        """Best-effort notice: failures are logged, never raised."""
+        """A notice that is never raised: True when Slack took it now.
+
+        When Slack refuses it or cannot be reached, ``on_undelivered`` is told (the outbox
+        keeps it and the background pass tries again), unless the error is permanent
+        (:data:`bot.domain.outbox.PERMANENT_ERRORS`): then it is only logged.
+        """
         try:
             await self.dm(user_id, text)
         except SlackDeliveryError as err:
-            log.warning("notice not delivered: %s", err)
+            if is_permanent(err.code) or self._on_undelivered is None:
+                log.warning("notice to %s not delivered, dropped: %s", user_id, err)
+                return False
+            log.warning("notice to %s not delivered, kept to retry: %s", user_id, err)
+            try:
+                await self._on_undelivered(user_id, text, err)
+            except Exception:
+                log.exception("notice to %s could not be kept for a retry; it is lost", user_id)
             return False
         return True

@@ -249,3 +249,24 @@ class DigestMessage(Base):
     ts: Mapped[str | None] = mapped_column(String(32))
     items: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class OutboxRow(Base):
+    """A notice Slack refused or never got, retried by the sweep (see bot.store.outbox).
+
+    ``state`` moves pending -> sent | given_up with guarded updates; a sender claims a row
+    by moving ``next_attempt_at`` past now, so two replicas never send one notice twice.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slack_user_id: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))  # pending | sent | given_up
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,0 +1,99 @@
+"""Notices Slack did not take: kept in the outbox, delivered again by the background pass.
+
+:func:`keep_undelivered` is the messenger's ``on_undelivered`` hook (the messenger knows no
+database); :meth:`NoticeService.deliver_due` runs after each sweep. A retry goes through
+``messenger.dm``, not ``notify``, so a failed retry is recorded on its row instead of
+being queued a second time. Logs name the notice and the user id, never the text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.clock import utcnow
+from bot.domain.outbox import gives_up, is_permanent, next_attempt
+from bot.errors import SlackDeliveryError
+from bot.slack.messenger import SlackMessenger, UndeliveredHook
+from bot.store.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+#: How long a claimed notice is left to its sender before another may try it (covers the
+#: Slack client's time-out and retries several times over).
+LEASE = timedelta(minutes=5)
+
+#: Slack errors after which the rest of a pass is left for later: Slack is not answering
+#: (None) or asks us to slow down.
+_STOP_PASS = frozenset({None, "ratelimited"})
+
+
+def keep_undelivered(outbox: Outbox, clock: Callable[[], datetime] = utcnow) -> UndeliveredHook:
+    """The hook that stores a notice Slack did not take (off the event loop)."""
+
+    async def keep(user_id: str, text: str, error: SlackDeliveryError) -> None:
+        notice = await asyncio.to_thread(outbox.add, user_id, text, str(error), clock())
+        log.info("notice:%d to %s kept; next try at %s", notice.id, user_id, notice.next_attempt_at)
+
+    return keep
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    failed: int = 0
+    given_up: int = 0
+
+
+class NoticeService:
+    def __init__(
+        self, outbox: Outbox, messenger: SlackMessenger, *, lease: timedelta = LEASE
+    ) -> None:
+        self.outbox = outbox
+        self.messenger = messenger
+        self.lease = lease
+
+    async def deliver_due(self, now: datetime, limit: int = 100) -> DeliveryReport:
+        """Try every notice due at ``now`` once; safe on several replicas (claims)."""
+        report = DeliveryReport()
+        for due in await asyncio.to_thread(self.outbox.due, now, limit):
+            notice = await asyncio.to_thread(self.outbox.claim, due.id, now, self.lease)
+            if notice is None:
+                continue  # another replica has it, or it was sent meanwhile
+            try:
+                await self.messenger.dm(notice.slack_user_id, notice.text)
+            except SlackDeliveryError as err:
+                attempts = notice.attempts + 1
+                code = err.code or "Slack not reached"
+                if is_permanent(err.code) or gives_up(notice.created_at, attempts, now):
+                    await asyncio.to_thread(self.outbox.give_up, notice.id, str(err), now)
+                    report.given_up += 1
+                    log.warning(
+                        "notice:%d to %s given up after %d tries: %s",
+                        notice.id,
+                        notice.slack_user_id,
+                        attempts,
+                        code,
+                    )
+                else:
+                    retry_at = next_attempt(attempts, now)
+                    await asyncio.to_thread(self.outbox.failed, notice.id, str(err), now, retry_at)
+                    report.failed += 1
+                    log.warning(
+                        "notice:%d to %s not delivered (try %d): %s; next try at %s",
+                        notice.id,
+                        notice.slack_user_id,
+                        attempts,
+                        code,
+                        retry_at,
+                    )
+                if err.code in _STOP_PASS:
+                    break
+                continue
+            await asyncio.to_thread(self.outbox.sent, notice.id, now)
+            report.sent += 1
+            log.info("notice:%d to %s delivered", notice.id, notice.slack_user_id)
+        return report

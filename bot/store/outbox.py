@@ -1,0 +1,186 @@
+"""The outbox: notices Slack refused, kept until they are delivered or given up.
+
+Rules (delays, giving up, permanent errors) live in :mod:`bot.domain.outbox`; this is the
+storage. Every change is a guarded ``UPDATE``: :meth:`Outbox.claim` moves a due row's
+``next_attempt_at`` past ``now`` (a lease) only while it is still due, so of two replicas
+looking at the same row exactly one sends it. Rows keep the text only while they may be
+sent; the audit log never gets it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.domain.outbox import NoticeState, next_attempt
+from bot.store.models import AuditEvent, OutboxRow
+
+
+@dataclass(frozen=True)
+class Notice:
+    id: int
+    slack_user_id: str
+    text: str
+    created_at: datetime
+    next_attempt_at: datetime
+    attempts: int
+    state: NoticeState
+    last_error: str | None = None
+    sent_at: datetime | None = None
+
+
+class Outbox:
+    def __init__(self, engine: Engine) -> None:
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @contextmanager
+    def _tx(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
+
+    def add(self, slack_user_id: str, text: str, error: str, now: datetime) -> Notice:
+        """Keep a notice whose first try failed at ``now`` with ``error``."""
+        with self._tx() as session:
+            row = OutboxRow(
+                slack_user_id=slack_user_id,
+                text=text,
+                created_at=now,
+                next_attempt_at=next_attempt(1, now),
+                attempts=1,
+                last_error=error,
+                state=NoticeState.PENDING.value,
+            )
+            session.add(row)
+            session.flush()
+            return _notice(row)
+
+    def get(self, notice_id: int) -> Notice | None:
+        with self._tx() as session:
+            row = session.get(OutboxRow, notice_id)
+            return _notice(row) if row is not None else None
+
+    def due(self, now: datetime, limit: int = 100) -> list[Notice]:
+        """Pending notices whose next try is at or before ``now``, oldest first."""
+        with self._tx() as session:
+            rows = session.scalars(
+                select(OutboxRow)
+                .where(
+                    OutboxRow.state == NoticeState.PENDING.value,
+                    OutboxRow.next_attempt_at <= now,
+                )
+                .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
+                .limit(limit)
+            )
+            return [_notice(row) for row in rows]
+
+    def claim(self, notice_id: int, now: datetime, lease: timedelta) -> Notice | None:
+        """Take a due notice for one try: None when someone else took it or it is not due.
+
+        The lease moves ``next_attempt_at`` to ``now + lease``; a sender that dies holding
+        it leaves the notice to be tried again once the lease has run out.
+        """
+        with self._tx() as session:
+            won = session.execute(
+                update(OutboxRow)
+                .where(
+                    OutboxRow.id == notice_id,
+                    OutboxRow.state == NoticeState.PENDING.value,
+                    OutboxRow.next_attempt_at <= now,
+                )
+                .values(next_attempt_at=now + lease)
+                .execution_options(synchronize_session=False)
+            )
+            if won.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            row = session.get(OutboxRow, notice_id, populate_existing=True)
+            return _notice(row) if row is not None else None
+
+    def sent(self, notice_id: int, now: datetime) -> bool:
+        with self._tx() as session:
+            done = session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == notice_id, OutboxRow.state == NoticeState.PENDING.value)
+                .values(
+                    state=NoticeState.SENT.value,
+                    sent_at=now,
+                    attempts=OutboxRow.attempts + 1,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            return bool(done.rowcount == 1)  # type: ignore[attr-defined]
+
+    def failed(self, notice_id: int, error: str, now: datetime, next_at: datetime) -> bool:
+        """Record a failed try at ``now``; the next one is at ``next_at``."""
+        with self._tx() as session:
+            done = session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == notice_id, OutboxRow.state == NoticeState.PENDING.value)
+                .values(
+                    attempts=OutboxRow.attempts + 1,
+                    last_error=error,
+                    next_attempt_at=next_at,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            return bool(done.rowcount == 1)  # type: ignore[attr-defined]
+
+    def give_up(self, notice_id: int, error: str, now: datetime) -> bool:
+        """Stop trying; audited as ``notice_given_up`` (the user and the error, no text)."""
+        with self._tx() as session:
+            row = session.get(OutboxRow, notice_id)
+            if row is None:
+                return False
+            done = session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == notice_id, OutboxRow.state == NoticeState.PENDING.value)
+                .values(
+                    state=NoticeState.GIVEN_UP.value,
+                    attempts=OutboxRow.attempts + 1,
+                    last_error=error,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if done.rowcount != 1:  # type: ignore[attr-defined]
+                return False
+            session.add(
+                AuditEvent(
+                    at=now,
+                    action="notice_given_up",
+                    detail={
+                        "notice": notice_id,
+                        "slack_user_id": row.slack_user_id,
+                        "attempts": row.attempts + 1,
+                        "error": error,
+                    },
+                )
+            )
+            return True
+
+    def pending_count(self) -> int:
+        with self._tx() as session:
+            return int(
+                session.execute(
+                    select(func.count())
+                    .select_from(OutboxRow)
+                    .where(OutboxRow.state == NoticeState.PENDING.value)
+                ).scalar_one()
+            )
+
+
+def _notice(row: OutboxRow) -> Notice:
+    return Notice(
+        id=row.id,
+        slack_user_id=row.slack_user_id,
+        text=row.text,
+        created_at=row.created_at,
+        next_attempt_at=row.next_attempt_at,
+        attempts=row.attempts,
+        state=NoticeState(row.state),
+        last_error=row.last_error,
+        sent_at=row.sent_at,
+    )

@@ -1,0 +1,88 @@
+"""A notice Slack refuses is kept in the outbox and delivered by a later pass, once."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session
+
+from bot.store.models import OutboxRow
+from bot.testing.fake_slack import FakeSlack
+from tests.integration.test_ops import poll
+from tests.integration.test_share_story import accept_url_in, share
+from tests.support.app import RunningApp
+from tests.support.hub import RunningHub
+
+pytestmark = pytest.mark.integration
+
+
+def scrape(app: RunningApp, name: str, **labels: str) -> float | None:
+    """One sample of the running app's ``/metrics``."""
+    response = httpx.get(f"{app.url}/metrics", timeout=10)
+    assert response.status_code == 200
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return float(sample.value)
+    return None
+
+
+def outgoing(app: RunningApp) -> float | None:
+    return scrape(app, "sharebot_pending", work="outgoing_messages")
+
+
+def sweep_after(app: RunningApp, moment: float) -> float | None:
+    """The last sweep's end, once one ended after ``moment`` (Unix time)."""
+    last = scrape(app, "sharebot_job_last_success_timestamp_seconds", job="sweep")
+    return last if last is not None and last > moment else None
+
+
+def outbox(db: Engine) -> list[OutboxRow]:
+    with Session(db) as session:
+        return list(session.scalars(select(OutboxRow).order_by(OutboxRow.id)))
+
+
+def accepted_dms(slack: FakeSlack) -> list[str]:
+    return [m["text"] for m in slack.dms_to("UOWNER") if "accepted your share" in m["text"]]
+
+
+def test_a_refused_notice_is_delivered_by_a_later_pass(
+    app: RunningApp, slack: FakeSlack, clean_hub: RunningHub, db: Engine
+) -> None:
+    assert outgoing(app) == 0
+    share(app, slack, "UOWNER", "<@UALICE|alice> 1h")
+    url = accept_url_in(slack.wait_for_dm("UALICE", "shared"))
+    # The invitation is out; the next message is the owner's "accepted" notice.
+    slack.fail_next("chat.postMessage", error="internal_error")
+    assert clean_hub.accept_share("alice", url).status_code == 302
+
+    [row] = poll(lambda: outbox(db) or None, "the refused notice in the outbox")
+    assert row.slack_user_id == "UOWNER" and row.state == "pending" and row.attempts == 1
+    assert row.last_error is not None and "internal_error" in row.last_error
+    assert "accepted your share" in row.text
+    assert accepted_dms(slack) == []
+    assert any(c.failed for c in slack.calls("chat.postMessage"))
+    assert outgoing(app) == 1
+
+    # Its first retry is 30 s away: bring it forward instead of waiting.
+    with Session(db) as session, session.begin():
+        session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == row.id)
+            .values(next_attempt_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    slack.wait_for_dm("UOWNER", "accepted your share", timeout=20)
+    [row] = poll(lambda: [r for r in outbox(db) if r.state == "sent"] or None, "a sent notice")
+    assert row.attempts == 2 and row.sent_at is not None
+    assert outgoing(app) == 0
+
+    # Later passes do not send it again: wait for a pass that started after it was sent.
+    ended = poll(lambda: sweep_after(app, time.time()), "a sweep")
+    poll(lambda: sweep_after(app, ended), "the next sweep")
+    assert accepted_dms(slack) == [row.text]
+    assert "accepted your share" not in app.log()  # the log names the user, not the text

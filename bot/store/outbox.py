@@ -4,7 +4,7 @@ Rules (delays, giving up, permanent errors) live in :mod:`bot.domain.outbox`; th
 storage. Every change is a guarded ``UPDATE``: :meth:`Outbox.claim` moves a due row's
 ``next_attempt_at`` past ``now`` (a lease) only while it is still due, so of two replicas
 looking at the same row exactly one sends it. Rows keep the text only while they may be
-sent; the audit log never gets it.
+sent (it is erased once sent or given up); the audit log never gets it.
 """
 
 from __future__ import annotations
@@ -109,6 +109,7 @@ class Outbox:
                     state=NoticeState.SENT.value,
                     sent_at=now,
                     attempts=OutboxRow.attempts + 1,
+                    text="",  # delivered: the text is in Slack, no need to keep a copy
                 )
                 .execution_options(synchronize_session=False)
             )
@@ -142,6 +143,7 @@ class Outbox:
                     state=NoticeState.GIVEN_UP.value,
                     attempts=OutboxRow.attempts + 1,
                     last_error=error,
+                    text="",
                 )
                 .execution_options(synchronize_session=False)
             )

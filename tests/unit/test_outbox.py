@@ -138,10 +138,12 @@ def test_sent_failed_and_given_up_are_guarded(engine: Engine, outbox: Outbox) ->
     assert not outbox.failed(first.id, "late", later, later)  # a sent notice stays sent
     sent = outbox.get(first.id)
     assert sent is not None and sent.state is NoticeState.SENT and sent.sent_at == later
+    assert sent.text == ""  # no copy kept once delivered
 
     assert outbox.give_up(second.id, "Slack refused: user_not_found", later)
     assert not outbox.give_up(second.id, "again", later)
     assert outbox.claim(second.id, later, timedelta(minutes=5)) is None
+    assert outbox.get(second.id).text == ""  # type: ignore[union-attr]
     assert outbox.pending_count() == 0
 
     with Session(engine) as session:

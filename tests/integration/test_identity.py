@@ -19,7 +19,7 @@ from bot.store.models import AuditEvent, LinkFlow, UserLink
 from bot.store.repository import Repository
 from bot.testing.fake_slack import FakeSlack
 from tests.integration.test_share_story import accept_url_in, grants, share, share_users
-from tests.support.app import RunningApp, start_app
+from tests.support.app import RunningApp, run_cli, start_app
 from tests.support.hub import RunningHub
 
 pytestmark = pytest.mark.integration
@@ -207,12 +207,24 @@ def test_carol_uses_the_link_meant_for_alice(
 
 
 def test_both_alice_and_carol_use_the_link(
-    app: RunningApp, slack: FakeSlack, clean_hub: RunningHub, db: Engine
+    linked_env: dict[str, str],
+    slack: FakeSlack,
+    clean_hub: RunningHub,
+    db: Engine,
+    tmp_path: Path,
 ) -> None:
-    share(app, slack, "UOWNER", "<@UALICE> 1h")
-    url = accept_url_in(slack.wait_for_dm("UALICE", "shared"))
-    assert clean_hub.accept_share("alice", url).status_code == 302
-    assert clean_hub.accept_share("carol", url).status_code == 302
+    # No background pass between the two uses (it would delete the code after alice's):
+    # the app's own pass runs at start only, the one that sees both is `sweep --once`.
+    app = start_app({**linked_env, "SHAREBOT_SWEEP_INTERVAL": "3600"}, tmp_path)
+    try:
+        share(app, slack, "UOWNER", "<@UALICE> 1h")
+        url = accept_url_in(slack.wait_for_dm("UALICE", "shared"))
+        assert clean_hub.accept_share("alice", url).status_code == 302
+        assert clean_hub.accept_share("carol", url).status_code == 302
+        assert share_users(clean_hub) == {"alice", "carol"}
+        assert run_cli(linked_env, "sweep", "--once").returncode == 0
+    finally:
+        app.stop()
     slack.wait_for_dm("UOWNER", "was used by hub user `carol`", timeout=20)
     slack.wait_for_dm("UOWNER", "accepted")
     assert share_users(clean_hub) == {"alice"}

@@ -362,10 +362,10 @@ class DecisionService:
             if failed is not None:
                 await self._refresh_copies(failed)
                 decision = failed
-            for person in {decision.requester_slack_id, decision.owner_slack_id}:
+            for person in _told_by_dm(decision):
                 await self.messenger.notify(person, texts.decision_result_dm(decision))
             return err.user_message
-        for person in {decision.requester_slack_id, decision.owner_slack_id}:
+        for person in _told_by_dm(decision):
             await self.messenger.notify(person, texts.decision_result_dm(decision, result))
         return ""
 
@@ -413,3 +413,10 @@ class DecisionService:
                 )
             except SlackDeliveryError as err:
                 log.warning("%s: could not update a copy: %s", decision.label, err)
+
+
+def _told_by_dm(decision: Decision) -> list[str]:
+    """Who hears of a decision's result by DM: the requester and the owner, but not the
+    person who decided (their click is answered directly)."""
+    people = dict.fromkeys((decision.requester_slack_id, decision.owner_slack_id))
+    return [p for p in people if p != decision.decided_by]

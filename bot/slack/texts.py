@@ -326,11 +326,11 @@ def decision_summary(d: Decision) -> str:
 
 def decision_requester_copy(d: Decision) -> str:
     decider = user(d.owner_slack_id) if d.kind is DecisionKind.REQUEST else "an approver"
-    return (
-        f"Your request is waiting for {decider}: {server_label(d.owner_hub, d.server)} "
-        f"{for_how_long(d.duration)} ({extras_label(d.extras)}). "
-        f"It expires {when(d.expires_at)}."
-    )
+    where = server_label(d.owner_hub, d.server)
+    what = f"{where} {for_how_long(d.duration)} ({extras_label(d.extras)})"
+    if d.state is not DecisionState.PENDING:  # the outcome line follows this text
+        return f"Your request to {decider}: {what}."
+    return f"Your request is waiting for {decider}: {what}. It expires {when(d.expires_at)}."
 
 
 def decision_outcome(d: Decision) -> str:

@@ -82,6 +82,11 @@ def test_request_approve_accept_expire(
     )
     [row] = grants(db)
     assert row.decision_id == decisions(db)[0].id
+    # The requester hears of it by DM; the owner, who clicked, got the answer above.
+    slack.wait_for_dm("UALICE", "Your request for")
+    assert not [m for m in slack.dms_to("UOWNER") if "Your request" in m["text"]]
+    [mine] = [c for c in updated_copies(slack, "Approved") if c["channel"] == "DUALICE"]
+    assert "Your request to <@UOWNER>" in str(mine) and "waiting" not in str(mine)
 
     assert clean_hub.accept_share("alice", url).status_code == 302
     slack.wait_for_dm("UOWNER", "accepted", timeout=20)

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from bot.domain.durations import from_seconds, to_seconds
 from bot.domain.grants import InvalidTransition
@@ -17,6 +17,7 @@ from bot.domain.requests import (
     DecisionKind,
     DecisionState,
 )
+from bot.store.base import Store
 from bot.store.models import AuditEvent, DecisionMessage, DecisionRow, GrantRow
 
 
@@ -27,10 +28,7 @@ class PostedCopy:
     audience: str
 
 
-class Decisions:
-    def __init__(self, engine: Engine) -> None:
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
-
+class Decisions(Store):
     def add(
         self,
         *,
@@ -47,7 +45,7 @@ class Decisions:
         ttl: timedelta,
     ) -> Decision:
         """Open a request or an approval."""
-        with self._sessions.begin() as session:
+        with self._tx() as session:
             return _insert(
                 session,
                 kind=kind,
@@ -84,7 +82,7 @@ class Decisions:
         The grant's row is locked while checking (``FOR UPDATE`` on PostgreSQL; SQLite's
         ``BEGIN IMMEDIATE`` serialises writers): of two clicks or replicas, one opens it.
         """
-        with self._sessions.begin() as session:
+        with self._tx() as session:
             session.execute(select(GrantRow.id).where(GrantRow.id == grant_id).with_for_update())
             pending = session.scalar(
                 select(DecisionRow.id).where(
@@ -112,12 +110,12 @@ class Decisions:
             )
 
     def get(self, decision_id: int) -> Decision | None:
-        with self._sessions.begin() as session:
+        with self._tx() as session:
             row = session.get(DecisionRow, decision_id)
             return _decision(row) if row else None
 
     def pending(self) -> list[Decision]:
-        with self._sessions.begin() as session:
+        with self._tx() as session:
             rows = session.scalars(
                 select(DecisionRow)
                 .where(DecisionRow.state == DecisionState.PENDING.value)
@@ -151,7 +149,7 @@ class Decisions:
         condition = [DecisionRow.id == decision.id, DecisionRow.state == decision.state.value]
         if unless_overdue:
             condition.append(DecisionRow.expires_at > now)
-        with self._sessions.begin() as session:
+        with self._tx() as session:
             result = session.execute(update(DecisionRow).where(*condition).values(**values))
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 return None
@@ -169,13 +167,13 @@ class Decisions:
             return _decision(row)
 
     def add_copy(self, decision_id: int, channel: str, ts: str, audience: str) -> None:
-        with self._sessions.begin() as session:
+        with self._tx() as session:
             session.add(
                 DecisionMessage(decision_id=decision_id, channel=channel, ts=ts, audience=audience)
             )
 
     def copies(self, decision_id: int) -> list[PostedCopy]:
-        with self._sessions.begin() as session:
+        with self._tx() as session:
             rows = session.scalars(
                 select(DecisionMessage)
                 .where(DecisionMessage.decision_id == decision_id)

@@ -8,20 +8,19 @@ updates too.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain.digest import Item, ItemKind, Reason
 from bot.domain.grants import GrantState
 from bot.domain.reconcile import ExternalShare as External
 from bot.domain.reconcile import HubShare, ShareKind
+from bot.store.base import Store
 from bot.store.models import AuditEvent, DigestMessage, DigestRun, ExternalShare, GrantRow, UserLink
 
 OWNER = "owner"
@@ -43,15 +42,7 @@ class Message:
     items: tuple[Item, ...]  # what the message shows, in order, as it was when sent
 
 
-class Digests:
-    def __init__(self, engine: Engine) -> None:
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
-
-    @contextmanager
-    def _tx(self) -> Iterator[Session]:
-        with self._sessions.begin() as session:
-            yield session
-
+class Digests(Store):
     # -- owners -------------------------------------------------------------------------
 
     def linked_owners(self) -> dict[str, str]:

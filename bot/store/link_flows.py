@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select, update
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy import select, update
 
 from bot.domain.linking import FlowStep
+from bot.store.base import Store
 from bot.store.models import LinkFlow
 
 
@@ -25,12 +25,9 @@ class Flow:
     hub_user: str | None
 
 
-class LinkFlows:
-    def __init__(self, engine: Engine) -> None:
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
-
+class LinkFlows(Store):
     def issue(self, slack_user_id: str, nonce_hash: str, *, now: datetime, ttl: timedelta) -> int:
-        with self._sessions.begin() as session:
+        with self._tx() as session:
             row = LinkFlow(
                 slack_user_id=slack_user_id,
                 step=FlowStep.ISSUED.value,
@@ -54,7 +51,7 @@ class LinkFlows:
 
     def advance(self, flow: Flow, new_step: FlowStep, *, now: datetime, **values: Any) -> bool:
         """Move ``flow`` on from its current step while it is unexpired; False if another won."""
-        with self._sessions.begin() as session:
+        with self._tx() as session:
             result = session.execute(
                 update(LinkFlow)
                 .where(
@@ -68,7 +65,7 @@ class LinkFlows:
 
     def fail(self, flow: Flow, *, now: datetime) -> None:
         """End a flow for good (a failed exchange): its state and nonce can't be reused."""
-        with self._sessions.begin() as session:
+        with self._tx() as session:
             session.execute(
                 update(LinkFlow)
                 .where(LinkFlow.id == flow.id)
@@ -76,7 +73,7 @@ class LinkFlows:
             )
 
     def _one(self, condition: Any) -> Flow | None:
-        with self._sessions.begin() as session:
+        with self._tx() as session:
             row = session.scalar(select(LinkFlow).where(condition))
             if row is None:
                 return None

@@ -9,15 +9,13 @@ sent (it is erased once sent or given up); the audit log never gets it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, func, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import func, select, update
 
 from bot.domain.outbox import NoticeState, next_attempt
+from bot.store.base import Store
 from bot.store.models import AuditEvent, OutboxRow
 
 
@@ -34,15 +32,7 @@ class Notice:
     sent_at: datetime | None = None
 
 
-class Outbox:
-    def __init__(self, engine: Engine) -> None:
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
-
-    @contextmanager
-    def _tx(self) -> Iterator[Session]:
-        with self._sessions.begin() as session:
-            yield session
-
+class Outbox(Store):
     def add(self, slack_user_id: str, text: str, error: str, now: datetime) -> Notice:
         """Keep a notice whose first try failed at ``now`` with ``error``."""
         with self._tx() as session:

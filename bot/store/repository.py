@@ -13,10 +13,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, delete, or_, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from bot.domain.durations import from_seconds, to_seconds
 from bot.domain.grants import EndReason, Grant, GrantState, check_transition
+from bot.store.base import Store
 from bot.store.models import AuditEvent, GrantRow, UserLink
 
 _AUDITED = "sharebot.audited"  # session.info key: actions audited in this transaction
@@ -57,15 +58,15 @@ class Audit:
     id: int | None = None
 
 
-class Repository:
+class Repository(Store):
     def __init__(self, engine: Engine, *, on_audit: Callable[[str], None] | None = None) -> None:
-        self.engine = engine
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        super().__init__(engine)
         self._on_audit = on_audit  # told each audited action after its commit (metrics)
 
     @contextmanager
     def _tx(self) -> Iterator[Session]:
-        with self._sessions.begin() as session:
+        """A transaction; once it commits, ``on_audit`` hears each action it audited."""
+        with super()._tx() as session:
             yield session
             actions: list[str] = session.info.pop(_AUDITED, [])
         if self._on_audit is not None:

@@ -46,12 +46,6 @@ def outbox(engine: Engine) -> Outbox:
     return Outbox(engine)
 
 
-@pytest.fixture
-def fake_slack() -> Iterator[FakeSlack]:
-    with FakeSlack(tokens={"xoxb-test"}) as fake:
-        yield fake
-
-
 # -- the rules ------------------------------------------------------------------------------
 
 

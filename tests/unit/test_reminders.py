@@ -5,7 +5,7 @@ Pure rules, then the service with a real store, the fake Slack over HTTP and a s
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -34,7 +34,7 @@ from bot.store.decisions import Decisions
 from bot.store.repository import Repository
 from bot.testing.fake_slack import FakeSlack
 from tests.support.factories import NOW, make_grant
-from tests.unit.test_service import FlakyHub
+from tests.support.flaky_hub import FlakyHub
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -94,17 +94,6 @@ def test_extend_button_carries_id_and_deadline() -> None:
 
 
 # -- the service ----------------------------------------------------------------------
-
-
-@pytest.fixture
-def fake_slack() -> Iterator[FakeSlack]:
-    with FakeSlack(tokens={"xoxb-test"}) as fake:
-        yield fake
-
-
-@pytest.fixture
-def hub_script() -> FlakyHub:
-    return FlakyHub()
 
 
 @pytest.fixture

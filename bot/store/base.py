@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
+
+from bot.store.models import AuditEvent
+
+AUDITED = "sharebot.audited"  # session.info key: actions audited in this transaction
 
 
 class Store:
@@ -21,3 +27,30 @@ class Store:
         """One transaction: committed when the block ends, rolled back on an error."""
         with self._sessions.begin() as session:
             yield session
+
+
+def record_audit(
+    session: Session,
+    now: datetime,
+    action: str,
+    grant_id: int | None = None,
+    actor_slack_id: str | None = None,
+    actor_hub: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Add one audit event to the transaction (every store writes them through here).
+
+    The action is also noted on the session, so that the repository can tell its
+    ``on_audit`` hook (metrics) once the transaction has committed.
+    """
+    session.info.setdefault(AUDITED, []).append(action)
+    session.add(
+        AuditEvent(
+            at=now,
+            action=action,
+            grant_id=grant_id,
+            actor_slack_id=actor_slack_id,
+            actor_hub=actor_hub,
+            detail=detail or {},
+        )
+    )

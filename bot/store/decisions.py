@@ -17,8 +17,8 @@ from bot.domain.requests import (
     DecisionKind,
     DecisionState,
 )
-from bot.store.base import Store
-from bot.store.models import AuditEvent, DecisionMessage, DecisionRow, GrantRow
+from bot.store.base import Store, record_audit
+from bot.store.models import DecisionMessage, DecisionRow, GrantRow
 
 
 @dataclass(frozen=True)
@@ -153,13 +153,12 @@ class Decisions(Store):
             result = session.execute(update(DecisionRow).where(*condition).values(**values))
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 return None
-            session.add(
-                AuditEvent(
-                    at=now,
-                    action=f"{decision.kind.value}_{new_state.value}",
-                    actor_slack_id=by,
-                    detail={"decision": decision.id, "from": decision.state.value, "note": note},
-                )
+            record_audit(
+                session,
+                now=now,
+                action=f"{decision.kind.value}_{new_state.value}",
+                actor_slack_id=by,
+                detail={"decision": decision.id, "from": decision.state.value, "note": note},
             )
             row = session.get(DecisionRow, decision.id)
             assert row is not None
@@ -216,21 +215,20 @@ def _insert(
     )
     session.add(row)
     session.flush()
-    session.add(
-        AuditEvent(
-            at=now,
-            action=f"{kind.value}_open",
-            grant_id=grant_id,
-            actor_slack_id=requester_slack_id,
-            detail={
-                "decision": row.id,
-                "owner": owner_hub,
-                "server": server,
-                "recipients": list(recipients),
-                "duration_s": row.duration_seconds,
-                "extras": list(extras),
-            },
-        )
+    record_audit(
+        session,
+        now=now,
+        action=f"{kind.value}_open",
+        grant_id=grant_id,
+        actor_slack_id=requester_slack_id,
+        detail={
+            "decision": row.id,
+            "owner": owner_hub,
+            "server": server,
+            "recipients": list(recipients),
+            "duration_s": row.duration_seconds,
+            "extras": list(extras),
+        },
     )
     return _decision(row)
 

@@ -20,8 +20,8 @@ from bot.domain.digest import Item, ItemKind, Reason
 from bot.domain.grants import GrantState
 from bot.domain.reconcile import ExternalShare as External
 from bot.domain.reconcile import HubShare, ShareKind
-from bot.store.base import Store
-from bot.store.models import AuditEvent, DigestMessage, DigestRun, ExternalShare, GrantRow, UserLink
+from bot.store.base import Store, record_audit
+from bot.store.models import DigestMessage, DigestRun, ExternalShare, GrantRow, UserLink
 
 OWNER = "owner"
 ADMIN = "admin"
@@ -106,18 +106,17 @@ class Digests(Store):
                 row.revoked_by = None
                 row.snoozed_until = None
                 session.flush()
-                session.add(
-                    AuditEvent(
-                        at=now,
-                        action="external_found",
-                        detail={
-                            "external": row.id,
-                            "owner_hub": owner_hub,
-                            "server": share.server,
-                            "kind": share.kind.value,
-                            "name": share.name,
-                        },
-                    )
+                record_audit(
+                    session,
+                    now=now,
+                    action="external_found",
+                    detail={
+                        "external": row.id,
+                        "owner_hub": owner_hub,
+                        "server": share.server,
+                        "kind": share.kind.value,
+                        "name": share.name,
+                    },
                 )
                 new.append(_external(row))
             ids = [g.id for g in gone]
@@ -157,19 +156,18 @@ class Digests(Store):
             )
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 return False
-            session.add(
-                AuditEvent(
-                    at=now,
-                    action="external_revoked",
-                    actor_slack_id=by,
-                    actor_hub=share.owner_hub,
-                    detail={
-                        "external": share.id,
-                        "server": share.server,
-                        "kind": share.kind.value,
-                        "name": share.name,
-                    },
-                )
+            record_audit(
+                session,
+                now=now,
+                action="external_revoked",
+                actor_slack_id=by,
+                actor_hub=share.owner_hub,
+                detail={
+                    "external": share.id,
+                    "server": share.server,
+                    "kind": share.kind.value,
+                    "name": share.name,
+                },
             )
             return True
 
@@ -184,14 +182,13 @@ class Digests(Store):
             )
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 return False
-            session.add(
-                AuditEvent(
-                    at=now,
-                    action="external_kept",
-                    actor_slack_id=by,
-                    actor_hub=share.owner_hub,
-                    detail={"external": share.id, "until": until.isoformat()},
-                )
+            record_audit(
+                session,
+                now=now,
+                action="external_kept",
+                actor_slack_id=by,
+                actor_hub=share.owner_hub,
+                detail={"external": share.id, "until": until.isoformat()},
             )
             return True
 
@@ -208,14 +205,13 @@ class Digests(Store):
             )
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 return False
-            session.add(
-                AuditEvent(
-                    at=now,
-                    action="kept",
-                    grant_id=grant_id,
-                    actor_slack_id=by,
-                    detail={"until": until.isoformat()},
-                )
+            record_audit(
+                session,
+                now=now,
+                action="kept",
+                grant_id=grant_id,
+                actor_slack_id=by,
+                detail={"until": until.isoformat()},
             )
             return True
 

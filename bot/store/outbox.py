@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 
 from bot.domain.outbox import NoticeState, next_attempt
-from bot.store.base import Store
-from bot.store.models import AuditEvent, OutboxRow
+from bot.store.base import Store, record_audit
+from bot.store.models import OutboxRow
 
 
 @dataclass(frozen=True)
@@ -139,17 +139,16 @@ class Outbox(Store):
             )
             if done.rowcount != 1:  # type: ignore[attr-defined]
                 return False
-            session.add(
-                AuditEvent(
-                    at=now,
-                    action="notice_given_up",
-                    detail={
-                        "notice": notice_id,
-                        "slack_user_id": row.slack_user_id,
-                        "attempts": row.attempts + 1,
-                        "error": error,
-                    },
-                )
+            record_audit(
+                session,
+                now=now,
+                action="notice_given_up",
+                detail={
+                    "notice": notice_id,
+                    "slack_user_id": row.slack_user_id,
+                    "attempts": row.attempts + 1,
+                    "error": error,
+                },
             )
             return True
 

@@ -17,10 +17,8 @@ from sqlalchemy.orm import Session
 
 from bot.domain.durations import from_seconds, to_seconds
 from bot.domain.grants import EndReason, Grant, GrantState, check_transition
-from bot.store.base import Store
+from bot.store.base import AUDITED, Store, record_audit
 from bot.store.models import AuditEvent, GrantRow, UserLink
-
-_AUDITED = "sharebot.audited"  # session.info key: actions audited in this transaction
 
 
 @dataclass(frozen=True)
@@ -68,7 +66,7 @@ class Repository(Store):
         """A transaction; once it commits, ``on_audit`` hears each action it audited."""
         with super()._tx() as session:
             yield session
-            actions: list[str] = session.info.pop(_AUDITED, [])
+            actions: list[str] = session.info.pop(AUDITED, [])
         if self._on_audit is not None:
             for action in actions:
                 self._on_audit(action)
@@ -105,7 +103,7 @@ class Repository(Store):
                     linked_at=now,
                 )
             )
-            _audit(
+            record_audit(
                 session,
                 now,
                 "link",
@@ -134,7 +132,7 @@ class Repository(Store):
                 return None
             previous = _link(old)
             session.delete(old)
-            _audit(
+            record_audit(
                 session,
                 now,
                 "unlink",
@@ -181,7 +179,7 @@ class Repository(Store):
             )
             session.add(row)
             session.flush()
-            _audit(
+            record_audit(
                 session,
                 now,
                 "invite",
@@ -258,7 +256,7 @@ class Repository(Store):
             )
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 return None
-            _audit(
+            record_audit(
                 session,
                 now,
                 action,
@@ -292,7 +290,7 @@ class Repository(Store):
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 return None
             detail = {"expires_at": _iso(grant.expires_at)}
-            _audit(session, now, "reminded", grant.id, None, None, detail)
+            record_audit(session, now, "reminded", grant.id, None, None, detail)
             row = session.get(GrantRow, grant.id)
             assert row is not None
             session.refresh(row)
@@ -326,7 +324,7 @@ class Repository(Store):
             )
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 return None
-            _audit(
+            record_audit(
                 session,
                 now,
                 "extended",
@@ -387,7 +385,7 @@ class Repository(Store):
                     revoke_attempts=GrantRow.revoke_attempts + 1, last_error=error, updated_at=now
                 )
             )
-            _audit(session, now, action, grant.id, None, None, {"error": error})
+            record_audit(session, now, action, grant.id, None, None, {"error": error})
 
     # -- audit ------------------------------------------------------------------------
 
@@ -402,7 +400,7 @@ class Repository(Store):
         detail: dict[str, Any] | None = None,
     ) -> None:
         with self._tx() as session:
-            _audit(session, now, action, grant_id, actor_slack_id, actor_hub, detail or {})
+            record_audit(session, now, action, grant_id, actor_slack_id, actor_hub, detail or {})
 
     def audit_log(
         self,
@@ -432,28 +430,6 @@ class Repository(Store):
                 )
                 for e in session.scalars(query)
             ]
-
-
-def _audit(
-    session: Session,
-    now: datetime,
-    action: str,
-    grant_id: int | None,
-    actor_slack_id: str | None,
-    actor_hub: str | None,
-    detail: dict[str, Any],
-) -> None:
-    session.info.setdefault(_AUDITED, []).append(action)
-    session.add(
-        AuditEvent(
-            at=now,
-            action=action,
-            grant_id=grant_id,
-            actor_slack_id=actor_slack_id,
-            actor_hub=actor_hub,
-            detail=detail,
-        )
-    )
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from bot.digest import DigestReport, DigestService
@@ -40,14 +40,22 @@ async def sweep_once(runtime: Runtime, clock: Callable[[], datetime]) -> SweepRe
 
 async def sweep_forever(runtime: Runtime, interval: float, clock: Callable[[], datetime]) -> None:
     """Run a pass every ``interval`` seconds until cancelled; a failed pass is logged."""
+    await _every(runtime, "sweep", interval, lambda: sweep_once(runtime, clock))
+
+
+async def _every(
+    runtime: Runtime, job: str, interval: float, step: Callable[[], Awaitable[object]]
+) -> None:
+    """Run ``step`` every ``interval`` seconds until cancelled, recording each success
+    (metrics ``job``); a failure is logged and the next run comes as planned."""
     while True:
         try:
-            await sweep_once(runtime, clock)
-            runtime.metrics.job_succeeded("sweep")
+            await step()
+            runtime.metrics.job_succeeded(job)
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("background pass failed; the next one runs in %.0fs", interval)
+            log.exception("%s job failed; the next run is in %.0fs", job, interval)
         await asyncio.sleep(interval)
 
 
@@ -72,12 +80,4 @@ async def digest_forever(
     runtime: Runtime, digest: DigestService, interval: float, clock: Callable[[], datetime]
 ) -> None:
     """Check every ``interval`` seconds whether to reconcile or send the digest."""
-    while True:
-        try:
-            await digest_once(digest, clock)
-            runtime.metrics.job_succeeded("digest")
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("digest or reconciliation failed; trying again in %.0fs", interval)
-        await asyncio.sleep(interval)
+    await _every(runtime, "digest", interval, lambda: digest_once(digest, clock))

@@ -28,7 +28,8 @@ What it fakes:
 * ``response_url`` endpoints for slash commands and interactions
   (:meth:`FakeSlack.new_response_url`), answering ``200 ok`` as text/plain.
 * Fault injection (:meth:`FakeSlack.fail_next`): Slack-style errors, 429 rate limiting with
-  ``Retry-After`` and HTTP 500s.
+  ``Retry-After`` and HTTP 500s; a sustained rate limit per method
+  (:meth:`FakeSlack.rate_limit`, a token bucket answering 429 with ``Retry-After``).
 * Recording of every request as a :class:`Call` (thread-safe), with helpers to query them and
   to wait for them without fixed sleeps (:meth:`FakeSlack.wait_for`).
 
@@ -37,8 +38,8 @@ the app themselves, signed with the signing secret), request signing, permission
 missing scopes (the granted ones are only reported, in ``x-oauth-scopes``), channel
 membership (``not_in_channel``), users other than those registered with
 :meth:`FakeSlack.add_user` (``conversations.open`` accepts any user id), pagination, file
-uploads, Socket Mode, OAuth, and Slack's real rate limits (only injected ones). Payloads are
-not validated against Slack's block kit schema.
+uploads, Socket Mode, OAuth, and Slack's real rate limits (only injected or configured ones).
+Payloads are not validated against Slack's block kit schema.
 
 Tokens are never recorded, printed or logged: the ``token`` parameter is dropped from the
 recorded parameters and the HTTP server's request log is disabled.
@@ -57,6 +58,7 @@ import email.policy
 import hashlib
 import itertools
 import json
+import math
 import secrets
 import signal
 import sys
@@ -93,6 +95,25 @@ _JSON_STRING_PARAMS = frozenset(
 _MAX_BODY = 10 * 1024 * 1024
 _TS_BASE = 1_700_000_000 * 1_000_000  # microseconds
 _TS_STEP = 100  # microseconds between consecutive timestamps
+
+
+class _Bucket:
+    """A token bucket: ``take`` returns None (go) or the seconds until a token is free."""
+
+    def __init__(self, per_second: float, burst: int) -> None:
+        self.per_second = per_second
+        self.burst = burst
+        self.tokens = float(burst)
+        self.at: float | None = None
+
+    def take(self, now: float) -> float | None:
+        if self.at is not None:
+            self.tokens = min(self.burst, self.tokens + (now - self.at) * self.per_second)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return None
+        return (1 - self.tokens) / self.per_second
 
 
 @dataclass(frozen=True)
@@ -289,6 +310,7 @@ class FakeSlack:
         self._generation = 0
         self._calls: list[Call] = []
         self._faults: dict[str, list[_Fault]] = {}
+        self._buckets: dict[str, _Bucket] = {}
         self._users: dict[str, dict[str, Any]] = {}
         self._usergroups: dict[str, dict[str, Any]] = {}
         self._messages: dict[tuple[str, str], dict[str, Any]] = {}
@@ -444,6 +466,15 @@ class FakeSlack:
                 _Fault(error=error, status=status, retry_after=retry_after, remaining=times)
             )
 
+    def rate_limit(self, method: str, per_second: float, burst: int = 1) -> None:
+        """Let at most ``per_second`` calls of ``method`` through (after a ``burst``), as a
+        token bucket; the others get 429 ``ratelimited`` with ``Retry-After`` (whole seconds,
+        as Slack sends it). Rate-limited calls are recorded with ``failed=True``."""
+        if per_second <= 0 or burst < 1:
+            raise ValueError("per_second must be > 0 and burst >= 1")
+        with self._lock:
+            self._buckets[method] = _Bucket(per_second, burst)
+
     def add_usergroup(self, group_id: str, handle: str, users: Iterable[str]) -> None:
         """Register a user group (``usergroups.list`` / ``usergroups.users.list``)."""
         with self._lock:
@@ -464,6 +495,7 @@ class FakeSlack:
             self.scopes = self._initial_scopes
             self._calls.clear()
             self._faults.clear()
+            self._buckets.clear()
             self._messages.clear()
             self._views.clear()
             self._home_views.clear()
@@ -652,6 +684,13 @@ class FakeSlack:
             if fault.retry_after is not None:
                 extra += (("Retry-After", str(fault.retry_after)),)
             return _json_reply({"ok": False, "error": fault.error}, fault.status, extra)
+        with self._lock:
+            bucket = self._buckets.get(method)
+            wait = bucket.take(time.monotonic()) if bucket is not None else None
+        if wait is not None:
+            self._record(Call(method, params, failed=True, error="ratelimited"))
+            extra = (*scope_headers, ("Retry-After", str(max(1, math.ceil(wait)))))
+            return _json_reply({"ok": False, "error": "ratelimited"}, 429, extra)
 
         handler = _METHODS.get(method)
         try:

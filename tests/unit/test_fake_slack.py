@@ -283,6 +283,22 @@ async def test_ratelimit_retry_async(fake: FakeSlack) -> None:
     assert len(fake.calls("users.info")) == 2
 
 
+def test_sustained_rate_limit_lets_a_burst_through_then_answers_429(
+    client: WebClient, fake: FakeSlack
+) -> None:
+    fake.rate_limit("chat.postMessage", per_second=0.5, burst=2)
+    client.chat_postMessage(channel="UALICE", text="one")
+    client.chat_postMessage(channel="UALICE", text="two")
+    with pytest.raises(SlackApiError) as caught:
+        client.chat_postMessage(channel="UALICE", text="three")
+    assert caught.value.response.status_code == 429
+    assert caught.value.response.headers["retry-after"] == "2"
+    assert [c.failed for c in fake.calls("chat.postMessage")] == [False, False, True]
+    client.auth_test()  # other methods are not limited
+    fake.reset()
+    client.chat_postMessage(channel="UALICE", text="after reset")
+
+
 def test_ratelimit_without_retry_raises(client: WebClient, fake: FakeSlack) -> None:
     fake.fail_next("auth.test", status=429, retry_after=7)
     with pytest.raises(SlackApiError) as excinfo:

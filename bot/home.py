@@ -4,12 +4,18 @@
 someone (share, accept, lapse, expiry, revoke, leave, extend, request, decision). It never
 raises: a Home tab that could not be refreshed is logged and refreshed on the next change
 or when the person opens it again.
+
+Refreshes of one person's Home are coalesced: while one publish runs, the refreshes asked
+for meanwhile wait for it and are then served by a single publish rendered after all of
+them (a burst of shares by one owner costs two renders, not one per share). A caller still
+returns only after a publish that started after its own call has finished.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass, field
 
 from bot.domain.grants import OPEN_STATES
 from bot.errors import SlackDeliveryError
@@ -19,6 +25,15 @@ from bot.store.decisions import Decisions
 from bot.store.repository import Repository
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Refreshes:
+    """One person's Home: refreshes asked for, and how many the last publish covered."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    asked: int = 0
+    covered: int = 0
 
 
 class HomeService:
@@ -34,6 +49,7 @@ class HomeService:
         self.decisions = decisions
         self.messenger = messenger
         self.approvers = approvers
+        self._refreshes: dict[str, _Refreshes] = {}
 
     async def data_for(self, slack_id: str) -> HomeData:
         link = await asyncio.to_thread(self.repo.link_of, slack_id)
@@ -60,12 +76,25 @@ class HomeService:
     async def refresh(self, *slack_ids: str) -> None:
         """Publish the Home tab of each person once; failures are logged, never raised."""
         for slack_id in dict.fromkeys(s for s in slack_ids if s):
+            await self._refresh(slack_id)
+
+    async def _refresh(self, slack_id: str) -> None:
+        state = self._refreshes.setdefault(slack_id, _Refreshes())
+        state.asked += 1
+        mine = state.asked
+        async with state.lock:
+            if state.covered >= mine:
+                return  # a publish rendered after this call has finished meanwhile
+            covers = state.asked
             try:
                 await self.publish(slack_id)
             except SlackDeliveryError as err:
                 log.warning("Home tab of %s not refreshed: %s", slack_id, err)
             except Exception:
                 log.exception("Home tab of %s not refreshed", slack_id)
+            state.covered = covers
+            if state.asked == covers:
+                del self._refreshes[slack_id]  # nobody waiting: forget this person
 
     async def _approvers(self) -> frozenset[str]:
         try:

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.store.db import READ_ONLY
 from bot.store.models import AuditEvent
 
 AUDITED = "sharebot.audited"  # session.info key: actions audited in this transaction
@@ -21,11 +22,22 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._readers = sessionmaker(
+            engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
+        )
 
     @contextmanager
     def _tx(self) -> Iterator[Session]:
         """One transaction: committed when the block ends, rolled back on an error."""
         with self._sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        """A transaction that only reads: on SQLite it takes no write lock (``BEGIN``), so
+        it neither waits for nor holds up a writer. Never write in it: a deferred
+        transaction that writes can fail with "database is locked" under contention."""
+        with self._readers.begin() as session:
             yield session
 
 

@@ -36,11 +36,16 @@ def make_engine(url: str) -> Engine:
     SQLite: WAL (readers never wait for the writer), a 30 s busy timeout, and every
     transaction opened with ``BEGIN IMMEDIATE`` so that two writers queue up at the start
     instead of failing half-way with "database is locked" (SQLAlchemy's documented recipe
-    for pysqlite's transaction handling).
+    for pysqlite's transaction handling). Transactions that only read (the
+    :data:`READ_ONLY` execution option, see ``Store._read``) open with a plain ``BEGIN``:
+    in WAL mode they neither wait for a writer nor make one wait. No pre-ping on SQLite:
+    there is no server connection to lose.
     """
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30}
+    else:
+        kwargs["pool_pre_ping"] = True
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_connect)
@@ -58,8 +63,15 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+#: Execution option of a connection whose transactions only read (``Store._read``).
+READ_ONLY = "sharebot_read_only"
+
+
 def _sqlite_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def sqlite_path(engine: Engine) -> Path | None:

@@ -12,6 +12,7 @@ from alembic import command
 from sqlalchemy import Engine, text
 
 from bot.errors import SchemaError
+from bot.store.base import Store
 from bot.store.db import (
     alembic_config,
     current_revision,
@@ -40,6 +41,31 @@ def test_sqlite_runs_in_wal_mode_with_immediate_transactions(tmp_path: Path) -> 
         with pytest.raises(sqlite3.OperationalError, match="locked"):
             other.execute("BEGIN IMMEDIATE")
         other.close()
+    engine.dispose()
+
+
+def test_read_only_transactions_take_no_write_lock(tmp_path: Path) -> None:
+    """A reader (Store._read) neither waits for a writer nor holds one up; a writing
+    transaction (Store._tx) still takes the write lock at its start."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    with engine.begin() as setup:
+        setup.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+    store = Store(engine)
+    writer = sqlite3.connect(tmp_path / "db.sqlite", timeout=0.1, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO t VALUES (1)")
+    with store._read() as session:  # would wait 30 s for the lock with BEGIN IMMEDIATE
+        assert session.execute(text("SELECT count(*) FROM t")).scalar() == 0
+    writer.execute("COMMIT")
+    with store._read() as session:
+        session.execute(text("SELECT count(*) FROM t"))
+        writer.execute("BEGIN IMMEDIATE")  # the reader does not stop a writer
+        writer.execute("COMMIT")
+    with store._tx() as session:
+        session.execute(text("SELECT count(*) FROM t"))
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            writer.execute("BEGIN IMMEDIATE")
+    writer.close()
     engine.dispose()
 
 

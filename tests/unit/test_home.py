@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from dataclasses import replace
 from datetime import timedelta
@@ -11,6 +12,7 @@ import pytest
 
 from bot.domain.grants import Grant, GrantState
 from bot.domain.requests import Decision, DecisionKind, DecisionState
+from bot.home import HomeService
 from bot.slack import blocks, home
 from bot.slack.home import MAX_BLOCKS, HomeData, home_view
 from tests.support.factories import NOW, make_grant
@@ -166,3 +168,32 @@ def test_ending_grants_have_no_button() -> None:
 )
 def test_fair_counts(wanted: list[tuple[int, int]], room: int, expected: list[int]) -> None:
     assert home._fair_counts(wanted, room) == expected
+
+
+class _GatedHome(HomeService):
+    """A HomeService whose publish waits for a gate and records which render it was."""
+
+    def __init__(self) -> None:
+        super().__init__(repo=None, decisions=None, messenger=None)  # type: ignore[arg-type]
+        self.gate = asyncio.Event()
+        self.renders: list[str] = []
+
+    async def publish(self, slack_id: str) -> None:
+        self.renders.append(slack_id)
+        await self.gate.wait()
+
+
+async def test_refreshes_asked_during_a_publish_share_one_later_publish() -> None:
+    service = _GatedHome()
+    first = asyncio.create_task(service.refresh("UOWNER"))
+    await asyncio.sleep(0)  # the first publish is running, held at the gate
+    later = [asyncio.create_task(service.refresh("UOWNER")) for _ in range(5)]
+    alice = asyncio.create_task(service.refresh("UALICE"))
+    await asyncio.sleep(0)
+    assert service.renders == ["UOWNER", "UALICE"]  # other people are not held up
+    service.gate.set()
+    await asyncio.wait_for(asyncio.gather(first, *later, alice), timeout=5)
+    # One render for the first call, one for the five asked while it ran.
+    assert Counter(service.renders) == {"UOWNER": 2, "UALICE": 1}
+    await service.refresh("UOWNER")  # nothing running: a call publishes at once
+    assert Counter(service.renders)["UOWNER"] == 3

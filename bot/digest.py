@@ -20,10 +20,12 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import ParamSpec, TypeVar
+
+from slack_sdk.models.blocks import Block
 
 from bot.domain.digest import (
     Item,
@@ -65,7 +67,9 @@ class DigestConfig:
     snooze: timedelta = timedelta(days=7)
     admin_channel: str | None = None
     reconcile_interval: timedelta = timedelta(minutes=15)
-    pause: float = 0.5  # seconds between two DMs, well within chat.postMessage's limits
+    # Slack's rate limit paces the digest: a 429 is waited out (slack_sdk's retry handler,
+    # then here) and the same owner's digest is sent again, up to this many times.
+    rate_limit_retries: int = 20
 
 
 @dataclass
@@ -240,7 +244,7 @@ class DigestService:
                 (item, Status.OPEN, None) for item in shown
             ]
             try:
-                channel, ts = await self.messenger.dm_copy(
+                channel, ts = await self._send_paced(
                     slack_id,
                     texts.digest_fallback(len(items)),
                     blocks.digest(message_id, owner_hub, statuses, len(items), self.config.snooze),
@@ -253,11 +257,25 @@ class DigestService:
             await self._db(self.digests.sent, message_id, channel, ts, now)
             report.sent += 1
             log.info("digest:%d sent to %s (%d stale shares)", message_id, owner_hub, len(items))
-            await asyncio.sleep(self.config.pause)
         if self.config.admin_channel and report.owners_with_stale:
             report.admin_sent = await self._admin_summary(day, run_id, per_owner, now)
         await self._db(self.digests.finish_run, run_id, report.sent, now)
         return report
+
+    async def _send_paced(
+        self, slack_id: str, text: str, message_blocks: Sequence[Block]
+    ) -> tuple[str, str]:
+        """DM a digest as fast as Slack allows: no fixed pause between owners; when Slack
+        still says ``ratelimited`` after the client's own retries, wait ``Retry-After`` and
+        send again, so that a rate limit slows the digest down but loses no one's."""
+        for _ in range(self.config.rate_limit_retries):
+            try:
+                return await self.messenger.dm_copy(slack_id, text, message_blocks)
+            except SlackDeliveryError as err:
+                if err.code != "ratelimited":
+                    raise
+                await asyncio.sleep(1.0 if err.retry_after is None else err.retry_after)
+        return await self.messenger.dm_copy(slack_id, text, message_blocks)
 
     async def _admin_summary(
         self, day: date, run_id: int, per_owner: dict[str, list[Item]], now: datetime

@@ -74,14 +74,21 @@ class SlackDeliveryError(SharebotError):
     """A Slack Web API call failed.
 
     ``code`` is Slack's error code (``user_not_found``, ``ratelimited``, ...) when Slack
-    answered, None when it could not be reached.
+    answered, None when it could not be reached; ``retry_after`` is Slack's ``Retry-After``
+    (seconds) on a 429.
     """
 
     def __init__(
-        self, message: str, *, code: str | None = None, user_message: str | None = None
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        user_message: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message, user_message=user_message)
         self.code = code
+        self.retry_after = retry_after
 
 
 class SchemaError(SharebotError):

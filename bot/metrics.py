@@ -86,6 +86,11 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        self.notices_given_up = Counter(
+            "sharebot_notices_given_up",
+            "Outbox notices given up (Slack refused them for good, or for a day).",
+            registry=r,
+        )
         self.job_last_success = Gauge(
             "sharebot_job_last_success_timestamp_seconds",
             "Unix time of each periodic job's last successful run.",
@@ -111,6 +116,10 @@ class Metrics:
     def slack_failed(self) -> None:
         """A Slack Web API call that Slack refused or that could not reach Slack."""
         self.failures.labels(kind="slack_delivery").inc()
+
+    def notice_given_up(self) -> None:
+        """A notice the outbox stopped trying to deliver."""
+        self.notices_given_up.inc()
 
     def audited(self, action: str) -> None:
         """Told of every audit event once its transaction has committed."""

@@ -1,7 +1,14 @@
-"""Notices Slack did not take: kept in the outbox, delivered again by the background pass.
+"""Delivering the outbox: right after the state change that wrote a notice, then by the
+background pass until Slack takes it or it is given up.
 
-:func:`keep_undelivered` is the messenger's ``on_undelivered`` hook (the messenger knows no
-database); :meth:`NoticeService.deliver_due` runs after each sweep. A retry goes through
+:meth:`NoticeService.deliver` is the first try, made by the code that committed the change
+(so the latency of a notice stays that of a DM); :meth:`NoticeService.deliver_due` runs
+after each sweep. A notice given up is surfaced: a WARNING, the counter
+``sharebot_notices_given_up_total`` (``on_given_up``) and, when ``admin_channel`` is set,
+a post there naming the person and the notice's key (not its text).
+
+:func:`keep_undelivered` is the messenger's ``on_undelivered`` hook for notices sent
+outside the outbox (the messenger knows no database). A retry goes through
 ``messenger.dm``, not ``notify``, so a failed retry is recorded on its row instead of
 being queued a second time. Logs name the notice and the user id, never the text.
 """
@@ -17,6 +24,7 @@ from datetime import datetime, timedelta
 from bot.clock import utcnow
 from bot.domain.outbox import gives_up, is_permanent, next_attempt
 from bot.errors import SlackDeliveryError
+from bot.slack import texts
 from bot.slack.messenger import SlackMessenger, UndeliveredHook
 from bot.store.outbox import Outbox
 
@@ -50,16 +58,37 @@ class DeliveryReport:
 
 class NoticeService:
     def __init__(
-        self, outbox: Outbox, messenger: SlackMessenger, *, lease: timedelta = LEASE
+        self,
+        outbox: Outbox,
+        messenger: SlackMessenger,
+        *,
+        lease: timedelta = LEASE,
+        admin_channel: str | None = None,
+        on_given_up: Callable[[], None] | None = None,
     ) -> None:
         self.outbox = outbox
         self.messenger = messenger
         self.lease = lease
+        self.admin_channel = admin_channel
+        self._on_given_up = on_given_up
 
-    async def deliver_due(self, now: datetime, limit: int = 100) -> DeliveryReport:
+    async def deliver(self, keys: list[str], now: datetime) -> DeliveryReport:
+        """The first try of the notices just enqueued under ``keys`` (never raises: what
+        fails stays in the outbox for the sweep)."""
+        if not keys:
+            return DeliveryReport()
+        try:
+            return await self.deliver_due(now, len(keys), keys=keys)
+        except Exception:
+            log.exception("outbox: first delivery of %s failed; the sweep will retry", keys)
+            return DeliveryReport()
+
+    async def deliver_due(
+        self, now: datetime, limit: int = 100, *, keys: list[str] | None = None
+    ) -> DeliveryReport:
         """Try every notice due at ``now`` once; safe on several replicas (claims)."""
         report = DeliveryReport()
-        for due in await asyncio.to_thread(self.outbox.due, now, limit):
+        for due in await asyncio.to_thread(self.outbox.due, now, limit, keys=keys):
             notice = await asyncio.to_thread(self.outbox.claim, due.id, now, self.lease)
             if notice is None:
                 continue  # another replica has it, or it was sent meanwhile
@@ -72,14 +101,16 @@ class NoticeService:
                     await asyncio.to_thread(self.outbox.give_up, notice.id, str(err), now)
                     report.given_up += 1
                     log.warning(
-                        "notice:%d to %s given up after %d tries: %s",
+                        "notice:%d (%s) to %s given up after %d tries: %s",
                         notice.id,
+                        notice.key or "no key",
                         notice.slack_user_id,
                         attempts,
                         code,
                     )
+                    await self._surface(notice.slack_user_id, notice.key, attempts, code)
                 else:
-                    retry_at = next_attempt(attempts, now)
+                    retry_at = next_attempt(attempts, now, err.retry_after)
                     await asyncio.to_thread(self.outbox.failed, notice.id, str(err), now, retry_at)
                     report.failed += 1
                     log.warning(
@@ -97,3 +128,16 @@ class NoticeService:
             report.sent += 1
             log.info("notice:%d to %s delivered", notice.id, notice.slack_user_id)
         return report
+
+    async def _surface(self, user_id: str, key: str | None, attempts: int, error: str) -> None:
+        """Tell the metrics and the admin channel of a notice given up."""
+        if self._on_given_up is not None:
+            self._on_given_up()
+        if self.admin_channel is None:
+            return
+        try:
+            await self.messenger.post(
+                self.admin_channel, texts.notice_given_up_admin(user_id, key, attempts, error)
+            )
+        except SlackDeliveryError as err:
+            log.warning("the admin channel was not told of a notice given up: %s", err)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from sqlalchemy import Engine
@@ -53,6 +54,7 @@ def build(settings: Settings, engine: Engine | None = None) -> Runtime:
         observer=metrics.hub_call,
     )
     outbox = Outbox(engine)
+    claim_ttl = timedelta(seconds=settings.claim_ttl)
     messenger = SlackMessenger(
         make_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_base),
         on_failure=metrics.slack_failed,
@@ -64,6 +66,13 @@ def build(settings: Settings, engine: Engine | None = None) -> Runtime:
         messenger=messenger,
         email_mapping=settings.email_mapping,
         email_domains=settings.email_domains,
+    )
+    notices = NoticeService(
+        outbox,
+        messenger,
+        lease=claim_ttl,
+        admin_channel=settings.admin_channel,
+        on_given_up=metrics.notice_given_up,
     )
     decision_store = Decisions(engine)
     home = HomeService(
@@ -79,6 +88,9 @@ def build(settings: Settings, engine: Engine | None = None) -> Runtime:
         home=home,
         remind_before=settings.remind_before,
         remind_min_duration=settings.remind_min_duration,
+        notices=notices,
+        claim_ttl=claim_ttl,
+        admins=frozenset(settings.admins),
     )
     linking = LinkingService(
         config=LinkingConfig(
@@ -115,5 +127,5 @@ def build(settings: Settings, engine: Engine | None = None) -> Runtime:
         linking,
         decisions,
         metrics=metrics,
-        notices=NoticeService(outbox, messenger),
+        notices=notices,
     )

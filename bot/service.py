@@ -7,6 +7,7 @@ store calls run in a worker thread so the event loop never waits on the database
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import secrets
@@ -16,7 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import ParamSpec, Protocol, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 from bot.clock import utcnow
 from bot.domain import commands
@@ -29,8 +30,11 @@ from bot.domain.grants import (
     extended_deadline,
     final_state,
     invitation_lapsed,
+    invitation_stale,
+    invitation_unconfirmed,
     is_due_to_expire,
     must_keep_share,
+    orphan_codes,
     prior_access,
     reminder_due,
     unexpected_holders,
@@ -45,8 +49,10 @@ from bot.errors import (
 )
 from bot.hub.client import HubClient, ShareCodeInfo
 from bot.identity import IdentityResolver
+from bot.notices import NoticeService
 from bot.slack import blocks, texts
 from bot.slack.messenger import SlackMessenger
+from bot.store.outbox import Outbox, OutgoingNotice
 from bot.store.repository import NewGrant, Repository
 
 log = logging.getLogger(__name__)
@@ -54,6 +60,9 @@ log = logging.getLogger(__name__)
 # How long a replica may hold a grant it works on before another may take it over (it
 # releases it as soon as it is done; this only matters when a process dies mid-work).
 CLAIM_TTL = timedelta(minutes=5)
+
+#: How much earlier than an invitation intent the hub's clock may date a code made for it.
+CLOCK_SKEW = timedelta(seconds=60)
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -78,6 +87,7 @@ class SweepReport:
     failures: int = 0
     expired_requests: int = 0
     reminded: int = 0
+    recovered: int = 0  # interrupted invitations sent again (or closed) by this pass
 
 
 class HomeRefresher(Protocol):
@@ -106,6 +116,9 @@ class ShareService:
         remind_min_duration: timedelta = timedelta(days=1),
         worker: str | None = None,
         clock: Callable[[], datetime] = utcnow,
+        notices: NoticeService | None = None,
+        claim_ttl: timedelta = CLAIM_TTL,
+        admins: frozenset[str] = frozenset(),
     ) -> None:
         # Names this process in grant claims (each claim adds its own token, so two tasks
         # of one process never hold a grant together). Fits grants.claimed_by (64).
@@ -121,6 +134,10 @@ class ShareService:
         self.home: HomeRefresher = home or _NoHome()
         self.remind_before = remind_before
         self.remind_min_duration = remind_min_duration
+        self.admins = admins  # SHAREBOT_ADMINS: may revoke anyone's share by its button
+        # Grant notices go through the outbox (written with the change, sent after it).
+        self.notices = notices or NoticeService(Outbox(repo.engine), messenger)
+        self.claim_ttl = claim_ttl
 
     async def _db(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         return await asyncio.to_thread(fn, *args, **kwargs)
@@ -143,7 +160,9 @@ class ShareService:
     async def _claim(self, grant: Grant) -> str | None:
         """Claim ``grant`` under a new token; the token to release it with, or None."""
         token = f"{self.worker}:{secrets.token_hex(4)}"
-        claimed = await self._db(self.repo.claim, grant.id, token, now=self.clock(), ttl=CLAIM_TTL)
+        claimed = await self._db(
+            self.repo.claim, grant.id, token, now=self.clock(), ttl=self.claim_ttl
+        )
         return token if claimed else None
 
     # -- share --------------------------------------------------------------------------
@@ -234,12 +253,9 @@ class ShareService:
         )
         prior = prior_access(hub_user in holders, open_for_pair)
         extras = (MANAGE,) if cmd.manage else ()
-        code = await self.hub.create_share_code(
-            owner_hub,
-            cmd.server,
-            expires_in=int(self.invite_ttl.total_seconds()),
-            scopes=share_scopes(owner_hub, cmd.server, extras),
-        )
+        # The intent first, held by this task: if the process dies anywhere below, the
+        # sweep finds an invitation with no confirmed DM once the claim has run out.
+        token = f"{self.worker}:{secrets.token_hex(4)}"
         grant = await self._db(
             self.repo.add_grant,
             NewGrant(
@@ -250,24 +266,18 @@ class ShareService:
                 recipient_hub=hub_user,
                 duration=cmd.duration,
                 note=cmd.note,
-                code_id=code.id,
-                code_expires_at=code.expires_at or now + self.invite_ttl,
+                code_id=None,
+                code_expires_at=None,
                 had_prior_access=prior,
                 extras=extras,
                 decision_id=decision_id,
             ),
             now=now,
+            intent=(token, self.claim_ttl),
         )
-        log.info("%s invited (code %s)", grant.label, code.id)
-        url = code.accept_url
-        if not url.startswith(("http://", "https://")):
-            url = self.public_url + url
         try:
-            await self.messenger.dm(
-                slack_id, texts.invitation_dm(grant), blocks.invitation(grant, url)
-            )
-        except SlackDeliveryError as err:
-            await self._withdraw_code(grant, now)
+            return await self._issue(grant, now)
+        except SharebotError as err:
             await self._db(
                 self.repo.transition,
                 grant,
@@ -277,7 +287,155 @@ class ShareService:
                 detail={"error": str(err)},
             )
             raise
+        finally:
+            await self._db(self.repo.release, grant.id, token)
+
+    async def _issue(self, grant: Grant, now: datetime) -> Grant:
+        """Make a share code for an unsent invitation, record it, DM the link, note the DM.
+
+        The link holds the code, which is never stored: a DM that may not have gone out is
+        recovered by making a new code (:meth:`_recover_invitation`), not by resending.
+        Raises HubError or SlackDeliveryError (the code is withdrawn then).
+        """
+        code = await self.hub.create_share_code(
+            grant.owner_hub,
+            grant.server,
+            expires_in=int(self.invite_ttl.total_seconds()),
+            scopes=share_scopes(grant.owner_hub, grant.server, grant.extras),
+        )
+        recorded = await self._db(
+            self.repo.set_code, grant, code.id, code.expires_at or now + self.invite_ttl, now=now
+        )
+        if recorded is None:  # cancelled meanwhile (revoke before the DM): not ours to send
+            await self._withdraw_code(dataclasses.replace(grant, code_id=code.id), now)
+            raise ShareRefused(
+                f"{grant.label}: closed while inviting", user_message=texts.share_closed()
+            )
+        grant = recorded
+        log.info("%s invited (code %s)", grant.label, code.id)
+        url = code.accept_url
+        if not url.startswith(("http://", "https://")):
+            url = self.public_url + url
+        try:
+            await self.messenger.dm(
+                grant.recipient_slack_id, texts.invitation_dm(grant), blocks.invitation(grant, url)
+            )
+        except SlackDeliveryError:
+            await self._withdraw_code(grant, now)
+            raise
+        await self._db(self.repo.invite_sent, grant, now=self.clock())
         return grant
+
+    async def _recover_invitation(self, grant: Grant, now: datetime) -> bool:
+        """An invitation whose writer died before confirming its DM: clean up, send again.
+
+        Codes of the server that no grant knows and that were made since the intent (the
+        writer may have died between the hub's answer and recording it) are deleted, and so
+        is the grant's own code; then a new code is made and DMed. An invitation older than
+        the link's lifetime is closed instead and the owner told. If the old link was used
+        meanwhile (the DM did go out), the invitation is simply marked sent. False when the
+        server has another invitation in flight (left for the next pass).
+        """
+        owner, server = grant.owner_hub, grant.server
+        if await self._db(
+            self.repo.live_intents, owner, server, now=self.clock(), other_than=grant.id
+        ):
+            return False
+        codes = await self.hub.share_codes(owner, server)
+        own = next((c for c in codes if grant.code_id and c.id == grant.code_id), None)
+        used = own is not None and own.exchange_count > 0
+        if grant.code_id and own is None and not grant.had_prior_access:
+            used = grant.recipient_hub in await self._share_users(owner, server)
+        if used:
+            log.info("%s: the interrupted invitation was delivered and used", grant.label)
+            await self._db(self.repo.invite_sent, grant, now=now, action="invite_recovered")
+            return True
+        others = await self._db(
+            self.repo.grants, states=OPEN_STATES, owner_hub=owner, server=server
+        )
+        known = {g.code_id for g in others if g.code_id and g.id != grant.id}
+        doomed = orphan_codes(
+            [(c.id, c.created_at) for c in codes if c.id != grant.code_id],
+            known,
+            grant.created_at,
+            CLOCK_SKEW,
+        )
+        if own is not None:
+            doomed.append(own.id)
+        for code_id in doomed:
+            log.warning(
+                "%s: deleting share code %s left by an interrupted invitation", grant.label, code_id
+            )
+            await self.hub.delete_share_code(owner, server, code_id)
+        if grant.code_id is not None:
+            forgotten = await self._db(self.repo.set_code, grant, None, None, now=now)
+            if forgotten is None:
+                return True  # it moved on meanwhile
+            grant = forgotten
+        if invitation_stale(grant, now, self.invite_ttl):
+            await self._fail_invitation(grant, now, "interrupted, too old to send again")
+            return True
+        try:
+            await self._issue(grant, now)
+        except SlackDeliveryError as err:
+            await self._fail_invitation(grant, now, str(err))
+            return True
+        await self._db(self.repo.audit, "invite_reissued", now=now, grant_id=grant.id)
+        log.info("%s: the interrupted invitation was sent again", grant.label)
+        await self.home.refresh(grant.owner_slack_id, grant.recipient_slack_id)
+        return True
+
+    async def _fail_invitation(self, grant: Grant, now: datetime, error: str) -> None:
+        await self._change(
+            grant,
+            GrantState.FAILED,
+            now=now,
+            action="invite_failed",
+            detail={"error": error},
+            notices=lambda g: [
+                self._notice(
+                    g, "not_recovered", g.owner_slack_id, texts.invitation_not_recovered(g)
+                )
+            ],
+        )
+
+    # -- notices (the outbox) -----------------------------------------------------------
+
+    @staticmethod
+    def _notice(grant: Grant, event: str, slack_id: str, text: str) -> OutgoingNotice:
+        """A grant's notice; its key names the grant, the event and the audience."""
+        audience = "owner" if slack_id == grant.owner_slack_id else "recipient"
+        return OutgoingNotice(f"grant:{grant.id}:{event}:{audience}", slack_id, text)
+
+    async def _change(
+        self,
+        grant: Grant,
+        new_state: GrantState,
+        *,
+        now: datetime,
+        notices: Callable[[Grant], list[OutgoingNotice]] | None = None,
+        **kwargs: Any,
+    ) -> Grant | None:
+        """``repo.transition`` with its notices written in the same transaction, then a
+        first try to deliver them (the sweep retries what Slack does not take)."""
+        keys: list[str] = []
+
+        def collect(changed: Grant) -> list[OutgoingNotice]:
+            made = notices(changed) if notices is not None else []
+            keys.extend(n.key for n in made)
+            return made
+
+        changed = await self._db(
+            self.repo.transition, grant, new_state, now=now, notices=collect, **kwargs
+        )
+        if changed is not None and keys:
+            await self.notices.deliver(keys, self.clock())
+        return changed
+
+    async def _tell(self, notices: list[OutgoingNotice]) -> None:
+        """Enqueue notices not tied to a state change (a key already there is skipped)."""
+        added = await self._db(self.notices.outbox.enqueue, notices, self.clock())
+        await self.notices.deliver(added, self.clock())
 
     # -- list ---------------------------------------------------------------------------
 
@@ -307,12 +465,18 @@ class ShareService:
         return texts.revoke_summary(done, pending)
 
     async def revoke_grant(self, grant_id: int, caller: str, now: datetime) -> str:
-        """Revoke one grant (the Home tab's Revoke button); only its owner may."""
+        """Revoke one grant (a Home or digest Revoke button): its owner, or an admin
+        (SHAREBOT_ADMINS), who is then the actor in the audit log and is named to the owner.
+        Anyone else, e.g. clicking a forwarded copy of the button, changes nothing."""
         grant = await self._db(self.repo.get, grant_id)
-        if grant is None or grant.owner_slack_id != caller:
+        by_admin = grant is not None and caller != grant.owner_slack_id and caller in self.admins
+        if grant is None or (grant.owner_slack_id != caller and not by_admin):
             return texts.only_owner_revokes()
         if not grant.state.is_open:
             return texts.share_closed()
+        if by_admin:
+            log.info("%s: revoked by admin %s", grant.label, caller)
+            await self.messenger.notify(grant.owner_slack_id, texts.revoked_by_admin(grant, caller))
         done = await self._revoke_one(grant, caller, now)
         if not done:
             await self.home.refresh(grant.owner_slack_id, grant.recipient_slack_id)
@@ -337,26 +501,26 @@ class ShareService:
         left = reason is EndReason.LEFT
         if grant.state is GrantState.INVITED:
             await self._withdraw_code(grant, now)
-            cancelled = await self._db(
-                self.repo.transition,
+            cancelled = await self._change(
                 grant,
                 GrantState.CANCELLED,
                 now=now,
                 action="left" if left else "cancel",
                 actor_slack_id=caller,
                 ended_at=now,
+                notices=lambda g: [
+                    self._notice(g, "declined", g.owner_slack_id, texts.declined_owner(g))
+                    if left
+                    else self._notice(
+                        g, "withdrawn", g.recipient_slack_id, texts.withdrawn_recipient(g)
+                    )
+                ],
             )
             if cancelled is None:  # accepted or lapsed meanwhile: look again
                 fresh = await self._db(self.repo.get, grant.id)
                 if fresh is not None and fresh.state in (GrantState.ACTIVE, GrantState.ENDING):
                     return await self._revoke_one(fresh, caller, now, reason=reason)
                 return True
-            if left:
-                await self.messenger.notify(grant.owner_slack_id, texts.declined_owner(grant))
-            else:
-                await self.messenger.notify(
-                    grant.recipient_slack_id, texts.withdrawn_recipient(grant)
-                )
             await self.home.refresh(grant.owner_slack_id, grant.recipient_slack_id)
             return True
         if grant.state is GrantState.ACTIVE:
@@ -374,8 +538,19 @@ class ShareService:
         """One background pass: detect acceptances, close lapsed links, end what is due."""
         report = SweepReport()
         invited = await self._db(self.repo.grants, states=[GrantState.INVITED])
+        for grant in [g for g in invited if invitation_unconfirmed(g)]:
+            # Held by a live worker (being sent now) unless its writer died: then it is ours.
+            async with self._claimed(grant, now) as mine:
+                if mine is None or not invitation_unconfirmed(mine):
+                    continue
+                try:
+                    if await self._recover_invitation(mine, now):
+                        report.recovered += 1
+                except HubError as err:
+                    report.failures += 1
+                    log.warning("%s: cannot recover the invitation yet: %s", grant.label, err)
         by_server: dict[tuple[str, str], list[Grant]] = defaultdict(list)
-        for grant in invited:
+        for grant in [g for g in invited if not invitation_unconfirmed(g)]:
             by_server[(grant.owner_hub, grant.server)].append(grant)
         for (owner, server), grants in by_server.items():
             try:
@@ -462,8 +637,7 @@ class ShareService:
         recipient_in = grant.recipient_hub in share_users or not intruders
         holder = grant.recipient_hub if recipient_in else intruders[0]
         accepted_at = min(info.last_exchanged_at or now, now) if info else now
-        active = await self._db(
-            self.repo.transition,
+        active = await self._change(
             grant,
             GrantState.ACTIVE,
             now=now,
@@ -473,6 +647,11 @@ class ShareService:
             accepted_at=accepted_at,
             accepted_hub_user=holder,
             expires_at=deadline_after_acceptance(accepted_at, grant.duration),
+            notices=lambda g: (
+                [self._notice(g, "accepted", g.owner_slack_id, texts.accepted_owner(g))]
+                if recipient_in
+                else []
+            ),
         )
         if active is None:
             return
@@ -496,7 +675,6 @@ class ShareService:
             await self._remove_intruder(active, intruder, now)
         if recipient_in:
             log.info("%s accepted; ends at %s", active.label, active.expires_at)
-            await self.messenger.notify(active.owner_slack_id, texts.accepted_owner(active))
         await self.home.refresh(grant.owner_slack_id, grant.recipient_slack_id)
 
     async def _remove_intruder(self, grant: Grant, intruder: str, now: datetime) -> None:
@@ -516,21 +694,33 @@ class ShareService:
             revoked = False
         else:
             revoked = True
-        await self.messenger.notify(
-            grant.owner_slack_id, texts.misused_owner(grant, intruder, revoked)
-        )
-        await self.messenger.notify(
-            grant.recipient_slack_id, texts.misused_recipient(grant, intruder)
+        event = f"intruder:{intruder}"
+        await self._tell(
+            [
+                self._notice(
+                    grant,
+                    event,
+                    grant.owner_slack_id,
+                    texts.misused_owner(grant, intruder, revoked),
+                ),
+                self._notice(
+                    grant, event, grant.recipient_slack_id, texts.misused_recipient(grant, intruder)
+                ),
+            ]
         )
 
     async def _lapse(self, grant: Grant, now: datetime) -> None:
         await self._withdraw_code(grant, now)
-        lapsed = await self._db(
-            self.repo.transition, grant, GrantState.LAPSED, now=now, action="lapse", ended_at=now
+        lapsed = await self._change(
+            grant,
+            GrantState.LAPSED,
+            now=now,
+            action="lapse",
+            ended_at=now,
+            notices=lambda g: [self._notice(g, "lapsed", g.owner_slack_id, texts.lapsed_owner(g))],
         )
         if lapsed is not None:
             log.info("%s lapsed: the link expired unused", grant.label)
-            await self.messenger.notify(grant.owner_slack_id, texts.lapsed_owner(grant))
             await self.home.refresh(grant.owner_slack_id, grant.recipient_slack_id)
 
     async def _start_ending(
@@ -581,38 +771,39 @@ class ShareService:
                     self.repo.record_failure, grant, str(err), now=now, action="revoke_failed"
                 )
                 return False
-        ended = await self._db(
-            self.repo.transition,
+        ended = await self._change(
             grant,
             final_state(reason),
             now=now,
             action="expired" if reason is EndReason.EXPIRED else "revoked",
             detail={"share_kept": kept},
             ended_at=now,
+            notices=lambda _: self._end_notices(grant, reason, kept),
         )
         if ended is None:
             return True  # another pass or replica finished it
         log.info("%s ended (%s%s)", grant.label, reason, ", share kept" if kept else "")
-        if reason is EndReason.MISUSED:
-            await self.messenger.notify(
-                grant.owner_slack_id, texts.misused_owner(grant, grant.holder, True)
-            )
-            await self.messenger.notify(
-                grant.recipient_slack_id, texts.misused_recipient(grant, grant.holder)
-            )
-        elif reason is EndReason.EXPIRED:
-            await self.messenger.notify(grant.owner_slack_id, texts.expired_owner(grant, kept))
-            await self.messenger.notify(
-                grant.recipient_slack_id, texts.expired_recipient(grant, kept)
-            )
-        elif reason is EndReason.LEFT:
-            await self.messenger.notify(grant.owner_slack_id, texts.left_owner(grant, kept))
-        else:
-            await self.messenger.notify(
-                grant.recipient_slack_id, texts.revoked_recipient(grant, kept)
-            )
         await self.home.refresh(grant.owner_slack_id, grant.recipient_slack_id)
         return True
+
+    def _end_notices(self, grant: Grant, reason: EndReason, kept: bool) -> list[OutgoingNotice]:
+        """Who is told that ``grant`` ended, and what (the texts speak of the grant as it
+        was before it ended)."""
+        owner, recipient = grant.owner_slack_id, grant.recipient_slack_id
+        event = reason.value
+        if reason is EndReason.MISUSED:
+            return [
+                self._notice(grant, event, owner, texts.misused_owner(grant, grant.holder, True)),
+                self._notice(grant, event, recipient, texts.misused_recipient(grant, grant.holder)),
+            ]
+        if reason is EndReason.EXPIRED:
+            return [
+                self._notice(grant, event, owner, texts.expired_owner(grant, kept)),
+                self._notice(grant, event, recipient, texts.expired_recipient(grant, kept)),
+            ]
+        if reason is EndReason.LEFT:
+            return [self._notice(grant, event, owner, texts.left_owner(grant, kept))]
+        return [self._notice(grant, event, recipient, texts.revoked_recipient(grant, kept))]
 
     # -- reminders and extensions -------------------------------------------------------
 

@@ -97,6 +97,7 @@ class Grant:
     decision_id: int | None = None
     reminded_at: datetime | None = None
     snoozed_until: datetime | None = None
+    invite_sent_at: datetime | None = None
 
     @property
     def label(self) -> str:
@@ -153,6 +154,37 @@ def length_after_extension(grant: Grant, extra: timedelta) -> timedelta:
     """
     start = grant.accepted_at or grant.created_at
     return extended_deadline(grant, extra) - start
+
+
+def invitation_unconfirmed(grant: Grant) -> bool:
+    """An invitation whose DM is not known to have gone out: an intent written before the
+    hub was asked for a code. Whoever holds its claim is working on it; once the claim has
+    run out, the process that wrote it died and the sweep recovers it."""
+    return grant.state is GrantState.INVITED and grant.invite_sent_at is None
+
+
+def invitation_stale(grant: Grant, now: datetime, invite_ttl: timedelta) -> bool:
+    """Too old to re-issue: the link would have expired by now anyway."""
+    return now - grant.created_at >= invite_ttl
+
+
+def orphan_codes(
+    codes: list[tuple[str, datetime | None]],
+    known: set[str],
+    intent_created_at: datetime,
+    skew: timedelta,
+) -> list[str]:
+    """Codes of a server no grant knows that were made for an intent created at
+    ``intent_created_at``: (id, created_at) pairs, created at most ``skew`` before it.
+
+    A code with no creation time, or an older one, is not ours to judge (an owner may make
+    codes of their own).
+    """
+    return [
+        code_id
+        for code_id, created in codes
+        if code_id not in known and created is not None and created >= intent_created_at - skew
+    ]
 
 
 def invitation_lapsed(grant: Grant, now: datetime) -> bool:

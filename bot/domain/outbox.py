@@ -57,9 +57,13 @@ def retry_delay(attempts: int) -> timedelta:
     return min(delay, MAX_DELAY)
 
 
-def next_attempt(attempts: int, now: datetime) -> datetime:
-    """When to try again after ``attempts`` failed tries, the last one at ``now``."""
-    return now + retry_delay(attempts)
+def next_attempt(attempts: int, now: datetime, retry_after: float | None = None) -> datetime:
+    """When to try again after ``attempts`` failed tries, the last one at ``now``; never
+    before Slack's ``Retry-After`` (seconds) when it gave one."""
+    delay = retry_delay(attempts)
+    if retry_after is not None and retry_after > 0:
+        delay = max(delay, timedelta(seconds=retry_after))
+    return now + delay
 
 
 def gives_up(created_at: datetime, attempts: int, now: datetime) -> bool:

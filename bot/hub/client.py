@@ -47,6 +47,7 @@ class ShareCodeInfo:
     exchange_count: int
     last_exchanged_at: datetime | None
     expires_at: datetime | None
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -223,6 +224,7 @@ class HubClient:
                 exchange_count=int(item.get("exchange_count") or 0),
                 last_exchanged_at=parse_time(item.get("last_exchanged_at")),
                 expires_at=parse_time(item.get("expires_at")),
+                created_at=parse_time(item.get("created_at")),
             )
             async for item in self._pages(
                 f"share-codes/{_server_path(owner, server)}", what=f"server {owner}/{server}"

@@ -123,6 +123,7 @@ class SlackMessenger:
                 f"Slack refused {what} ({target}): {error}",
                 code=str(error) if error else None,
                 user_message=f"Slack would not let me send {what} ({error}).",
+                retry_after=_retry_after(err),
             ) from None
         except (SlackClientError, OSError, TimeoutError) as err:
             self._failed()
@@ -177,3 +178,16 @@ class SlackMessenger:
                 log.exception("notice to %s could not be kept for a retry; it is lost", user_id)
             return False
         return True
+
+
+def _retry_after(err: SlackApiError) -> float | None:
+    """Slack's ``Retry-After`` on a 429 (the client's own retries already waited it out)."""
+    headers = getattr(err.response, "headers", None) or {}
+    for name, value in dict(headers).items():
+        if name.lower() == "retry-after":
+            raw = value[0] if isinstance(value, list) and value else value
+            try:
+                return float(raw)
+            except (TypeError, ValueError):
+                return None
+    return None

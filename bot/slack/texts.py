@@ -727,3 +727,24 @@ def extension_reason(grant: Grant, total: timedelta) -> str:
         f"extend {user(grant.recipient_slack_id)}'s access (now ending {when(grant.expires_at)}) "
         f"to {format_duration(total)} in all"
     )
+
+
+# -- reliability (the outbox and invitation recovery) -----------------------------------
+
+
+def notice_given_up_admin(slack_id: str, key: str | None, attempts: int, error: str) -> str:
+    """For the admin channel: a message Slack kept refusing (never the message itself)."""
+    what = f" (`{key}`)" if key else ""
+    return (
+        f":warning: A message to {user(slack_id)}{what} was given up after {attempts} tries: "
+        f"{error}. See the log and `sharebot audit` for what it was about."
+    )
+
+
+def invitation_not_recovered(grant: Grant) -> str:
+    """To the owner: an invitation interrupted (a restart) and too old to send again."""
+    return (
+        f"Your invitation of {user(grant.recipient_slack_id)} to "
+        f"{server_label(grant.owner_hub, grant.server)} could not be completed (sharebot "
+        "restarted while sending it). Share again if they still need access."
+    )

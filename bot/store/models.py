@@ -102,6 +102,9 @@ class GrantRow(Base):
     # A replica working on this grant (see Repository.claim); stale claims time out.
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the invitation DM went out. NULL on an invited grant: an intent whose code or DM
+    # may not have happened (the process died); the sweep recovers it (bot.service).
+    invite_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # When the owner and recipient were reminded of the coming end (long grants only).
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # "Keep" in the digest: not reported as stale before this time.
@@ -252,10 +255,12 @@ class DigestMessage(Base):
 
 
 class OutboxRow(Base):
-    """A notice Slack refused or never got, retried by the sweep (see bot.store.outbox).
+    """A notice to send, retried by the sweep until sent or given up (see bot.store.outbox).
 
     ``state`` moves pending -> sent | given_up with guarded updates; a sender claims a row
     by moving ``next_attempt_at`` past now, so two replicas never send one notice twice.
+    ``dedupe_key`` (UNIQUE) names the event a notice is about (``grant:42:expired:owner``):
+    it is written in the same transaction as the state change, once.
     """
 
     __tablename__ = "outbox"
@@ -270,3 +275,4 @@ class OutboxRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(16))  # pending | sent | given_up
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    dedupe_key: Mapped[str | None] = mapped_column(String(128), unique=True)

@@ -1,4 +1,11 @@
-"""The outbox: notices Slack refused, kept until they are delivered or given up.
+"""The outbox: notices to send, kept until they are delivered or given up.
+
+Two ways in: a state change writes its notices in its own transaction (:func:`enqueue`,
+each under a UNIQUE ``dedupe_key``, due at once: the caller tries them right after the
+commit and the sweep retries them), and :meth:`Outbox.add` keeps a notice whose first
+send failed (``SlackMessenger.notify``'s fallback, no key). A key is enqueued once; the
+sending is at-least-once (a sender that dies between Slack's answer and :meth:`sent`
+leaves the row to be sent again after its lease).
 
 Rules (delays, giving up, permanent errors) live in :mod:`bot.domain.outbox`; this is the
 storage. Every change is a guarded ``UPDATE``: :meth:`Outbox.claim` moves a due row's
@@ -13,10 +20,38 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from bot.domain.outbox import NoticeState, next_attempt
 from bot.store.base import Store, record_audit
 from bot.store.models import OutboxRow
+
+
+@dataclass(frozen=True)
+class OutgoingNotice:
+    """A notice to enqueue: ``key`` names the event and the audience, once for all time."""
+
+    key: str
+    slack_user_id: str
+    text: str
+
+
+def enqueue(session: Session, notices: list[OutgoingNotice], now: datetime) -> None:
+    """Add ``notices`` to the caller's transaction, due at ``now`` (a duplicate key fails
+    the transaction: callers enqueue from guarded state changes, which happen once)."""
+    for notice in notices:
+        session.add(
+            OutboxRow(
+                slack_user_id=notice.slack_user_id,
+                text=notice.text,
+                created_at=now,
+                next_attempt_at=now,
+                attempts=0,
+                state=NoticeState.PENDING.value,
+                dedupe_key=notice.key,
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -30,9 +65,25 @@ class Notice:
     state: NoticeState
     last_error: str | None = None
     sent_at: datetime | None = None
+    key: str | None = None
 
 
 class Outbox(Store):
+    def enqueue(self, notices: list[OutgoingNotice], now: datetime) -> list[str]:
+        """Enqueue notices not tied to a state change; a key already there is skipped.
+
+        Returns the keys added (one transaction each, so one duplicate spoils nothing).
+        """
+        added = []
+        for notice in notices:
+            try:
+                with self._tx() as session:
+                    enqueue(session, [notice], now)
+            except IntegrityError:
+                continue
+            added.append(notice.key)
+        return added
+
     def add(self, slack_user_id: str, text: str, error: str, now: datetime) -> Notice:
         """Keep a notice whose first try failed at ``now`` with ``error``."""
         with self._tx() as session:
@@ -54,19 +105,27 @@ class Outbox(Store):
             row = session.get(OutboxRow, notice_id)
             return _notice(row) if row is not None else None
 
-    def due(self, now: datetime, limit: int = 100) -> list[Notice]:
-        """Pending notices whose next try is at or before ``now``, oldest first."""
+    def due(
+        self, now: datetime, limit: int = 100, *, keys: list[str] | None = None
+    ) -> list[Notice]:
+        """Pending notices whose next try is at or before ``now``, oldest first (only those
+        with one of ``keys`` when given)."""
+        query = select(OutboxRow).where(
+            OutboxRow.state == NoticeState.PENDING.value,
+            OutboxRow.next_attempt_at <= now,
+        )
+        if keys is not None:
+            query = query.where(OutboxRow.dedupe_key.in_(keys))
         with self._tx() as session:
             rows = session.scalars(
-                select(OutboxRow)
-                .where(
-                    OutboxRow.state == NoticeState.PENDING.value,
-                    OutboxRow.next_attempt_at <= now,
-                )
-                .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
-                .limit(limit)
+                query.order_by(OutboxRow.next_attempt_at, OutboxRow.id).limit(limit)
             )
             return [_notice(row) for row in rows]
+
+    def by_key(self, key: str) -> Notice | None:
+        with self._tx() as session:
+            row = session.scalar(select(OutboxRow).where(OutboxRow.dedupe_key == key))
+            return _notice(row) if row is not None else None
 
     def claim(self, notice_id: int, now: datetime, lease: timedelta) -> Notice | None:
         """Take a due notice for one try: None when someone else took it or it is not due.
@@ -145,6 +204,7 @@ class Outbox(Store):
                 action="notice_given_up",
                 detail={
                     "notice": notice_id,
+                    "key": row.dedupe_key,
                     "slack_user_id": row.slack_user_id,
                     "attempts": row.attempts + 1,
                     "error": error,
@@ -174,4 +234,5 @@ def _notice(row: OutboxRow) -> Notice:
         state=NoticeState(row.state),
         last_error=row.last_error,
         sent_at=row.sent_at,
+        key=row.dedupe_key,
     )

@@ -19,6 +19,10 @@ from bot.domain.durations import from_seconds, to_seconds
 from bot.domain.grants import EndReason, Grant, GrantState, check_transition
 from bot.store.base import AUDITED, Store, record_audit
 from bot.store.models import AuditEvent, GrantRow, UserLink
+from bot.store.outbox import OutgoingNotice, enqueue
+
+#: The notices a state change sends, computed from the grant as it is after the change.
+NoticesFor = Callable[[Grant], list[OutgoingNotice]]
 
 
 @dataclass(frozen=True)
@@ -38,8 +42,8 @@ class NewGrant:
     recipient_hub: str
     duration: timedelta
     note: str
-    code_id: str
-    code_expires_at: datetime
+    code_id: str | None
+    code_expires_at: datetime | None
     had_prior_access: bool
     extras: tuple[str, ...] = ()
     decision_id: int | None = None
@@ -157,7 +161,18 @@ class Repository(Store):
 
     # -- grants -----------------------------------------------------------------------
 
-    def add_grant(self, new: NewGrant, *, now: datetime) -> Grant:
+    def add_grant(
+        self,
+        new: NewGrant,
+        *,
+        now: datetime,
+        intent: tuple[str, timedelta] | None = None,
+    ) -> Grant:
+        """Record an invitation. With ``intent`` (a claim token and its lease) the grant is
+        an intent, written before the hub is asked for a code and held by the caller:
+        ``invite_sent_at`` stays unset until :meth:`invite_sent`. Without, the invitation
+        counts as sent now.
+        """
         with self._tx() as session:
             row = GrantRow(
                 state=GrantState.INVITED.value,
@@ -176,6 +191,9 @@ class Repository(Store):
                 revoke_attempts=0,
                 extras=list(new.extras),
                 decision_id=new.decision_id,
+                invite_sent_at=None if intent else now,
+                claimed_by=intent[0] if intent else None,
+                claimed_until=now + intent[1] if intent else None,
             )
             session.add(row)
             session.flush()
@@ -196,6 +214,71 @@ class Repository(Store):
                 },
             )
             return _grant(row)
+
+    def set_code(
+        self, grant: Grant, code_id: str | None, code_expires_at: datetime | None, *, now: datetime
+    ) -> Grant | None:
+        """Record (or, with None, forget) an unsent invitation's share code; None if the
+        grant is no longer an invitation waiting for its DM or its code changed meanwhile."""
+        with self._tx() as session:
+            result = session.execute(
+                update(GrantRow)
+                .where(
+                    GrantRow.id == grant.id,
+                    GrantRow.state == GrantState.INVITED.value,
+                    GrantRow.invite_sent_at.is_(None),
+                    GrantRow.code_id.is_(None)
+                    if grant.code_id is None
+                    else GrantRow.code_id == grant.code_id,
+                )
+                .values(code_id=code_id, code_expires_at=code_expires_at, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            if code_id is not None:
+                record_audit(
+                    session, now, "code_created", grant.id, None, None, {"code_id": code_id}
+                )
+            row = session.get(GrantRow, grant.id)
+            assert row is not None
+            session.refresh(row)
+            return _grant(row)
+
+    def invite_sent(self, grant: Grant, *, now: datetime, action: str = "invite_sent") -> bool:
+        """Note that the invitation DM went out (or, recovering, that it must have)."""
+        with self._tx() as session:
+            result = session.execute(
+                update(GrantRow)
+                .where(
+                    GrantRow.id == grant.id,
+                    GrantRow.state == GrantState.INVITED.value,
+                    GrantRow.invite_sent_at.is_(None),
+                )
+                .values(invite_sent_at=now, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                return False
+            record_audit(session, now, action, grant.id, None, None, {"code_id": grant.code_id})
+            return True
+
+    def live_intents(self, owner_hub: str, server: str, *, now: datetime, other_than: int) -> int:
+        """Unsent invitations of a server that a live worker holds (their code may be made
+        but not yet recorded: an unknown code of the server may be theirs)."""
+        with self._tx() as session:
+            return len(
+                session.scalars(
+                    select(GrantRow.id).where(
+                        GrantRow.owner_hub == owner_hub,
+                        GrantRow.server == server,
+                        GrantRow.state == GrantState.INVITED.value,
+                        GrantRow.invite_sent_at.is_(None),
+                        GrantRow.claimed_until >= now,
+                        GrantRow.id != other_than,
+                    )
+                ).all()
+            )
 
     def get(self, grant_id: int) -> Grant | None:
         with self._tx() as session:
@@ -237,12 +320,16 @@ class Repository(Store):
         actor_hub: str | None = None,
         detail: dict[str, Any] | None = None,
         unchanged: tuple[str, ...] = (),
+        notices: NoticesFor | None = None,
         **fields: Any,
     ) -> Grant | None:
         """Move ``grant`` from its current state to ``new_state``; None if someone else won.
 
         ``unchanged`` names columns that must still hold ``grant``'s values (e.g. an expiry
         applies only to the deadline it was judged on, not to one extended meanwhile).
+        ``notices`` gives the messages this change sends (from the changed grant): they are
+        written to the outbox in the same transaction, so they exist exactly when the change
+        does.
         """
         check_transition(grant.state, new_state)
         values = {"state": new_state.value, "updated_at": now, **fields}
@@ -268,7 +355,10 @@ class Repository(Store):
             row = session.get(GrantRow, grant.id)
             assert row is not None
             session.refresh(row)
-            return _grant(row)
+            changed = _grant(row)
+            if notices is not None:
+                enqueue(session, notices(changed), now)
+            return changed
 
     def mark_reminded(self, grant: Grant, *, now: datetime) -> Grant | None:
         """Note that the coming end was announced; None if it already was (or the grant moved).
@@ -466,6 +556,7 @@ def _grant(row: GrantRow) -> Grant:
         decision_id=row.decision_id,
         reminded_at=row.reminded_at,
         snoozed_until=row.snoozed_until,
+        invite_sent_at=row.invite_sent_at,
     )
 
 

@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -204,10 +204,15 @@ class RunningApp:
 
 
 def start_app(
-    env: dict[str, str], workdir: Path, timeout: float = 30.0, port: int | None = None
+    env: dict[str, str],
+    workdir: Path,
+    timeout: float = 30.0,
+    port: int | None = None,
+    *,
+    argv: Sequence[str] = ("-m", "bot.cli", "serve"),
 ) -> RunningApp:
-    """Start ``sharebot serve`` and wait until it answers /healthz."""
-    app = spawn_app(env, workdir, port)
+    """Start ``sharebot serve`` (or ``python <argv>``) and wait until it answers /healthz."""
+    app = spawn_app(env, workdir, port, argv=argv)
     wait_healthy(app, timeout)
     return app
 
@@ -221,14 +226,24 @@ def wait_healthy(app: RunningApp, timeout: float = 30.0) -> None:
         raise
 
 
-def spawn_app(env: dict[str, str], workdir: Path, port: int | None = None) -> RunningApp:
-    """Start ``sharebot serve`` without waiting for it (see :func:`wait_healthy`)."""
+def spawn_app(
+    env: dict[str, str],
+    workdir: Path,
+    port: int | None = None,
+    *,
+    argv: Sequence[str] = ("-m", "bot.cli", "serve"),
+) -> RunningApp:
+    """Start ``sharebot serve`` without waiting for it (see :func:`wait_healthy`).
+
+    ``argv`` (after the interpreter) runs something else that serves, e.g. the crash tests'
+    wrapper ``-m tests.support.crashing_serve ... -- serve``.
+    """
     port = port or free_port()
     env = {**env, "SHAREBOT_HOST": "127.0.0.1", "SHAREBOT_PORT": str(port)}
     log_path = workdir / f"sharebot-{port}.log"
     with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "serve"],
+        process = subprocess.Popen(  # noqa: S603 (our own interpreter, arguments from our code)
+            [sys.executable, *argv],
             env=env,
             cwd=workdir,
             stdout=log_file,

@@ -88,7 +88,14 @@ def test_share_accept_expire(
     assert row.state == "expired"
     with Session(db) as session:
         actions = list(session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
-    assert actions[-4:] == ["invite", "accept", "expire", "expired"]
+    assert actions[-6:] == [
+        "invite",
+        "code_created",
+        "invite_sent",
+        "accept",
+        "expire",
+        "expired",
+    ]
     assert "link" in actions  # the admin links are in the audit log too
 
 

@@ -35,7 +35,10 @@ class FlakyHub:
                 },
             )
         if request.method == "GET" and path.startswith("/hub/api/share-codes/"):
-            items = [{"id": k, "exchange_count": v} for k, v in self.codes.items()]
+            items = [
+                {"id": k, "exchange_count": v, "created_at": "2026-11-26T12:00:00Z"}
+                for k, v in self.codes.items()
+            ]
             return httpx.Response(200, json={"items": items, "_pagination": {"next": None}})
         if request.method == "DELETE" and path.startswith("/hub/api/share-codes/"):
             self.codes.pop(request.url.params["id"], None)

@@ -429,7 +429,7 @@ class ShareService:
             self.repo.transition, grant, new_state, now=now, notices=collect, **kwargs
         )
         if changed is not None and keys:
-            await self.notices.deliver(keys, self.clock())
+            await self.notices.deliver(keys, now)  # due at `now`: enqueued with it
         return changed
 
     async def _tell(self, notices: list[OutgoingNotice]) -> None:

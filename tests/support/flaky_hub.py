@@ -35,7 +35,7 @@ class FlakyHub:
                 },
             )
         if request.method == "GET" and path.startswith("/hub/api/share-codes/"):
-            items = [
+            items: list[dict[str, object]] = [
                 {"id": k, "exchange_count": v, "created_at": "2026-11-26T12:00:00Z"}
                 for k, v in self.codes.items()
             ]

@@ -18,7 +18,7 @@ from bot.linking import LinkingConfig, LinkingService
 from bot.metrics import Metrics
 from bot.notices import NoticeService, keep_undelivered
 from bot.service import ShareService
-from bot.slack.messenger import SlackMessenger, make_web_client
+from bot.slack.messenger import KeepAliveWebClient, SlackMessenger, make_web_client
 from bot.store.db import make_engine
 from bot.store.decisions import Decisions
 from bot.store.link_flows import LinkFlows
@@ -41,6 +41,8 @@ class Runtime:
 
     async def aclose(self) -> None:
         await self.hub.aclose()
+        if isinstance(self.messenger.client, KeepAliveWebClient):
+            await self.messenger.client.aclose()
         self.engine.dispose()
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
+import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -25,9 +27,30 @@ log = logging.getLogger(__name__)
 UndeliveredHook = Callable[[str, str, SlackDeliveryError], Awaitable[None]]
 
 
-def make_web_client(token: str, base_url: str) -> AsyncWebClient:
+class KeepAliveWebClient(AsyncWebClient):
+    """An AsyncWebClient that keeps one aiohttp session (pooled keep-alive connections,
+    cached DNS) per event loop. slack_sdk's default, without a session, opens a new session,
+    DNS lookup and TCP (and TLS) connection for every call. Close with :meth:`aclose`."""
+
+    async def api_call(self, *args: Any, **kwargs: Any) -> Any:
+        session = self.session
+        loop = asyncio.get_running_loop()
+        if session is None or session.closed or getattr(session, "_loop", loop) is not loop:
+            self.session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                trust_env=self.trust_env_in_session,
+            )
+        return await super().api_call(*args, **kwargs)
+
+    async def aclose(self) -> None:
+        if self.session is not None and not self.session.closed:
+            await self.session.close()
+        self.session = None
+
+
+def make_web_client(token: str, base_url: str) -> KeepAliveWebClient:
     """The one AsyncWebClient: Slack's base URL (or GovSlack's, or a test fake), with retries."""
-    client = AsyncWebClient(token=token, base_url=base_url, timeout=15)
+    client = KeepAliveWebClient(token=token, base_url=base_url, timeout=15)
     client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
     client.retry_handlers.append(AsyncConnectionErrorRetryHandler(max_retry_count=2))
     return client

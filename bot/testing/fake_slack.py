@@ -213,6 +213,13 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server_version = "FakeSlack/1.0"
     sys_version = ""
+    # Keep-alive, as Slack does: a client that reuses its connections is not charged a new
+    # one per call (every reply carries a Content-Length).
+    protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        cast(_Server, self.server).fake._connected()
 
     def log_message(self, format: str, *args: Any) -> None:
         # The default logs the request line to stderr, which may contain a token parameter.
@@ -259,6 +266,7 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:
             traceback.print_exc(file=sys.stderr)
             reply = _json_reply({"ok": False, "error": "fake_slack_internal_error"}, status=500)
+            self.close_connection = True  # the body may be unread: do not parse it as a request
         self.send_response(reply.status)
         self.send_header("Content-Type", reply.content_type)
         self.send_header("Content-Length", str(len(reply.body)))
@@ -311,6 +319,7 @@ class FakeSlack:
         self._calls: list[Call] = []
         self._faults: dict[str, list[_Fault]] = {}
         self._buckets: dict[str, _Bucket] = {}
+        self._connections = 0
         self._users: dict[str, dict[str, Any]] = {}
         self._usergroups: dict[str, dict[str, Any]] = {}
         self._messages: dict[tuple[str, str], dict[str, Any]] = {}
@@ -624,6 +633,16 @@ class FakeSlack:
         return "\n".join(lines)
 
     # ------------------------------------------------------------------ recording
+
+    @property
+    def connections(self) -> int:
+        """TCP connections accepted so far (keep-alive clients reuse theirs)."""
+        with self._lock:
+            return self._connections
+
+    def _connected(self) -> None:
+        with self._lock:
+            self._connections += 1
 
     def _record(self, call: Call) -> None:
         with self._lock:

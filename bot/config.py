@@ -63,6 +63,8 @@ ADVICE: dict[str, str] = {
     "approver",
     "SHAREBOT_APPROVERS": "comma-separated Slack user IDs (U...) and/or user groups "
     "(S... or @handle), e.g. U012AB3CD,@hub-admins",
+    "SHAREBOT_ADMINS": "comma-separated Slack user IDs (U...) who may revoke anyone's share, "
+    "e.g. U012AB3CD,U045EF6GH (default: nobody)",
     "SHAREBOT_APPROVAL_CHANNEL": "a Slack channel ID (C...) to post approval requests in, "
     "or unset to DM each approver",
     "SHAREBOT_DIGEST_TIME": "the local time of the daily digest, HH:MM like 09:00 (default), "
@@ -151,6 +153,16 @@ def _approvers(value: Any) -> Any:
     return entries
 
 
+def _admins(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    entries = tuple(v.strip() for v in value.split(",") if v.strip())
+    for entry in entries:
+        if not re.fullmatch(r"[UW][A-Z0-9]+", entry):
+            raise ValueError(f"{entry!r} is not a Slack user ID (groups are not accepted here)")
+    return entries
+
+
 def _clock(value: Any) -> Any:
     return parse_clock(value) if isinstance(value, str) else value
 
@@ -226,6 +238,9 @@ class Settings(BaseSettings):
     )
     approvers: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_approvers)] = Field(
         default=(), validation_alias="SHAREBOT_APPROVERS"
+    )
+    admins: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_admins)] = Field(
+        default=(), validation_alias="SHAREBOT_ADMINS"
     )
     approval_channel: str | None = Field(
         default=None, pattern=r"^[CG][A-Z0-9]+$", validation_alias="SHAREBOT_APPROVAL_CHANNEL"

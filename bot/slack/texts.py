@@ -616,6 +616,13 @@ def only_owner_revokes() -> str:
     return "Only the person who shared the server can revoke this share. Nothing changed."
 
 
+def revoked_by_admin(grant: Grant, admin: str) -> str:
+    return (
+        f"{user(admin)}, a sharebot admin, revoked {user(grant.recipient_slack_id)}'s access "
+        f"to {server_label(grant.owner_hub, grant.server)}."
+    )
+
+
 def only_recipient_leaves() -> str:
     return "Only the person the server was shared with can leave this share. Nothing changed."
 

@@ -21,6 +21,20 @@ Durations: `30m`, `1h`, `2h30m`, `1d`, `1w` (at least 1m, at most {max}). Access
 the person opens the link and ends automatically."""
 
 
+def escape(text: str) -> str:
+    """Someone's own words (a note, a reason) made inert in mrkdwn: ``&``, ``<``, ``>`` become
+    ``&amp;``, ``&lt;``, ``&gt;`` (https://api.slack.com/reference/surfaces/formatting#escaping),
+    so ``<!channel>``, ``<@U123>`` or ``<http://evil|click>`` show as typed and notify nobody.
+
+    Slash-command text arrives already escaped by Slack, but with ``should_escape`` it turns a
+    typed ``@channel`` into ``<!channel>``; modal input arrives raw. Both go through here:
+    the three entities are decoded first, so escaping twice changes nothing (a person who
+    literally types ``&lt;`` sees ``<``, the one price of that).
+    """
+    plain = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return plain.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def usage(max_duration: str) -> str:
     return USAGE.format(max=max_duration)
 
@@ -94,7 +108,7 @@ def invite_failed(recipient_slack_id: str, reason: str) -> str:
 
 
 def invitation_dm(grant: Grant) -> str:
-    note = f"\n> {grant.note}" if grant.note else ""
+    note = f"\n> {escape(grant.note)}" if grant.note else ""
     manage = " (you may also start and stop it)" if "manage" in grant.extras else ""
     return (
         f"{user(grant.owner_slack_id)} shared {server_label(grant.owner_hub, grant.server)} with "
@@ -307,7 +321,9 @@ def extras_label(extras: tuple[str, ...]) -> str:
 def decision_summary(d: Decision) -> str:
     """Everything an approver needs to decide, in one mrkdwn text."""
     who = ", ".join(user(r) for r in d.recipients)
-    reason = f"\n*Reason:* {d.reason}" if d.reason else ""
+    # an extension's reason is ours (with mentions); every other reason is the requester's
+    said = d.reason if d.kind is DecisionKind.EXTENSION else escape(d.reason)
+    reason = f"\n*Reason:* {said}" if d.reason else ""
     if d.kind is DecisionKind.REQUEST:
         head = f"{user(d.requester_slack_id)} asks for access to your server"
     elif d.kind is DecisionKind.EXTENSION:
@@ -344,7 +360,7 @@ def decision_outcome(d: Decision) -> str:
         )
         return f":white_check_mark: Approved{shorter} by {user(d.decided_by or '')} at {at}"
     if d.state is DecisionState.DENIED:
-        why = f": {d.decision_note}" if d.decision_note else ""
+        why = f": {escape(d.decision_note)}" if d.decision_note else ""
         return f":x: Denied by {user(d.decided_by or '')}{why}"
     if d.state is DecisionState.EXPIRED:
         return f":hourglass: Expired at {at} without a decision"

@@ -26,6 +26,10 @@ _SPECIAL = re.compile(r"<!([^>|]+)(?:\|[^>]*)?>")
 _SERVER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
 _SERVER_PREFIX = "server:"
 
+#: The longest note or reason: it is shown in DMs and approval messages, escaped (up to five
+#: characters each) within Slack's 3000 per section. Slack's own command limit is larger.
+MAX_NOTE = 500
+
 
 @dataclass(frozen=True)
 class Help:
@@ -144,7 +148,7 @@ def _parse_share(words: list[str], limits: _Limits) -> Share:
     for word in rest:
         if _mention(word) is not None:
             raise CommandError("Put every person before the duration: `@alice @bob 1h`.")
-    return Share(tuple(recipients), duration, server, " ".join(rest), manage)
+    return Share(tuple(recipients), duration, server, _note(rest), manage)
 
 
 def _parse_request(words: list[str], limits: _Limits) -> Request:
@@ -159,7 +163,16 @@ def _parse_request(words: list[str], limits: _Limits) -> Request:
     if rest and _mention(rest[0]) is not None:
         raise CommandError("Ask one owner at a time: `/share-server request @bob 1h`.")
     duration, server, manage = _parse_terms(rest, limits, "/share-server request @bob 1h")
-    return Request(owner, duration, server, " ".join(rest), manage)
+    return Request(owner, duration, server, _note(rest), manage)
+
+
+def _note(words: list[str]) -> str:
+    note = " ".join(words)
+    if len(note) > MAX_NOTE:
+        raise CommandError(
+            f"The note is {len(note)} characters long; keep it to at most {MAX_NOTE} characters."
+        )
+    return note
 
 
 def _parse_terms(rest: list[str], limits: _Limits, example: str) -> tuple[timedelta, str, bool]:

@@ -19,6 +19,9 @@ _PART = re.compile(r"(\d+)([smhdw])")
 _WHOLE = re.compile(r"(?:\d+[smhdw])+")
 
 MIN_SHARE = timedelta(minutes=1)
+#: Longer than any limit anyone sets, far below what a timedelta can hold (and far from
+#: UNTIL_REVOKED, which a parsed duration must never be mistaken for).
+LONGEST = timedelta(days=100 * 365)
 UNTIL_REVOKED = timedelta.max
 UNTIL_REVOKED_WORD = "until-revoked"
 
@@ -60,13 +63,18 @@ def parse_duration(text: str) -> timedelta:
         )
     seen: set[str] = set()
     seconds = 0
+    too_long = CommandError(f"`{text[:40]}` is too long; no share lasts past 100 years.")
     for number, unit in _PART.findall(raw):
         if unit in seen:
             raise CommandError(f"`{text}` names `{unit}` twice.")
         seen.add(unit)
+        if len(number) > 12:  # also keeps int() away from its 4300-digit limit
+            raise too_long
         seconds += int(number) * _UNITS[unit]
     if seconds == 0:
         raise CommandError(f"`{text}` is zero; a share must last at least 1m.")
+    if seconds > LONGEST.total_seconds():
+        raise too_long
     return timedelta(seconds=seconds)
 
 

@@ -2,7 +2,8 @@
 
 ``REQUIRED`` is the one list: ``deploy/jupyterhub_config.py`` grants exactly it (a test checks),
 the README explains each, and ``sharebot check`` compares it with what the hub reports for the
-token (``GET /hub/api/user`` -> ``scopes``). Pure: no I/O.
+token (``GET /hub/api/user`` -> ``scopes``). :func:`over_broad` names what the token holds
+beyond that (``sharebot check`` and ``sharebot serve`` warn about it). Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -43,6 +44,16 @@ SUBSCOPES: dict[str, tuple[str, ...]] = {
     "users:shares": ("read:users:shares",),
     "groups:shares": ("read:groups:shares",),
     "shares": ("access:servers", "read:shares", "users:shares", "groups:shares"),
+    # not needed by sharebot; listed so that a warning about them names only the broadest
+    "read:roles": ("read:roles:users", "read:roles:services", "read:roles:groups"),
+    "tokens": ("read:tokens",),
+    "admin:groups": ("groups", "read:roles:groups", "delete:groups"),
+    "groups": ("read:groups", "list:groups"),
+    "list:groups": ("read:groups:name",),
+    "read:groups": ("read:groups:name",),
+    "admin:services": ("list:services", "read:services", "read:roles:services"),
+    "list:services": ("read:services:name",),
+    "read:services": ("read:services:name",),
 }
 
 
@@ -111,3 +122,52 @@ def evaluate(needed: Iterable[str], granted: Iterable[str]) -> list[ScopeStatus]
         else:
             result.append(ScopeStatus(scope, Grant.MISSING))
     return result
+
+
+#: Why some scopes that sharebot never needs are dangerous in its hands (for the warning).
+DANGEROUS: dict[str, str] = {
+    "admin:users": "create, change and delete any user",
+    "admin:servers": "read and change any server's state",
+    "admin:groups": "change any group's membership",
+    "admin-ui": "the admin page",
+    "admin:auth_state": "read users' stored credentials",
+    "tokens": "create tokens for users",
+    "inherit": "everything its owner may do",
+    "users": "change users",
+    "delete:users": "delete users",
+    "access:services": "act on other services",
+    "proxy": "change the proxy's routes",
+    "shutdown": "stop the hub",
+}
+
+
+def allowed() -> frozenset[str]:
+    """Every scope sharebot may use: the required and optional ones and what they imply."""
+    wanted = {*REQUIRED, *OPTIONAL}
+    return frozenset(wanted | {sub for scope in wanted for sub in _below(scope)})
+
+
+def over_broad(granted: Iterable[str]) -> list[str]:
+    """The token's scopes that sharebot never needs, broadest first named once.
+
+    ``granted`` is what the hub reports for the token (``GET /hub/api/user`` -> ``scopes``,
+    already expanded: ``admin:users`` arrives with ``users``, ``delete:users`` and the rest).
+    A scope is over-broad when its base (the part before ``!``) is neither needed nor implied
+    by a needed scope; a filter does not make ``admin:users!group=x`` harmless. A flagged
+    scope implied by another flagged one is left out, so the warning names ``admin:users``
+    rather than its dozen sub-scopes. Pure.
+    """
+    ok = allowed()
+    extra = sorted({entry for entry in granted if entry.partition("!")[0] not in ok})
+    bases = {entry.partition("!")[0] for entry in extra}
+    implied = {sub for base in bases for sub in _below(base)}
+    return [entry for entry in extra if entry.partition("!")[0] not in implied]
+
+
+def describe_over_broad(extra: Iterable[str]) -> str:
+    """``admin:users (create, change and delete any user), tokens (...)`` for a log line."""
+    parts = []
+    for entry in extra:
+        why = DANGEROUS.get(entry.partition("!")[0])
+        parts.append(f"{entry} ({why})" if why else entry)
+    return ", ".join(parts)

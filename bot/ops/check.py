@@ -9,6 +9,7 @@ failure into a :class:`Finding` instead of a traceback.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
@@ -21,6 +22,8 @@ from bot.errors import HubAuthError, HubError, SchemaError
 from bot.hub import scopes as hub_scopes
 from bot.hub.client import HubClient
 from bot.store.db import check_schema, current_revision, make_engine
+
+log = logging.getLogger(__name__)
 
 #: Bot scopes of the Slack app (``deploy/slack-manifest.json`` asks for exactly these; a test
 #: checks) and when each is needed.
@@ -46,10 +49,13 @@ class Finding:
     ok: bool
     detail: str
     fix: str = ""
+    warning: str = ""  # works, but should be changed (e.g. a token with more rights than needed)
 
     def line(self) -> str:
         status = "ok  " if self.ok else "FAIL"
         fix = f" -> {self.fix}" if self.fix and not self.ok else ""
+        if self.ok and self.warning:
+            status, fix = "warn", f" -> {self.warning}"
         return f"{status} {self.item}: {self.detail}{fix}"
 
 
@@ -104,7 +110,19 @@ def evaluate_hub_scopes(granted: Iterable[str]) -> Finding:
     ]
     if absent:
         detail += f" (optional {'; '.join(absent)})"
-    return Finding("hub scopes", True, detail)
+    return Finding("hub scopes", True, detail, warning=over_broad_warning(granted))
+
+
+def over_broad_warning(granted: Iterable[str]) -> str:
+    """What to say about scopes the token has and sharebot never needs, or ``""``."""
+    extra = hub_scopes.over_broad(granted)
+    if not extra:
+        return ""
+    return (
+        f"the token also holds {hub_scopes.describe_over_broad(extra)}, which sharebot never "
+        f"needs: a leaked token could do all that. Grant only {', '.join(hub_scopes.REQUIRED)} "
+        f"(and optionally {', '.join(hub_scopes.OPTIONAL)}); {HUB_SCOPE_FIX}"
+    )
 
 
 def hub_version_finding(version: str, url: str) -> Finding:
@@ -229,6 +247,22 @@ async def check_hub(settings: Settings) -> list[Finding]:
         found.append(Finding("hub token", True, f"belongs to {kind} {owner.name}"))
         found.append(evaluate_hub_scopes(owner.scopes))
         return found
+
+
+async def warn_over_broad_token(hub: HubClient) -> None:
+    """At start-up: log a WARNING naming the hub token's scopes beyond what sharebot needs.
+
+    Never logs the token. A hub that cannot be asked is only noted: serving goes on, and
+    the first real call will say what is wrong.
+    """
+    try:
+        owner = await hub.token_owner()
+    except HubError as err:
+        log.info("could not read the hub token's scopes at start-up: %s", err)
+        return
+    warning = over_broad_warning(owner.scopes)
+    if warning:
+        log.warning("JupyterHub token of %s %s: %s", owner.kind, owner.name, warning)
 
 
 def run(settings: Settings) -> list[Finding]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -21,6 +22,7 @@ from bot.errors import SharebotError
 from bot.jobs import digest_forever, sweep_forever
 from bot.linking import COOKIE, LinkingService, LinkPageError
 from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from bot.ops.check import warn_over_broad_token
 from bot.runtime import Runtime
 from bot.slack import listeners
 from bot.store.db import check_schema
@@ -49,8 +51,16 @@ def create_bolt_app(runtime: Runtime) -> AsyncApp:
 def create_app(runtime: Runtime, *, background: bool = True) -> Starlette:
     bolt = create_bolt_app(runtime)
     handler = AsyncSlackRequestHandler(bolt)
+    verifier = SignatureVerifier(runtime.settings.slack_signing_secret.get_secret_value())
 
     async def slack_events(request: Request) -> Response:
+        # Verified before Bolt parses anything: a forged body that is not even valid JSON,
+        # or a timestamp that is not a number, gets the same 401 as a wrong signature.
+        # (Bolt checks again; the body is read once and cached by Starlette.)
+        if not signed_by_slack(verifier, await request.body(), request.headers):
+            client = request.client.host if request.client else "?"
+            log.info("rejected a request to /slack/events without a valid signature (%s)", client)
+            return JSONResponse({"error": "invalid request"}, status_code=401)
         return await handler.handle(request)
 
     async def healthz(_request: Request) -> Response:
@@ -71,7 +81,8 @@ def create_app(runtime: Runtime, *, background: bool = True) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        tasks: list[asyncio.Task[None]] = []
+        # Off the start-up path: a slow hub does not delay serving.
+        tasks: list[asyncio.Task[None]] = [asyncio.create_task(warn_over_broad_token(runtime.hub))]
         socket_handler = None
         if background:
             tasks.append(
@@ -116,6 +127,14 @@ def create_app(runtime: Runtime, *, background: bool = True) -> Starlette:
     if prefix:  # behind the hub's proxy at /services/sharebot/: serve there too
         routes.append(Mount(prefix, routes=list(routes)))
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+def signed_by_slack(verifier: SignatureVerifier, body: bytes, headers: Mapping[str, str]) -> bool:
+    """Slack's signature over this body, made within the last 5 minutes (either way)."""
+    try:
+        return bool(verifier.is_valid_request(body, dict(headers)))
+    except ValueError:  # a timestamp that is not a number
+        return False
 
 
 def linking_routes(linking: LinkingService) -> list[Route]:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltRequest, AsyncRespond
+from slack_bolt.response import BoltResponse
 
 from bot.clock import utcnow
 from bot.decisions import DecisionService
@@ -55,6 +56,26 @@ async def answer(what: str, work: Awaitable[str]) -> str:
         return texts.internal_error()
 
 
+def is_redelivery(headers: Mapping[str, Sequence[str]]) -> bool:
+    """True for a Slack retry of an event we already received (Bolt's lower-cased headers).
+
+    Only the Events API retries (slash commands and interactivity never do: a person clicks
+    again instead, and each click is a guarded state change). Slack retries up to three
+    times when the first delivery failed, saying why in ``X-Slack-Retry-Reason``. For
+    ``http_timeout`` the first delivery reached us: Bolt acks an event before its listener
+    runs, so that delivery's work is under way (on this replica or another) and the retry
+    must not repeat it. Other reasons (``connection_failed``, ``http_error``, ...) mean the
+    first delivery may never have been handled, so the retry is handled like a first one;
+    our event listeners are idempotent (the Home tab republishes the current state).
+
+    No "seen event ids" set: it would live in one process and miss retries that reach
+    another replica; the retry headers say all we need, statelessly.
+    """
+    if not headers.get("x-slack-retry-num"):
+        return False
+    return next_value(headers, "x-slack-retry-reason") == "http_timeout"
+
+
 def register(
     app: AsyncApp,
     services: Services,
@@ -63,6 +84,17 @@ def register(
     allow_until_revoked: bool = False,
 ) -> None:
     max_text = format_duration(max_duration)
+
+    @app.middleware
+    async def acknowledge_redeliveries(
+        req: AsyncBoltRequest, next_: Callable[[], Awaitable[BoltResponse]]
+    ) -> BoltResponse:
+        # Runs after Bolt's signature check: a forged retry still gets 401.
+        if is_redelivery(req.headers):
+            retry = next_value(req.headers, "x-slack-retry-num")
+            log.info("Slack retry %s of an event already received: acknowledged, not redone", retry)
+            return BoltResponse(status=200, body="")
+        return await next_()
 
     @app.command(COMMAND)
     async def share_server(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
@@ -191,6 +223,10 @@ def _click(body: dict[str, Any]) -> tuple[str, int, dict[str, Any]]:
     if decision_id is None:
         raise ValueError("a decision button without a decision id")
     return body["user"]["id"], decision_id, action
+
+
+def next_value(headers: Mapping[str, Sequence[str]], name: str) -> str:
+    return next(iter(headers.get(name) or ()), "")
 
 
 async def _none_as_empty(work: Awaitable[str | None]) -> str:

@@ -110,12 +110,12 @@ class Decisions(Store):
             )
 
     def get(self, decision_id: int) -> Decision | None:
-        with self._tx() as session:
+        with self._read() as session:
             row = session.get(DecisionRow, decision_id)
             return _decision(row) if row else None
 
     def pending(self) -> list[Decision]:
-        with self._tx() as session:
+        with self._read() as session:
             rows = session.scalars(
                 select(DecisionRow)
                 .where(DecisionRow.state == DecisionState.PENDING.value)
@@ -172,7 +172,7 @@ class Decisions(Store):
             )
 
     def copies(self, decision_id: int) -> list[PostedCopy]:
-        with self._tx() as session:
+        with self._read() as session:
             rows = session.scalars(
                 select(DecisionMessage)
                 .where(DecisionMessage.decision_id == decision_id)

@@ -47,7 +47,7 @@ class Digests(Store):
 
     def linked_owners(self) -> dict[str, str]:
         """Every linked hub user -> their Slack id (reconciliation covers them all)."""
-        with self._tx() as session:
+        with self._read() as session:
             return {row.hub_user: row.slack_user_id for row in session.scalars(select(UserLink))}
 
     # -- external shares ----------------------------------------------------------------
@@ -134,11 +134,11 @@ class Digests(Store):
             query = query.where(ExternalShare.owner_hub == owner_hub)
         if present:
             query = query.where(ExternalShare.gone_at.is_(None), ExternalShare.revoked_at.is_(None))
-        with self._tx() as session:
+        with self._read() as session:
             return [_external(row) for row in session.scalars(query)]
 
     def external(self, external_id: int) -> External | None:
-        with self._tx() as session:
+        with self._read() as session:
             row = session.get(ExternalShare, external_id)
             return _external(row) if row else None
 
@@ -232,7 +232,7 @@ class Digests(Store):
 
     def finished(self, day: date) -> bool:
         """Whether a digest run for ``day`` has completed."""
-        with self._tx() as session:
+        with self._read() as session:
             return (
                 session.scalar(
                     select(DigestRun.id)
@@ -292,7 +292,7 @@ class Digests(Store):
             )
 
     def message(self, message_id: int) -> Message | None:
-        with self._tx() as session:
+        with self._read() as session:
             row = session.get(DigestMessage, message_id)
             return _message(row) if row else None
 

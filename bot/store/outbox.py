@@ -101,7 +101,7 @@ class Outbox(Store):
             return _notice(row)
 
     def get(self, notice_id: int) -> Notice | None:
-        with self._tx() as session:
+        with self._read() as session:
             row = session.get(OutboxRow, notice_id)
             return _notice(row) if row is not None else None
 
@@ -116,14 +116,14 @@ class Outbox(Store):
         )
         if keys is not None:
             query = query.where(OutboxRow.dedupe_key.in_(keys))
-        with self._tx() as session:
+        with self._read() as session:
             rows = session.scalars(
                 query.order_by(OutboxRow.next_attempt_at, OutboxRow.id).limit(limit)
             )
             return [_notice(row) for row in rows]
 
     def by_key(self, key: str) -> Notice | None:
-        with self._tx() as session:
+        with self._read() as session:
             row = session.scalar(select(OutboxRow).where(OutboxRow.dedupe_key == key))
             return _notice(row) if row is not None else None
 
@@ -213,7 +213,7 @@ class Outbox(Store):
             return True
 
     def pending_count(self) -> int:
-        with self._tx() as session:
+        with self._read() as session:
             return int(
                 session.execute(
                     select(func.count())

@@ -46,6 +46,9 @@ ADVICE: dict[str, str] = {
     "SHAREBOT_HOST": "the address to listen on, e.g. 127.0.0.1 (default) or 0.0.0.0",
     "SHAREBOT_PORT": "a TCP port number, e.g. 8080 (default)",
     "SHAREBOT_SWEEP_INTERVAL": "seconds between background passes, a positive number (default 30)",
+    "SHAREBOT_SWEEP_CONCURRENCY": (
+        "grants (or owners) a background job handles at once, 1 to 100 (default 10)"
+    ),
     "SHAREBOT_CLAIM_TTL": "seconds a claim on work lasts, a positive number (default 300)",
     "SHAREBOT_MAX_DURATION": "the longest share allowed, a duration like 7d (default) or 12h",
     "SHAREBOT_INVITE_TTL": "how long an accept link stays valid, a duration between 1m and "
@@ -209,6 +212,9 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", validation_alias="SHAREBOT_HOST")
     port: int = Field(default=8080, ge=1, le=65535, validation_alias="SHAREBOT_PORT")
     sweep_interval: float = Field(default=30.0, gt=0, validation_alias="SHAREBOT_SWEEP_INTERVAL")
+    sweep_concurrency: int = Field(
+        default=10, ge=1, le=100, validation_alias="SHAREBOT_SWEEP_CONCURRENCY"
+    )
     # Seconds a replica holds a grant or a notice it works on (a dead process's claim is
     # taken over after it); tests of crashes shorten it.
     claim_ttl: float = Field(default=300.0, gt=0, validation_alias="SHAREBOT_CLAIM_TTL")

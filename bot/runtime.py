@@ -93,6 +93,7 @@ def build(settings: Settings, engine: Engine | None = None) -> Runtime:
         notices=notices,
         claim_ttl=claim_ttl,
         admins=frozenset(settings.admins),
+        concurrency=settings.sweep_concurrency,
     )
     linking = LinkingService(
         config=LinkingConfig(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import os
 import secrets
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ParamSpec, Protocol, TypeVar
 
+from bot.aio import bounded
 from bot.clock import utcnow
 from bot.domain import commands
 from bot.domain.grants import (
@@ -42,12 +44,13 @@ from bot.domain.grants import (
 from bot.domain.requests import MANAGE, share_scopes
 from bot.errors import (
     HubError,
+    HubNotFound,
     NotLinked,
     SharebotError,
     ShareRefused,
     SlackDeliveryError,
 )
-from bot.hub.client import HubClient, ShareCodeInfo
+from bot.hub.client import HubClient, Share, ShareCodeInfo
 from bot.identity import IdentityResolver
 from bot.notices import NoticeService
 from bot.slack import blocks, texts
@@ -119,6 +122,7 @@ class ShareService:
         notices: NoticeService | None = None,
         claim_ttl: timedelta = CLAIM_TTL,
         admins: frozenset[str] = frozenset(),
+        concurrency: int = 10,
     ) -> None:
         # Names this process in grant claims (each claim adds its own token, so two tasks
         # of one process never hold a grant together). Fits grants.claimed_by (64).
@@ -138,6 +142,9 @@ class ShareService:
         # Grant notices go through the outbox (written with the change, sent after it).
         self.notices = notices or NoticeService(Outbox(repo.engine), messenger)
         self.claim_ttl = claim_ttl
+        # Grants ended at once by a pass (SHAREBOT_SWEEP_CONCURRENCY): revocations overlap
+        # each other's hub and Slack calls instead of queueing one by one.
+        self.concurrency = concurrency
 
     async def _db(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         return await asyncio.to_thread(fn, *args, **kwargs)
@@ -194,8 +201,8 @@ class ShareService:
         *,
         decision_id: int | None = None,
     ) -> ShareOutcome:
-        owner_hub, recipients = await self.check(caller, cmd, now)
-        current = await self.hub.shares(owner_hub, cmd.server)
+        owner_hub, recipients = await self._resolve(caller, cmd.recipients, now)
+        current = await self._current_shares(owner_hub, cmd.server)
         holders = {s.user for s in current if s.user}
         outcome = ShareOutcome()
         for slack_id, hub_user in recipients.items():
@@ -214,6 +221,16 @@ class ShareService:
                 outcome.failed.append((slack_id, err.user_message))
         await self.home.refresh(caller, *(g.recipient_slack_id for g in outcome.invited))
         return outcome
+
+    async def _current_shares(self, owner_hub: str, server: str) -> list[Share]:
+        """The server's shares, read before inviting; also the check that the server
+        exists (the hub answers 404), so a share costs one hub call less than
+        :meth:`check` followed by the listing."""
+        try:
+            return await self.hub.shares(owner_hub, server)
+        except HubNotFound:
+            await self.check_server(owner_hub, server)  # refuses, naming the servers there are
+            raise
 
     async def _resolve(
         self, caller: str, recipients: tuple[str, ...], now: datetime
@@ -558,21 +575,28 @@ class ShareService:
             except HubError as err:
                 report.failures += 1
                 log.warning("cannot check invitations of %s/%s: %s", owner, server, err)
-        active = await self._db(self.repo.grants, states=[GrantState.ACTIVE])
-        for grant in active:
+        due = await self._db(self.repo.due, now, remind_before=self.remind_before)
+        for grant in due.to_end:
             if is_due_to_expire(grant, now):
                 ending = await self._start_ending(grant, EndReason.EXPIRED, "expire", now)
                 if ending is not None:
                     log.info("%s reached its deadline", grant.label)
-        report.reminded = await self._send_reminders(active, now)
-        for grant in await self._db(self.repo.grants, states=[GrantState.ENDING]):
-            async with self._claimed(grant, now) as mine:
-                if mine is None:
-                    continue
-                if await self._finish_claimed(mine, now):
-                    report.ended += 1
-                else:
-                    report.failures += 1
+        report.reminded = await self._send_reminders(due.to_remind, now)
+
+        async def finish(grant: Grant) -> None:
+            try:
+                async with self._claimed(grant, now) as mine:
+                    if mine is None:
+                        return
+                    if await self._finish_claimed(mine, now):
+                        report.ended += 1
+                        return
+            except Exception:  # one grant's surprise must not stop the others' revocation
+                log.exception("%s: ending failed; the next pass tries again", grant.label)
+            report.failures += 1
+
+        to_finish = await self._db(self.repo.grants, states=[GrantState.ENDING])
+        await bounded(self.concurrency, [functools.partial(finish, g) for g in to_finish])
         return report
 
     async def _check_claimed_invitations(
@@ -755,10 +779,7 @@ class ShareService:
         """Remove the hub share of an ending grant (unless it must stay); True when done."""
         reason = grant.end_reason or EndReason.EXPIRED
         others = await self._db(
-            self.repo.grants,
-            states=[GrantState.ACTIVE],
-            owner_hub=grant.owner_hub,
-            server=grant.server,
+            self.repo.active_for_holder, grant.owner_hub, grant.server, grant.holder
         )
         # An intruder never had access before; the recipient's prior access is not theirs.
         kept = reason is not EndReason.MISUSED and must_keep_share(grant, others, now)

@@ -71,7 +71,8 @@ class GrantRow(Base):
 
     __tablename__ = "grants"
     __table_args__ = (
-        Index("ix_grants_state", "state"),
+        # The sweep's due work: expiries and reminders by deadline (bot.store.repository).
+        Index("ix_grants_state_expires", "state", "expires_at"),
         Index("ix_grants_pair", "owner_hub", "server", "recipient_hub"),
     )
 

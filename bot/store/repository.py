@@ -6,13 +6,13 @@ Callers never see SQLAlchemy objects. Every state change is an
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, or_, select, update
+from sqlalchemy import Engine, and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.domain.durations import from_seconds, to_seconds
@@ -58,6 +58,12 @@ class Audit:
     actor_hub: str | None
     detail: dict[str, Any]
     id: int | None = None
+
+
+@dataclass(frozen=True)
+class DueWork:
+    to_end: list[Grant]
+    to_remind: list[Grant]
 
 
 class Repository(Store):
@@ -125,7 +131,7 @@ class Repository(Store):
         return previous
 
     def link_of(self, slack_user_id: str) -> Link | None:
-        with self._tx() as session:
+        with self._read() as session:
             row = session.get(UserLink, slack_user_id)
             return _link(row) if row else None
 
@@ -149,12 +155,12 @@ class Repository(Store):
 
     def hub_users(self, slack_user_ids: Iterable[str]) -> dict[str, str]:
         ids = list(slack_user_ids)
-        with self._tx() as session:
+        with self._read() as session:
             rows = session.scalars(select(UserLink).where(UserLink.slack_user_id.in_(ids)))
             return {row.slack_user_id: row.hub_user for row in rows}
 
     def slack_user_for(self, hub_user: str) -> str | None:
-        with self._tx() as session:
+        with self._read() as session:
             return session.scalar(
                 select(UserLink.slack_user_id).where(UserLink.hub_user == hub_user)
             )
@@ -266,7 +272,7 @@ class Repository(Store):
     def live_intents(self, owner_hub: str, server: str, *, now: datetime, other_than: int) -> int:
         """Unsent invitations of a server that a live worker holds (their code may be made
         but not yet recorded: an unknown code of the server may be theirs)."""
-        with self._tx() as session:
+        with self._read() as session:
             return len(
                 session.scalars(
                     select(GrantRow.id).where(
@@ -281,7 +287,7 @@ class Repository(Store):
             )
 
     def get(self, grant_id: int) -> Grant | None:
-        with self._tx() as session:
+        with self._read() as session:
             row = session.get(GrantRow, grant_id)
             return _grant(row) if row else None
 
@@ -306,8 +312,56 @@ class Repository(Store):
             query = query.where(GrantRow.server == server)
         if recipient_hub is not None:
             query = query.where(GrantRow.recipient_hub == recipient_hub)
-        with self._tx() as session:
+        with self._read() as session:
             return [_grant(row) for row in session.scalars(query.order_by(GrantRow.id))]
+
+    def due(self, now: datetime, *, remind_before: timedelta | None) -> DueWork:
+        """The active grants the sweep must act on at ``now``, found by deadline through
+        ``ix_grants_state_expires``: the cost follows the work due, not the grants stored.
+
+        ``to_end``: deadline passed. ``to_remind``: not reminded yet and ending within
+        ``remind_before`` (the pure rule, :func:`bot.domain.grants.reminder_due`, decides).
+        """
+        active = GrantRow.state == GrantState.ACTIVE.value
+        with self._read() as session:
+            to_end = session.scalars(
+                select(GrantRow)
+                .where(active, GrantRow.expires_at <= now)
+                .order_by(GrantRow.expires_at, GrantRow.id)
+            ).all()
+            to_remind: Sequence[GrantRow] = ()
+            if remind_before is not None:
+                to_remind = session.scalars(
+                    select(GrantRow)
+                    .where(
+                        active,
+                        GrantRow.expires_at > now,
+                        GrantRow.expires_at <= now + remind_before,
+                        GrantRow.reminded_at.is_(None),
+                    )
+                    .order_by(GrantRow.expires_at, GrantRow.id)
+                ).all()
+            return DueWork([_grant(r) for r in to_end], [_grant(r) for r in to_remind])
+
+    def active_for_holder(self, owner_hub: str, server: str, holder: str) -> list[Grant]:
+        """Active grants giving ``holder`` access to one server (to tell whether ending one
+        of them must leave the hub share in place)."""
+        with self._read() as session:
+            rows = session.scalars(
+                select(GrantRow).where(
+                    GrantRow.state == GrantState.ACTIVE.value,
+                    GrantRow.owner_hub == owner_hub,
+                    GrantRow.server == server,
+                    or_(
+                        GrantRow.accepted_hub_user == holder,
+                        and_(
+                            GrantRow.accepted_hub_user.is_(None),
+                            GrantRow.recipient_hub == holder,
+                        ),
+                    ),
+                )
+            )
+            return [_grant(row) for row in rows]
 
     def transition(
         self,
@@ -507,7 +561,7 @@ class Repository(Store):
             query = query.where(AuditEvent.at >= since)
         if until is not None:
             query = query.where(AuditEvent.at < until)
-        with self._tx() as session:
+        with self._read() as session:
             return [
                 Audit(
                     e.at,

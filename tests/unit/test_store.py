@@ -148,3 +148,53 @@ def test_one_pending_extension_per_grant_even_when_clicked_at_once(engine: Engin
     assert len(opened) == 4 and len(winners) == 1
     [pending] = decisions.pending()
     assert pending.grant_id == grant.id
+
+
+def _active(repo: Repository, recipient: str, ends: datetime, **fields: object) -> int:
+    grant = repo.add_grant(new_grant(recipient_hub=recipient), now=NOW - timedelta(hours=2))
+    active = repo.transition(
+        grant, GrantState.ACTIVE, now=NOW, action="accept", expires_at=ends, **fields
+    )
+    assert active is not None
+    return active.id
+
+
+def test_due_work_is_what_has_ended_or_ends_within_the_reminder_window(engine: Engine) -> None:
+    repo = Repository(engine)
+    ended = _active(repo, "a", NOW - timedelta(seconds=1))
+    at_deadline = _active(repo, "b", NOW)
+    soon = _active(repo, "c", NOW + timedelta(minutes=30))
+    _active(repo, "d", NOW + timedelta(minutes=30), reminded_at=NOW)  # reminded already
+    _active(repo, "e", NOW + timedelta(hours=3))  # not yet
+    closed = _active(repo, "f", NOW - timedelta(hours=1))
+    repo.transition(repo.get(closed), GrantState.ENDING, now=NOW, action="revoke")  # type: ignore[arg-type]
+
+    due = repo.due(NOW, remind_before=timedelta(hours=1))
+    assert [g.id for g in due.to_end] == [ended, at_deadline]
+    assert [g.id for g in due.to_remind] == [soon]
+    assert repo.due(NOW, remind_before=None).to_remind == []
+
+
+def test_due_work_is_found_through_the_deadline_index(engine: Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("reads SQLite's query plan")
+    with engine.connect() as connection:
+        plan = " ".join(
+            str(row[-1])
+            for row in connection.exec_driver_sql(
+                "EXPLAIN QUERY PLAN SELECT * FROM grants WHERE state = 'active'"
+                " AND expires_at <= '2026-11-26 12:00:00'"
+            )
+        )
+    assert "ix_grants_state_expires" in plan and "expires_at<" in plan, plan
+
+
+def test_active_grants_for_a_holder_of_one_server(engine: Engine) -> None:
+    repo = Repository(engine)
+    mine = _active(repo, "alice", NOW + timedelta(hours=1))
+    _active(repo, "bob", NOW + timedelta(hours=1))
+    by_link = _active(repo, "carol", NOW + timedelta(hours=1), accepted_hub_user="alice")
+    _active(repo, "alice", NOW + timedelta(hours=1), accepted_hub_user="dave")
+    found = repo.active_for_holder("owner", "", "alice")
+    assert sorted(g.id for g in found) == [mine, by_link]
+    assert repo.active_for_holder("owner", "gpu", "alice") == []

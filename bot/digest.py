@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import socket
@@ -27,6 +28,7 @@ from typing import ParamSpec, TypeVar
 
 from slack_sdk.models.blocks import Block
 
+from bot.aio import bounded
 from bot.domain.digest import (
     Item,
     ItemKind,
@@ -70,6 +72,8 @@ class DigestConfig:
     # Slack's rate limit paces the digest: a 429 is waited out (slack_sdk's retry handler,
     # then here) and the same owner's digest is sent again, up to this many times.
     rate_limit_retries: int = 20
+    # Owners reconciled, or sent their digest, at once (SHAREBOT_SWEEP_CONCURRENCY).
+    concurrency: int = 10
 
 
 @dataclass
@@ -127,13 +131,16 @@ class DigestService:
         """Compare every linked owner's hub shares with our grants and record the result."""
         report = ReconcileReport()
         owners = await self._db(self.digests.linked_owners)
-        for owner_hub in sorted(owners):
+
+        async def one(owner_hub: str) -> None:
             report.owners += 1
             try:
                 await self.reconcile_owner(owner_hub, now, report)
             except HubError as err:
                 report.failures += 1
                 log.warning("cannot reconcile the shares of %s: %s", owner_hub, err)
+
+        await bounded(self.config.concurrency, [functools.partial(one, o) for o in sorted(owners)])
         self.last_reconcile = now
         if report.revoked_in_hub or report.external_new or report.external_gone:
             log.info(
@@ -220,47 +227,65 @@ class DigestService:
         run_id = await self._db(self.digests.start_run, day, self.runner, now)
         owners = await self._db(self.digests.linked_owners)
         per_owner: dict[str, list[Item]] = {}
-        for owner_hub, slack_id in sorted(owners.items()):
+
+        async def one(owner_hub: str, slack_id: str) -> None:
             items = await self.stale_for(owner_hub, now)
             per_owner[owner_hub] = items
-            if not items:
-                continue
-            report.owners_with_stale += 1
-            shown = items[:MAX_ITEMS]
-            message_id = await self._db(
-                self.digests.claim,
-                day=day,
-                kind=OWNER,
-                owner_hub=owner_hub,
-                target=slack_id,
-                run_id=run_id,
-                items=shown,
-                now=now,
-            )
-            if message_id is None:
-                report.already_sent += 1
-                continue
-            statuses: list[tuple[Item, Status, datetime | None]] = [
-                (item, Status.OPEN, None) for item in shown
-            ]
-            try:
-                channel, ts = await self._send_paced(
-                    slack_id,
-                    texts.digest_fallback(len(items)),
-                    blocks.digest(message_id, owner_hub, statuses, len(items), self.config.snooze),
-                )
-            except SlackDeliveryError as err:
-                report.failed += 1
-                log.error("digest for %s not delivered (not retried today): %s", owner_hub, err)
-                await self._db(self.digests.failed, message_id, str(err))
-                continue
-            await self._db(self.digests.sent, message_id, channel, ts, now)
-            report.sent += 1
-            log.info("digest:%d sent to %s (%d stale shares)", message_id, owner_hub, len(items))
+            if items:
+                await self._send_owner_digest(day, run_id, owner_hub, slack_id, items, now, report)
+
+        await bounded(
+            self.config.concurrency,
+            [functools.partial(one, o, s) for o, s in sorted(owners.items())],
+        )
         if self.config.admin_channel and report.owners_with_stale:
             report.admin_sent = await self._admin_summary(day, run_id, per_owner, now)
         await self._db(self.digests.finish_run, run_id, report.sent, now)
         return report
+
+    async def _send_owner_digest(
+        self,
+        day: date,
+        run_id: int,
+        owner_hub: str,
+        slack_id: str,
+        items: list[Item],
+        now: datetime,
+        report: DigestReport,
+    ) -> None:
+        """Claim today's digest of one owner (once per day, whoever runs it) and send it."""
+        report.owners_with_stale += 1
+        shown = items[:MAX_ITEMS]
+        message_id = await self._db(
+            self.digests.claim,
+            day=day,
+            kind=OWNER,
+            owner_hub=owner_hub,
+            target=slack_id,
+            run_id=run_id,
+            items=shown,
+            now=now,
+        )
+        if message_id is None:
+            report.already_sent += 1
+            return
+        statuses: list[tuple[Item, Status, datetime | None]] = [
+            (item, Status.OPEN, None) for item in shown
+        ]
+        try:
+            channel, ts = await self._send_paced(
+                slack_id,
+                texts.digest_fallback(len(items)),
+                blocks.digest(message_id, owner_hub, statuses, len(items), self.config.snooze),
+            )
+        except SlackDeliveryError as err:
+            report.failed += 1
+            log.error("digest for %s not delivered (not retried today): %s", owner_hub, err)
+            await self._db(self.digests.failed, message_id, str(err))
+            return
+        await self._db(self.digests.sent, message_id, channel, ts, now)
+        report.sent += 1
+        log.info("digest:%d sent to %s (%d stale shares)", message_id, owner_hub, len(items))
 
     async def _send_paced(
         self, slack_id: str, text: str, message_blocks: Sequence[Block]
@@ -470,5 +495,6 @@ def from_runtime(runtime: Runtime) -> DigestService:
             snooze=settings.snooze,
             admin_channel=settings.admin_channel,
             reconcile_interval=settings.reconcile_interval,
+            concurrency=settings.sweep_concurrency,
         ),
     )

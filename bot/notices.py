@@ -26,7 +26,7 @@ from bot.domain.outbox import gives_up, is_permanent, next_attempt
 from bot.errors import SlackDeliveryError
 from bot.slack import texts
 from bot.slack.messenger import SlackMessenger, UndeliveredHook
-from bot.store.outbox import Outbox
+from bot.store.outbox import Notice, Outbox
 
 log = logging.getLogger(__name__)
 
@@ -73,15 +73,27 @@ class NoticeService:
         self._on_given_up = on_given_up
 
     async def deliver(self, keys: list[str], now: datetime) -> DeliveryReport:
-        """The first try of the notices just enqueued under ``keys`` (never raises: what
-        fails stays in the outbox for the sweep)."""
+        """The first try of the notices just enqueued under ``keys``, leased to the caller
+        (``enqueue(..., lease=self.lease)``): no claim to take, one write for all that went
+        out. Never raises: what fails stays in the outbox for the sweep."""
+        report = DeliveryReport()
         if not keys:
-            return DeliveryReport()
+            return report
         try:
-            return await self.deliver_due(now, len(keys), keys=keys)
+            sent: list[int] = []
+            for notice in await asyncio.to_thread(self.outbox.pending_with_keys, keys):
+                try:
+                    await self.messenger.dm(notice.slack_user_id, notice.text)
+                except SlackDeliveryError as err:
+                    await self._not_delivered(notice, err, now, report)
+                    continue
+                sent.append(notice.id)
+                log.info("notice:%d to %s delivered", notice.id, notice.slack_user_id)
+            if sent:
+                report.sent += await asyncio.to_thread(self.outbox.sent_many, sent, now)
         except Exception:
             log.exception("outbox: first delivery of %s failed; the sweep will retry", keys)
-            return DeliveryReport()
+        return report
 
     async def deliver_due(
         self, now: datetime, limit: int = 100, *, keys: list[str] | None = None
@@ -95,32 +107,7 @@ class NoticeService:
             try:
                 await self.messenger.dm(notice.slack_user_id, notice.text)
             except SlackDeliveryError as err:
-                attempts = notice.attempts + 1
-                code = err.code or "Slack not reached"
-                if is_permanent(err.code) or gives_up(notice.created_at, attempts, now):
-                    await asyncio.to_thread(self.outbox.give_up, notice.id, str(err), now)
-                    report.given_up += 1
-                    log.warning(
-                        "notice:%d (%s) to %s given up after %d tries: %s",
-                        notice.id,
-                        notice.key or "no key",
-                        notice.slack_user_id,
-                        attempts,
-                        code,
-                    )
-                    await self._surface(notice.slack_user_id, notice.key, attempts, code)
-                else:
-                    retry_at = next_attempt(attempts, now, err.retry_after)
-                    await asyncio.to_thread(self.outbox.failed, notice.id, str(err), now, retry_at)
-                    report.failed += 1
-                    log.warning(
-                        "notice:%d to %s not delivered (try %d): %s; next try at %s",
-                        notice.id,
-                        notice.slack_user_id,
-                        attempts,
-                        code,
-                        retry_at,
-                    )
+                await self._not_delivered(notice, err, now, report)
                 if err.code in _STOP_PASS:
                     break
                 continue
@@ -128,6 +115,37 @@ class NoticeService:
             report.sent += 1
             log.info("notice:%d to %s delivered", notice.id, notice.slack_user_id)
         return report
+
+    async def _not_delivered(
+        self, notice: Notice, err: SlackDeliveryError, now: datetime, report: DeliveryReport
+    ) -> None:
+        """Record a failed try: the next one after a backoff, or give up (and tell)."""
+        attempts = notice.attempts + 1
+        code = err.code or "Slack not reached"
+        if is_permanent(err.code) or gives_up(notice.created_at, attempts, now):
+            await asyncio.to_thread(self.outbox.give_up, notice.id, str(err), now)
+            report.given_up += 1
+            log.warning(
+                "notice:%d (%s) to %s given up after %d tries: %s",
+                notice.id,
+                notice.key or "no key",
+                notice.slack_user_id,
+                attempts,
+                code,
+            )
+            await self._surface(notice.slack_user_id, notice.key, attempts, code)
+        else:
+            retry_at = next_attempt(attempts, now, err.retry_after)
+            await asyncio.to_thread(self.outbox.failed, notice.id, str(err), now, retry_at)
+            report.failed += 1
+            log.warning(
+                "notice:%d to %s not delivered (try %d): %s; next try at %s",
+                notice.id,
+                notice.slack_user_id,
+                attempts,
+                code,
+                retry_at,
+            )
 
     async def _surface(self, user_id: str, key: str | None, attempts: int, error: str) -> None:
         """Tell the metrics and the admin channel of a notice given up."""

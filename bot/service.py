@@ -16,6 +16,7 @@ import socket
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ParamSpec, Protocol, TypeVar
@@ -104,6 +105,10 @@ class _NoHome:
         return None
 
 
+# The people whose Home tab the running sweep pass will refresh (ShareService.sweep).
+_PASS_HOMES: ContextVar[set[str] | None] = ContextVar("sharebot_pass_homes", default=None)
+
+
 class ShareService:
     def __init__(
         self,
@@ -145,6 +150,14 @@ class ShareService:
         # Grants ended at once by a pass (SHAREBOT_SWEEP_CONCURRENCY): revocations overlap
         # each other's hub and Slack calls instead of queueing one by one.
         self.concurrency = concurrency
+
+    async def _refresh_home(self, *slack_ids: str) -> None:
+        """Refresh these people's Home tabs now, or at the end of the running pass."""
+        batch = _PASS_HOMES.get()
+        if batch is None:
+            await self.home.refresh(*slack_ids)
+        else:
+            batch.update(s for s in slack_ids if s)
 
     async def _db(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         return await asyncio.to_thread(fn, *args, **kwargs)
@@ -219,7 +232,7 @@ class ShareService:
                     "invitation of %s to %s/%s failed: %s", slack_id, owner_hub, cmd.server, err
                 )
                 outcome.failed.append((slack_id, err.user_message))
-        await self.home.refresh(caller, *(g.recipient_slack_id for g in outcome.invited))
+        await self._refresh_home(caller, *(g.recipient_slack_id for g in outcome.invited))
         return outcome
 
     async def _current_shares(self, owner_hub: str, server: str) -> list[Share]:
@@ -399,7 +412,7 @@ class ShareService:
             return True
         await self._db(self.repo.audit, "invite_reissued", now=now, grant_id=grant.id)
         log.info("%s: the interrupted invitation was sent again", grant.label)
-        await self.home.refresh(grant.owner_slack_id, grant.recipient_slack_id)
+        await self._refresh_home(grant.owner_slack_id, grant.recipient_slack_id)
         return True
 
     async def _fail_invitation(self, grant: Grant, now: datetime, error: str) -> None:
@@ -443,15 +456,23 @@ class ShareService:
             return made
 
         changed = await self._db(
-            self.repo.transition, grant, new_state, now=now, notices=collect, **kwargs
+            self.repo.transition,
+            grant,
+            new_state,
+            now=now,
+            notices=collect,
+            notice_lease=self.notices.lease,
+            **kwargs,
         )
         if changed is not None and keys:
-            await self.notices.deliver(keys, now)  # due at `now`: enqueued with it
+            await self.notices.deliver(keys, now)  # leased to us by the transition
         return changed
 
     async def _tell(self, notices: list[OutgoingNotice]) -> None:
         """Enqueue notices not tied to a state change (a key already there is skipped)."""
-        added = await self._db(self.notices.outbox.enqueue, notices, self.clock())
+        added = await self._db(
+            self.notices.outbox.enqueue, notices, self.clock(), lease=self.notices.lease
+        )
         await self.notices.deliver(added, self.clock())
 
     # -- list ---------------------------------------------------------------------------
@@ -496,7 +517,7 @@ class ShareService:
             await self.messenger.notify(grant.owner_slack_id, texts.revoked_by_admin(grant, caller))
         done = await self._revoke_one(grant, caller, now)
         if not done:
-            await self.home.refresh(grant.owner_slack_id, grant.recipient_slack_id)
+            await self._refresh_home(grant.owner_slack_id, grant.recipient_slack_id)
         return texts.revoke_summary(*(([grant], []) if done else ([], [grant])))
 
     async def leave(self, grant_id: int, caller: str, now: datetime) -> str:
@@ -509,7 +530,7 @@ class ShareService:
             return texts.share_closed()
         done = await self._revoke_one(grant, caller, now, reason=EndReason.LEFT)
         if not done:
-            await self.home.refresh(grant.owner_slack_id, grant.recipient_slack_id)
+            await self._refresh_home(grant.owner_slack_id, grant.recipient_slack_id)
         return texts.left_answer(grant, done)
 
     async def _revoke_one(
@@ -538,7 +559,7 @@ class ShareService:
                 if fresh is not None and fresh.state in (GrantState.ACTIVE, GrantState.ENDING):
                     return await self._revoke_one(fresh, caller, now, reason=reason)
                 return True
-            await self.home.refresh(grant.owner_slack_id, grant.recipient_slack_id)
+            await self._refresh_home(grant.owner_slack_id, grant.recipient_slack_id)
             return True
         if grant.state is GrantState.ACTIVE:
             action = "left" if left else "revoke"
@@ -552,8 +573,26 @@ class ShareService:
     # -- the sweep ----------------------------------------------------------------------
 
     async def sweep(self, now: datetime) -> SweepReport:
-        """One background pass: detect acceptances, close lapsed links, end what is due."""
+        """One background pass: detect acceptances, close lapsed links, end what is due.
+
+        Home tabs are refreshed once each at the end of the pass, not after every grant:
+        an owner with many grants ending at once would otherwise have the whole tab
+        rendered again for each of them.
+        """
         report = SweepReport()
+        homes: set[str] = set()
+        token = _PASS_HOMES.set(homes)
+        try:
+            await self._sweep(now, report)
+        finally:
+            _PASS_HOMES.reset(token)
+            await bounded(
+                self.concurrency,
+                [functools.partial(self.home.refresh, slack_id) for slack_id in sorted(homes)],
+            )
+        return report
+
+    async def _sweep(self, now: datetime, report: SweepReport) -> None:
         invited = await self._db(self.repo.grants, states=[GrantState.INVITED])
         for grant in [g for g in invited if invitation_unconfirmed(g)]:
             # Held by a live worker (being sent now) unless its writer died: then it is ours.
@@ -597,7 +636,6 @@ class ShareService:
 
         to_finish = await self._db(self.repo.grants, states=[GrantState.ENDING])
         await bounded(self.concurrency, [functools.partial(finish, g) for g in to_finish])
-        return report
 
     async def _check_claimed_invitations(
         self, owner: str, server: str, grants: list[Grant], now: datetime, report: SweepReport
@@ -699,7 +737,7 @@ class ShareService:
             await self._remove_intruder(active, intruder, now)
         if recipient_in:
             log.info("%s accepted; ends at %s", active.label, active.expires_at)
-        await self.home.refresh(grant.owner_slack_id, grant.recipient_slack_id)
+        await self._refresh_home(grant.owner_slack_id, grant.recipient_slack_id)
 
     async def _remove_intruder(self, grant: Grant, intruder: str, now: datetime) -> None:
         """Revoke the share of someone who used a link meant for another person."""
@@ -745,7 +783,7 @@ class ShareService:
         )
         if lapsed is not None:
             log.info("%s lapsed: the link expired unused", grant.label)
-            await self.home.refresh(grant.owner_slack_id, grant.recipient_slack_id)
+            await self._refresh_home(grant.owner_slack_id, grant.recipient_slack_id)
 
     async def _start_ending(
         self,
@@ -804,7 +842,7 @@ class ShareService:
         if ended is None:
             return True  # another pass or replica finished it
         log.info("%s ended (%s%s)", grant.label, reason, ", share kept" if kept else "")
-        await self.home.refresh(grant.owner_slack_id, grant.recipient_slack_id)
+        await self._refresh_home(grant.owner_slack_id, grant.recipient_slack_id)
         return True
 
     def _end_notices(self, grant: Grant, reason: EndReason, kept: bool) -> list[OutgoingNotice]:
@@ -879,7 +917,7 @@ class ShareService:
             return None
         log.info("%s extended to %s", extended.label, extended.expires_at)
         await self.messenger.notify(extended.recipient_slack_id, texts.extended_recipient(extended))
-        await self.home.refresh(extended.owner_slack_id, extended.recipient_slack_id)
+        await self._refresh_home(extended.owner_slack_id, extended.recipient_slack_id)
         return extended
 
     async def _withdraw_code(self, grant: Grant, now: datetime) -> None:

@@ -76,10 +76,14 @@ class SlackMessenger:
     async def dm_copy(
         self, user_id: str, text: str, blocks: Sequence[Block] | None = None
     ) -> tuple[str, str]:
-        """Send a direct message; returns (channel, ts) to update it later."""
+        """Send a direct message; returns (channel, ts) to update it later.
+
+        Posted to the user id: Slack delivers it in the app's DM with that user and answers
+        with the DM's channel id. One call, not a ``conversations.open`` first (a Tier 3
+        method, which a digest to thousands of owners would run into).
+        """
         async with self._errors(f"a DM to <@{user_id}>", user_id):
-            opened = await self.client.conversations_open(users=user_id)
-            return await self._post(opened["channel"]["id"], text, blocks)
+            return await self._post(user_id, text, blocks)
 
     async def post(
         self, channel: str, text: str, blocks: Sequence[Block] | None = None

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.store.db import READ_ONLY
@@ -16,20 +18,39 @@ from bot.store.models import AuditEvent
 AUDITED = "sharebot.audited"  # session.info key: actions audited in this transaction
 
 
+# One lock per SQLite engine, shared by every store on it (see Store._tx).
+_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_LOCKS_LOCK = threading.Lock()
+
+
+def _write_lock(engine: Engine) -> threading.Lock | None:
+    if engine.dialect.name != "sqlite":
+        return None
+    with _LOCKS_LOCK:
+        return _WRITE_LOCKS.setdefault(engine, threading.Lock())
+
+
 class Store:
     """Base of the repository and the other stores: ``with self._tx() as session``."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._write_lock = _write_lock(engine)
         self._readers = sessionmaker(
             engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
         )
 
     @contextmanager
     def _tx(self) -> Iterator[Session]:
-        """One transaction: committed when the block ends, rolled back on an error."""
-        with self._sessions.begin() as session:
+        """One transaction: committed when the block ends, rolled back on an error.
+
+        On SQLite the writers of this process take turns on a lock first. SQLite lets one
+        writer in at a time, and a writer that finds the database locked sleeps in steps
+        of up to 100 ms before it looks again; ten concurrent writers of one process would
+        spend most of their time asleep. The busy timeout still covers other processes.
+        """
+        with self._write_lock or nullcontext(), self._sessions.begin() as session:
             yield session
 
     @contextmanager
@@ -56,8 +77,10 @@ def record_audit(
     ``on_audit`` hook (metrics) once the transaction has committed.
     """
     session.info.setdefault(AUDITED, []).append(action)
-    session.add(
-        AuditEvent(
+    # A plain INSERT, not an ORM object: nothing reads it back in the transaction, and the
+    # unit of work would cost more than the statement (this is on every state change).
+    session.execute(
+        insert(AuditEvent).values(
             at=now,
             action=action,
             grant_id=grant_id,

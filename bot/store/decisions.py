@@ -160,9 +160,8 @@ class Decisions(Store):
                 actor_slack_id=by,
                 detail={"decision": decision.id, "from": decision.state.value, "note": note},
             )
-            row = session.get(DecisionRow, decision.id)
+            row = session.get(DecisionRow, decision.id, populate_existing=True)
             assert row is not None
-            session.refresh(row)
             return _decision(row)
 
     def add_copy(self, decision_id: int, channel: str, ts: str, audience: str) -> None:

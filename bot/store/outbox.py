@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -37,21 +37,37 @@ class OutgoingNotice:
     text: str
 
 
-def enqueue(session: Session, notices: list[OutgoingNotice], now: datetime) -> None:
+def enqueue(
+    session: Session,
+    notices: list[OutgoingNotice],
+    now: datetime,
+    *,
+    lease: timedelta | None = None,
+) -> None:
     """Add ``notices`` to the caller's transaction, due at ``now`` (a duplicate key fails
-    the transaction: callers enqueue from guarded state changes, which happen once)."""
-    for notice in notices:
-        session.add(
-            OutboxRow(
-                slack_user_id=notice.slack_user_id,
-                text=notice.text,
-                created_at=now,
-                next_attempt_at=now,
-                attempts=0,
-                state=NoticeState.PENDING.value,
-                dedupe_key=notice.key,
-            )
-        )
+    the transaction: callers enqueue from guarded state changes, which happen once).
+
+    With ``lease`` they are written already claimed by the caller until ``now + lease``:
+    the caller tries them right after the commit (``NoticeService.deliver``) with no claim
+    of its own, and they are left to the sweep only if that caller dies first.
+    """
+    if not notices:
+        return
+    session.execute(
+        insert(OutboxRow),
+        [
+            {
+                "slack_user_id": notice.slack_user_id,
+                "text": notice.text,
+                "created_at": now,
+                "next_attempt_at": now + lease if lease is not None else now,
+                "attempts": 0,
+                "state": NoticeState.PENDING.value,
+                "dedupe_key": notice.key,
+            }
+            for notice in notices
+        ],
+    )
 
 
 @dataclass(frozen=True)
@@ -69,16 +85,19 @@ class Notice:
 
 
 class Outbox(Store):
-    def enqueue(self, notices: list[OutgoingNotice], now: datetime) -> list[str]:
+    def enqueue(
+        self, notices: list[OutgoingNotice], now: datetime, *, lease: timedelta | None = None
+    ) -> list[str]:
         """Enqueue notices not tied to a state change; a key already there is skipped.
 
         Returns the keys added (one transaction each, so one duplicate spoils nothing).
+        ``lease``: see :func:`enqueue`.
         """
         added = []
         for notice in notices:
             try:
                 with self._tx() as session:
-                    enqueue(session, [notice], now)
+                    enqueue(session, [notice], now, lease=lease)
             except IntegrityError:
                 continue
             added.append(notice.key)
@@ -148,6 +167,35 @@ class Outbox(Store):
                 return None
             row = session.get(OutboxRow, notice_id, populate_existing=True)
             return _notice(row) if row is not None else None
+
+    def pending_with_keys(self, keys: list[str]) -> list[Notice]:
+        """The notices under ``keys`` still to be sent, in the order they were written."""
+        with self._read() as session:
+            rows = session.scalars(
+                select(OutboxRow)
+                .where(
+                    OutboxRow.dedupe_key.in_(keys),
+                    OutboxRow.state == NoticeState.PENDING.value,
+                )
+                .order_by(OutboxRow.id)
+            )
+            return [_notice(row) for row in rows]
+
+    def sent_many(self, notice_ids: list[int], now: datetime) -> int:
+        """:meth:`sent` for several notices in one transaction; returns how many."""
+        with self._tx() as session:
+            done = session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id.in_(notice_ids), OutboxRow.state == NoticeState.PENDING.value)
+                .values(
+                    state=NoticeState.SENT.value,
+                    sent_at=now,
+                    attempts=OutboxRow.attempts + 1,
+                    text="",
+                )
+                .execution_options(synchronize_session=False)
+            )
+            return int(done.rowcount)  # type: ignore[attr-defined]
 
     def sent(self, notice_id: int, now: datetime) -> bool:
         with self._tx() as session:

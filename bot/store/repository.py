@@ -246,9 +246,8 @@ class Repository(Store):
                 record_audit(
                     session, now, "code_created", grant.id, None, None, {"code_id": code_id}
                 )
-            row = session.get(GrantRow, grant.id)
+            row = session.get(GrantRow, grant.id, populate_existing=True)
             assert row is not None
-            session.refresh(row)
             return _grant(row)
 
     def invite_sent(self, grant: Grant, *, now: datetime, action: str = "invite_sent") -> bool:
@@ -375,6 +374,7 @@ class Repository(Store):
         detail: dict[str, Any] | None = None,
         unchanged: tuple[str, ...] = (),
         notices: NoticesFor | None = None,
+        notice_lease: timedelta | None = None,
         **fields: Any,
     ) -> Grant | None:
         """Move ``grant`` from its current state to ``new_state``; None if someone else won.
@@ -383,19 +383,20 @@ class Repository(Store):
         applies only to the deadline it was judged on, not to one extended meanwhile).
         ``notices`` gives the messages this change sends (from the changed grant): they are
         written to the outbox in the same transaction, so they exist exactly when the change
-        does.
+        does (leased to the caller for ``notice_lease``, see ``bot.store.outbox.enqueue``).
         """
         check_transition(grant.state, new_state)
         values = {"state": new_state.value, "updated_at": now, **fields}
         guards = [getattr(GrantRow, name) == getattr(grant, name) for name in unchanged]
         with self._tx() as session:
-            result = session.execute(
+            row = session.execute(
                 update(GrantRow)
                 .where(GrantRow.id == grant.id, GrantRow.state == grant.state.value, *guards)
                 .values(**values)
+                .returning(GrantRow)
                 .execution_options(synchronize_session=False)
-            )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
+            ).scalar_one_or_none()
+            if row is None:
                 return None
             record_audit(
                 session,
@@ -406,12 +407,9 @@ class Repository(Store):
                 actor_hub,
                 {"from": grant.state.value, "to": new_state.value, **(detail or {})},
             )
-            row = session.get(GrantRow, grant.id)
-            assert row is not None
-            session.refresh(row)
             changed = _grant(row)
             if notices is not None:
-                enqueue(session, notices(changed), now)
+                enqueue(session, notices(changed), now, lease=notice_lease)
             return changed
 
     def mark_reminded(self, grant: Grant, *, now: datetime) -> Grant | None:
@@ -435,9 +433,8 @@ class Repository(Store):
                 return None
             detail = {"expires_at": _iso(grant.expires_at)}
             record_audit(session, now, "reminded", grant.id, None, None, detail)
-            row = session.get(GrantRow, grant.id)
+            row = session.get(GrantRow, grant.id, populate_existing=True)
             assert row is not None
-            session.refresh(row)
             return _grant(row)
 
     def extend(
@@ -481,9 +478,8 @@ class Repository(Store):
                     "decision": decision_id,
                 },
             )
-            row = session.get(GrantRow, grant.id)
+            row = session.get(GrantRow, grant.id, populate_existing=True)
             assert row is not None
-            session.refresh(row)
             return _grant(row)
 
     def claim(self, grant_id: int, worker: str, *, now: datetime, ttl: timedelta) -> bool:

@@ -192,7 +192,7 @@ async def test_notify_drops_a_notice_slack_will_never_take(
     messenger = SlackMessenger(
         make_web_client("xoxb-test", fake_slack.api_url), on_undelivered=kept
     )
-    fake_slack.fail_next("conversations.open", error=code)
+    fake_slack.fail_next("chat.postMessage", error=code)
     with caplog.at_level(logging.WARNING):
         assert not await messenger.notify("UGONE", SECRET_TEXT)
     assert kept.calls == []
@@ -288,7 +288,7 @@ async def test_a_permanent_error_on_retry_gives_up_at_once(
 ) -> None:
     _, notices = delivery
     notice = outbox.add("UGONE", SECRET_TEXT, "internal_error", NOW)
-    fake_slack.fail_next("conversations.open", error="account_inactive")
+    fake_slack.fail_next("chat.postMessage", error="account_inactive")
     report = await notices.deliver_due(NOW + timedelta(minutes=1))
     assert report.given_up == 1
     assert outbox.get(notice.id).state is NoticeState.GIVEN_UP  # type: ignore[union-attr]

@@ -126,6 +126,37 @@ def test_a_notice_is_written_with_its_state_change_once(engine: Engine) -> None:
 # -- delivery -------------------------------------------------------------------------------
 
 
+async def test_a_first_try_is_leased_to_its_writer_and_left_to_the_sweep_if_it_dies(
+    engine: Engine, fake_slack: FakeSlack
+) -> None:
+    repo, outbox = Repository(engine), Outbox(engine)
+    notices = NoticeService(
+        outbox, SlackMessenger(make_web_client("xoxb-test", fake_slack.api_url))
+    )
+    first, second = intent(repo, code_id="sc_1"), intent(repo, code_id="sc_2")
+
+    def told(g: Grant) -> list[OutgoingNotice]:
+        return [
+            OutgoingNotice(f"grant:{g.id}:lapsed:owner", g.owner_slack_id, "owner"),
+            OutgoingNotice(f"grant:{g.id}:lapsed:recipient", g.recipient_slack_id, "alice"),
+        ]
+
+    for grant in (first, second):
+        repo.transition(
+            grant, GrantState.LAPSED, now=NOW, action="lapse", notices=told, notice_lease=TTL
+        )
+    assert outbox.due(NOW) == []  # leased to the writer: no replica's sweep takes them
+    report = await notices.deliver(
+        [f"grant:{first.id}:lapsed:owner", f"grant:{first.id}:lapsed:recipient"], NOW
+    )
+    assert report.sent == 2 and len(fake_slack.dms_to("UALICE")) == 1
+    # The writer of the second died before its first try: the sweep sends them after the lease.
+    assert (await notices.deliver_due(NOW + TTL / 2)).sent == 0
+    assert (await notices.deliver_due(NOW + TTL)).sent == 2
+    assert len(fake_slack.dms_to("UALICE")) == 2 and len(fake_slack.dms_to("UOWNER")) == 2
+    assert outbox.pending_count() == 0
+
+
 async def test_a_429_delays_the_next_try_by_retry_after(
     engine: Engine, fake_slack: FakeSlack
 ) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from bot.domain.grants import OPEN_STATES
 from bot.errors import SlackDeliveryError
-from bot.slack.home import HomeData, home_view
+from bot.slack.home import MAX_BLOCKS, HomeData, home_view
 from bot.slack.messenger import SlackMessenger
 from bot.store.decisions import Decisions
 from bot.store.repository import Repository
@@ -53,11 +53,16 @@ class HomeService:
 
     async def data_for(self, slack_id: str) -> HomeData:
         link = await asyncio.to_thread(self.repo.link_of, slack_id)
-        shared_by = await asyncio.to_thread(
-            self.repo.grants, states=OPEN_STATES, owner_slack_id=slack_id
+        # Only the newest that could ever be shown, and the totals: an owner with
+        # thousands of open shares costs the same as one with a hundred.
+        shared_by, by_total = await asyncio.to_thread(
+            self.repo.newest_grants, states=OPEN_STATES, limit=MAX_BLOCKS, owner_slack_id=slack_id
         )
-        shared_with = await asyncio.to_thread(
-            self.repo.grants, states=OPEN_STATES, recipient_slack_id=slack_id
+        shared_with, with_total = await asyncio.to_thread(
+            self.repo.newest_grants,
+            states=OPEN_STATES,
+            limit=MAX_BLOCKS,
+            recipient_slack_id=slack_id,
         )
         pending = await asyncio.to_thread(self.decisions.pending)
         approvers = await self._approvers() if pending else frozenset()
@@ -65,6 +70,8 @@ class HomeService:
             hub_user=link.hub_user if link else None,
             shared_by=shared_by,
             shared_with=shared_with,
+            shared_by_total=by_total,
+            shared_with_total=with_total,
             to_decide=[d for d in pending if slack_id in d.who_decides(approvers)],
             mine_pending=[d for d in pending if d.requester_slack_id == slack_id],
         )

@@ -45,6 +45,9 @@ class HomeData:
     shared_with: Sequence[Grant] = ()
     to_decide: Sequence[Decision] = ()
     mine_pending: Sequence[Decision] = ()
+    # How many there are when only the newest were loaded (None: all of them are above).
+    shared_by_total: int | None = None
+    shared_with_total: int | None = None
 
 
 @dataclass
@@ -72,6 +75,7 @@ def home_view(data: HomeData) -> View:
             per_item=1,
             newest=lambda g: g.created_at,
             more_hint="`/share-server list`",
+            total=data.shared_by_total,
         ),
         _section(
             texts.HOME_SHARED_WITH,
@@ -79,6 +83,7 @@ def home_view(data: HomeData) -> View:
             lambda g: [_grant_block(g, owner=False)],
             per_item=1,
             newest=lambda g: g.created_at,
+            total=data.shared_with_total,
         ),
         _section(
             texts.HOME_MINE_PENDING,
@@ -116,9 +121,11 @@ def _section(
     per_item: int,
     newest: Callable[[T], object],
     more_hint: str | None = None,
+    total: int | None = None,
 ) -> _Section:
     ordered = sorted(items, key=newest, reverse=True)  # type: ignore[arg-type]
-    section = _Section(title, per_item, count=len(ordered), more_hint=more_hint)
+    count = len(ordered) if total is None else max(total, len(ordered))
+    section = _Section(title, per_item, count=count, more_hint=more_hint)
     budget = MAX_BLOCKS // per_item  # never render more than could ever be shown
     for item in ordered[:budget]:
         rendered = render(item)

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, or_, select, update
+from sqlalchemy import Engine, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from bot.domain.durations import from_seconds, to_seconds
 from bot.domain.grants import EndReason, Grant, GrantState, check_transition
@@ -361,6 +362,31 @@ class Repository(Store):
                 )
             )
             return [_grant(row) for row in rows]
+
+    def newest_grants(
+        self,
+        *,
+        states: Iterable[GrantState],
+        limit: int,
+        owner_slack_id: str | None = None,
+        recipient_slack_id: str | None = None,
+    ) -> tuple[list[Grant], int]:
+        """The ``limit`` newest grants of one owner or recipient, and how many there are
+        (the Home tab shows at most a screenful; an owner may have thousands)."""
+        where: list[ColumnElement[bool]] = [GrantRow.state.in_([s.value for s in states])]
+        if owner_slack_id is not None:
+            where.append(GrantRow.owner_slack_id == owner_slack_id)
+        if recipient_slack_id is not None:
+            where.append(GrantRow.recipient_slack_id == recipient_slack_id)
+        with self._read() as session:
+            total = session.scalar(select(func.count()).select_from(GrantRow).where(*where))
+            rows = session.scalars(
+                select(GrantRow)
+                .where(*where)
+                .order_by(GrantRow.created_at.desc(), GrantRow.id.desc())
+                .limit(limit)
+            )
+            return [_grant(row) for row in rows], int(total or 0)
 
     def transition(
         self,

@@ -84,6 +84,14 @@ def test_an_owner_with_160_shares_fits_in_100_blocks() -> None:
     assert f"and {hidden} more" in all_text(view) and "/share-server list" in all_text(view)
 
 
+def test_only_the_newest_loaded_the_rest_counted_from_the_total() -> None:
+    newest = [grant(i) for i in range(4901, 5001)]  # what the store loads: the newest 100
+    view = rendered(HomeData(hub_user="owner", shared_by=newest, shared_by_total=5000))
+    shown = buttons(view, home.REVOKE_ACTION)
+    assert shown[0] == "5000"
+    assert f"and {5000 - len(shown)} more" in all_text(view)
+
+
 def test_every_section_full_still_fits_and_each_gets_room() -> None:
     data = HomeData(
         hub_user="owner",

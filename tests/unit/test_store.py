@@ -198,3 +198,20 @@ def test_active_grants_for_a_holder_of_one_server(engine: Engine) -> None:
     found = repo.active_for_holder("owner", "", "alice")
     assert sorted(g.id for g in found) == [mine, by_link]
     assert repo.active_for_holder("owner", "gpu", "alice") == []
+
+
+def test_newest_grants_of_an_owner_and_how_many_there_are(engine: Engine) -> None:
+    repo = Repository(engine)
+    ids = [
+        repo.add_grant(new_grant(recipient_hub=f"r{i}"), now=NOW + timedelta(minutes=i)).id
+        for i in range(5)
+    ]
+    repo.add_grant(new_grant(owner_slack_id="UOTHER"), now=NOW)
+    newest, total = repo.newest_grants(
+        states=[GrantState.INVITED], limit=2, owner_slack_id="UOWNER"
+    )
+    assert [g.id for g in newest] == [ids[4], ids[3]] and total == 5
+    newest, total = repo.newest_grants(
+        states=[GrantState.ACTIVE], limit=2, recipient_slack_id="UALICE"
+    )
+    assert newest == [] and total == 0

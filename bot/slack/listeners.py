@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -44,16 +46,36 @@ async def tell(
         await services.shares.messenger.notify(body["user"]["id"], text)
 
 
+#: Commands and clicks worked on at once by one process; the others wait their turn (each
+#: has been acknowledged already). A burst of commands then leaves the event loop's queue
+#: short, so the next acks are not stuck behind hundreds of half-done shares.
+WORK_AT_ONCE = 16
+_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _work_slots() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    slots = _SLOTS.get(loop)
+    if slots is None:
+        slots = _SLOTS[loop] = asyncio.Semaphore(WORK_AT_ONCE)
+    return slots
+
+
 async def answer(what: str, work: Awaitable[str]) -> str:
-    """The text for the person: the result, an error's user message, or a generic failure."""
-    try:
-        return await work
-    except SharebotError as err:
-        log.info("%s refused: %s", what, err)
-        return err.user_message
-    except Exception:
-        log.exception("%s failed", what)
-        return texts.internal_error()
+    """The text for the person: the result, an error's user message, or a generic failure.
+
+    Runs ``work`` when one of the process's :data:`WORK_AT_ONCE` slots is free."""
+    async with _work_slots():
+        try:
+            return await work
+        except SharebotError as err:
+            log.info("%s refused: %s", what, err)
+            return err.user_message
+        except Exception:
+            log.exception("%s failed", what)
+            return texts.internal_error()
 
 
 def is_redelivery(headers: Mapping[str, Sequence[str]]) -> bool:

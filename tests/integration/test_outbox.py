@@ -61,7 +61,12 @@ def test_a_refused_notice_is_delivered_by_a_later_pass(
     slack.fail_next("chat.postMessage", error="internal_error")
     assert clean_hub.accept_share("alice", url).status_code == 302
 
-    [row] = poll(lambda: outbox(db) or None, "the refused notice in the outbox")
+    # The row is written with the acceptance; wait for its refused first try to be recorded.
+    [row] = poll(
+        lambda: [r for r in outbox(db) if r.attempts >= 1] or None,
+        "the refused notice in the outbox",
+    )
+    assert len(outbox(db)) == 1
     assert row.slack_user_id == "UOWNER" and row.state == "pending" and row.attempts == 1
     assert row.last_error is not None and "internal_error" in row.last_error
     text = row.text

@@ -61,6 +61,21 @@ class Audit:
     id: int | None = None
 
 
+def _update_grant(
+    session: Session, grant_id: int, *where: ColumnElement[bool], **values: Any
+) -> Grant | None:
+    """A guarded UPDATE of one grant (``where`` must still hold); the grant as it is now,
+    read back with ``RETURNING``, or None when the guard failed (someone else won)."""
+    row = session.execute(
+        update(GrantRow)
+        .where(GrantRow.id == grant_id, *where)
+        .values(**values)
+        .returning(GrantRow)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    return _grant(row) if row is not None else None
+
+
 @dataclass(frozen=True)
 class DueWork:
     to_end: list[Grant]
@@ -228,28 +243,23 @@ class Repository(Store):
         """Record (or, with None, forget) an unsent invitation's share code; None if the
         grant is no longer an invitation waiting for its DM or its code changed meanwhile."""
         with self._tx() as session:
-            result = session.execute(
-                update(GrantRow)
-                .where(
-                    GrantRow.id == grant.id,
-                    GrantRow.state == GrantState.INVITED.value,
-                    GrantRow.invite_sent_at.is_(None),
-                    GrantRow.code_id.is_(None)
-                    if grant.code_id is None
-                    else GrantRow.code_id == grant.code_id,
-                )
-                .values(code_id=code_id, code_expires_at=code_expires_at, updated_at=now)
-                .execution_options(synchronize_session=False)
+            changed = _update_grant(
+                session,
+                grant.id,
+                GrantRow.state == GrantState.INVITED.value,
+                GrantRow.invite_sent_at.is_(None),
+                GrantRow.code_id.is_(None)
+                if grant.code_id is None
+                else GrantRow.code_id == grant.code_id,
+                code_id=code_id,
+                code_expires_at=code_expires_at,
+                updated_at=now,
             )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
-                return None
-            if code_id is not None:
+            if changed is not None and code_id is not None:
                 record_audit(
                     session, now, "code_created", grant.id, None, None, {"code_id": code_id}
                 )
-            row = session.get(GrantRow, grant.id, populate_existing=True)
-            assert row is not None
-            return _grant(row)
+            return changed
 
     def invite_sent(self, grant: Grant, *, now: datetime, action: str = "invite_sent") -> bool:
         """Note that the invitation DM went out (or, recovering, that it must have)."""
@@ -415,14 +425,10 @@ class Repository(Store):
         values = {"state": new_state.value, "updated_at": now, **fields}
         guards = [getattr(GrantRow, name) == getattr(grant, name) for name in unchanged]
         with self._tx() as session:
-            row = session.execute(
-                update(GrantRow)
-                .where(GrantRow.id == grant.id, GrantRow.state == grant.state.value, *guards)
-                .values(**values)
-                .returning(GrantRow)
-                .execution_options(synchronize_session=False)
-            ).scalar_one_or_none()
-            if row is None:
+            changed = _update_grant(
+                session, grant.id, GrantRow.state == grant.state.value, *guards, **values
+            )
+            if changed is None:
                 return None
             record_audit(
                 session,
@@ -433,7 +439,6 @@ class Repository(Store):
                 actor_hub,
                 {"from": grant.state.value, "to": new_state.value, **(detail or {})},
             )
-            changed = _grant(row)
             if notices is not None:
                 enqueue(session, notices(changed), now, lease=notice_lease)
             return changed
@@ -444,24 +449,19 @@ class Repository(Store):
         Called before the reminder is sent, so that two passes or replicas send it once.
         """
         with self._tx() as session:
-            result = session.execute(
-                update(GrantRow)
-                .where(
-                    GrantRow.id == grant.id,
-                    GrantRow.state == GrantState.ACTIVE.value,
-                    GrantRow.reminded_at.is_(None),
-                    GrantRow.expires_at == grant.expires_at,  # not a deadline extended since
-                )
-                .values(reminded_at=now, updated_at=now)
-                .execution_options(synchronize_session=False)
+            changed = _update_grant(
+                session,
+                grant.id,
+                GrantRow.state == GrantState.ACTIVE.value,
+                GrantRow.reminded_at.is_(None),
+                GrantRow.expires_at == grant.expires_at,  # not a deadline extended since
+                reminded_at=now,
+                updated_at=now,
             )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
-                return None
-            detail = {"expires_at": _iso(grant.expires_at)}
-            record_audit(session, now, "reminded", grant.id, None, None, detail)
-            row = session.get(GrantRow, grant.id, populate_existing=True)
-            assert row is not None
-            return _grant(row)
+            if changed is not None:
+                detail = {"expires_at": _iso(grant.expires_at)}
+                record_audit(session, now, "reminded", grant.id, None, None, detail)
+            return changed
 
     def extend(
         self,
@@ -479,17 +479,16 @@ class Repository(Store):
         """
         assert grant.expires_at is not None
         with self._tx() as session:
-            result = session.execute(
-                update(GrantRow)
-                .where(
-                    GrantRow.id == grant.id,
-                    GrantRow.state == GrantState.ACTIVE.value,
-                    GrantRow.expires_at == grant.expires_at,
-                )
-                .values(expires_at=new_expires_at, reminded_at=None, updated_at=now)
-                .execution_options(synchronize_session=False)
+            changed = _update_grant(
+                session,
+                grant.id,
+                GrantRow.state == GrantState.ACTIVE.value,
+                GrantRow.expires_at == grant.expires_at,
+                expires_at=new_expires_at,
+                reminded_at=None,
+                updated_at=now,
             )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
+            if changed is None:
                 return None
             record_audit(
                 session,
@@ -504,9 +503,7 @@ class Repository(Store):
                     "decision": decision_id,
                 },
             )
-            row = session.get(GrantRow, grant.id, populate_existing=True)
-            assert row is not None
-            return _grant(row)
+            return changed
 
     def claim(self, grant_id: int, worker: str, *, now: datetime, ttl: timedelta) -> bool:
         """Take the grant for ``ttl`` so that no other replica works on it meanwhile.

@@ -7,9 +7,7 @@ import csv
 import io
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import httpx
 import pytest
@@ -18,22 +16,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.testing.fake_slack import DEFAULT_SCOPES, FakeSlack
 from tests.integration.test_share_story import share
 from tests.support.app import RunningApp, run_cli, start_app
+from tests.support.faults import poll
 from tests.support.hub import RunningHub
 
 pytestmark = pytest.mark.integration
-
-T = TypeVar("T")
-
-
-def poll(find: Callable[[], T | None], what: str, timeout: float = 20.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = find()
-        if found is not None:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.1)
 
 
 # -- sharebot check ------------------------------------------------------------------------
@@ -137,7 +123,7 @@ def test_metrics_after_a_share(app: RunningApp, slack: FakeSlack) -> None:
 
     for job in ("sweep", "digest"):
         key = ("sharebot_job_last_success_timestamp_seconds", (("job", job),))
-        stamp = poll(lambda key=key: scrape(app).get(key), f"a successful {job} job")
+        stamp = poll(lambda key=key: scrape(app).get(key), f"a successful {job} job", timeout=20)
         assert abs(stamp - time.time()) < 60
 
 
@@ -151,7 +137,7 @@ def test_json_logs(
     try:
         share(app, slack, "UOWNER", "<@UALICE|alice> 1h")
         slack.wait_for_dm("UALICE", "shared")
-        poll(lambda: "invited" in app.log() or None, "the invitation's log line")
+        poll(lambda: "invited" in app.log() or None, "the invitation's log line", timeout=20)
     finally:
         app.stop()
     lines = app.log().splitlines()

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 
 from bot.store.models import OutboxRow
 from bot.testing.fake_slack import FakeSlack
-from tests.integration.test_ops import poll
 from tests.integration.test_share_story import accept_url_in, share
 from tests.support.app import RunningApp
+from tests.support.faults import poll
 from tests.support.hub import RunningHub
 
 pytestmark = pytest.mark.integration
@@ -65,6 +65,7 @@ def test_a_refused_notice_is_delivered_by_a_later_pass(
     [row] = poll(
         lambda: [r for r in outbox(db) if r.attempts >= 1] or None,
         "the refused notice in the outbox",
+        timeout=20,
     )
     assert len(outbox(db)) == 1
     assert row.slack_user_id == "UOWNER" and row.state == "pending" and row.attempts == 1
@@ -83,12 +84,14 @@ def test_a_refused_notice_is_delivered_by_a_later_pass(
             .values(next_attempt_at=datetime.now(UTC) - timedelta(seconds=1))
         )
     slack.wait_for_dm("UOWNER", "accepted your share", timeout=20)
-    [row] = poll(lambda: [r for r in outbox(db) if r.state == "sent"] or None, "a sent notice")
+    [row] = poll(
+        lambda: [r for r in outbox(db) if r.state == "sent"] or None, "a sent notice", timeout=20
+    )
     assert row.attempts == 2 and row.sent_at is not None and row.text == ""
     assert outgoing(app) == 0
 
     # Later passes do not send it again: wait for a pass that started after it was sent.
-    ended = poll(lambda: sweep_after(app, time.time()), "a sweep")
-    poll(lambda: sweep_after(app, ended), "the next sweep")
+    ended = poll(lambda: sweep_after(app, time.time()), "a sweep", timeout=20)
+    poll(lambda: sweep_after(app, ended), "the next sweep", timeout=20)
     assert accepted_dms(slack) == [text]
     assert "accepted your share" not in app.log()  # the log names the user, not the text

@@ -70,9 +70,10 @@ class Row:
 @dataclass
 class Report:
     rows: list[Row] = field(default_factory=list)
+    tag: str = ""  # e.g. " [worker process]", appended to the figures added meanwhile
 
-    def add(self, *args: Any, **kwargs: Any) -> None:
-        row = Row(*args, **kwargs)
+    def add(self, figure: str, *args: Any, **kwargs: Any) -> None:
+        row = Row(figure + self.tag, *args, **kwargs)
         self.rows.append(row)
         print("  " + " | ".join(c for c in row.cells() if c), flush=True)
 
@@ -119,10 +120,15 @@ def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def rss_kib(pid: int) -> int:
+    """Resident size of a process and its children (``serve`` and its worker process)."""
+    total = 0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS for {pid}")
+            total = int(line.split()[1])
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            total += rss_kib(int(child))
+    return total
 
 
 @contextmanager
@@ -643,6 +649,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--owners", type=int, default=2000)
     parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument(
+        "--modes",
+        default="one,worker",
+        help="benchmarks 1, 2 and 5 with the work in the web process (one), "
+        "and/or in a worker process (worker: SHAREBOT_WORKER_PROCESS=true)",
+    )
     args = parser.parse_args(argv)
     only = set(args.only.split(","))
     workdir = Path(tempfile.mkdtemp(prefix="sharebot-perf-"))
@@ -662,7 +674,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         stack.users(recipients)
         stack.link([(OWNER_SLACK, "owner")])
         stack.link([(f"UR{i:04d}", name) for i, name in enumerate(recipients)])
-        if only & {"ack", "share"}:
+        for mode in args.modes.split(",") if only & {"ack", "share"} else ():
+            worker = mode == "worker"
+            report.tag = " [worker process]" if worker else " [one process]"
+            stack.env["SHAREBOT_WORKER_PROCESS"] = "true" if worker else "false"
             stack.start()
             floor_kib = bench_memory_idle(stack, report)
             if "share" in only:
@@ -673,6 +688,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 bench_memory_loaded(stack, report, floor_kib)
             assert stack.app is not None
             stack.app.stop()
+        report.tag = ""
         if "sweep" in only:
             bench_sweep(stack, report, args.grants, args.concurrency)
         if "digest" in only:

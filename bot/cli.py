@@ -56,6 +56,15 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the Slack app and the background jobs")
     serve.set_defaults(func=cmd_serve)
 
+    worker = sub.add_parser(
+        "worker",
+        help="the work of commands and clicks, and the background jobs "
+        "(started by serve when SHAREBOT_WORKER_PROCESS=true)",
+    )
+    worker.add_argument("--socket", required=True, help="the Unix socket to serve on")
+    worker.add_argument("--parent", type=int, help="stop when this process is gone")
+    worker.set_defaults(func=cmd_worker)
+
     demo = sub.add_parser(
         "demo",
         help="try sharebot without accounts: a throwaway JupyterHub and Slack stand-in, "
@@ -164,12 +173,39 @@ def cmd_serve(_args: argparse.Namespace) -> int:
 
     settings = _settings()
     engine = _ready_engine(settings.database_url, auto_migrate=settings.auto_migrate)
-    runtime = build(settings, engine)
-    app = create_app(runtime)
-    mode = "Socket Mode" if settings.socket_mode else f"http://{settings.host}:{settings.port}"
-    log.info("sharebot %s serving on %s", __version__, mode)
-    # log_config=None: uvicorn's own loggers go through ours (same format, JSON included).
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", log_config=None)
+    worker = None
+    if settings.worker_process:
+        from bot.worker import WorkerProcess
+
+        worker = WorkerProcess(log_level=logging.getLevelName(logging.getLogger().level))
+    try:
+        if worker is not None:
+            worker.start()
+        runtime = build(settings, engine)
+        app = create_app(runtime, worker=worker)
+        mode = "Socket Mode" if settings.socket_mode else f"http://{settings.host}:{settings.port}"
+        work = f", work in process {worker.pid}" if worker is not None else ""
+        log.info("sharebot %s serving on %s%s", __version__, mode, work)
+        # log_config=None: uvicorn's own loggers go through ours (same format, JSON included).
+        uvicorn.run(
+            app, host=settings.host, port=settings.port, log_level="warning", log_config=None
+        )
+    finally:
+        if worker is not None:  # also when serving never started (a port in use)
+            worker.stop()
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from bot.runtime import build
+    from bot.worker import create_worker_app
+
+    settings = _settings()
+    engine = _ready_engine(settings.database_url)
+    app = create_worker_app(build(settings, engine), parent_pid=args.parent)
+    uvicorn.run(app, uds=args.socket, log_level="warning", log_config=None)
     return 0
 
 

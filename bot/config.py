@@ -49,6 +49,7 @@ ADVICE: dict[str, str] = {
     "SHAREBOT_SWEEP_CONCURRENCY": (
         "grants (or owners) a background job handles at once, 1 to 100 (default 10)"
     ),
+    "SHAREBOT_WORKER_PROCESS": "true or false (default): do the work in a second process",
     "SHAREBOT_CLAIM_TTL": "seconds a claim on work lasts, a positive number (default 300)",
     "SHAREBOT_MAX_DURATION": "the longest share allowed, a duration like 7d (default) or 12h",
     "SHAREBOT_INVITE_TTL": "how long an accept link stays valid, a duration between 1m and "
@@ -215,6 +216,8 @@ class Settings(BaseSettings):
     sweep_concurrency: int = Field(
         default=10, ge=1, le=100, validation_alias="SHAREBOT_SWEEP_CONCURRENCY"
     )
+    # serve starts a second process for the work; this one only acknowledges (bot.worker).
+    worker_process: bool = Field(default=False, validation_alias="SHAREBOT_WORKER_PROCESS")
     # Seconds a replica holds a grant or a notice it works on (a dead process's claim is
     # taken over after it); tests of crashes shorten it.
     claim_ttl: float = Field(default=300.0, gt=0, validation_alias="SHAREBOT_CLAIM_TTL")

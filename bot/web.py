@@ -19,24 +19,38 @@ from bot import pages
 from bot.clock import utcnow
 from bot.digest import from_runtime as digest_service
 from bot.errors import SharebotError
+from bot.handoff import HandoffRunner, LocalRunner, strip_lazy
 from bot.jobs import digest_forever, sweep_forever
 from bot.linking import COOKIE, LinkingService, LinkPageError
 from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.ops.check import warn_over_broad_token
 from bot.runtime import Runtime
 from bot.slack import listeners
+from bot.slack.messenger import without_session
 from bot.store.db import check_schema
+from bot.worker import DRAIN_SECONDS, WorkerProcess
 
 log = logging.getLogger(__name__)
 
 
-def create_bolt_app(runtime: Runtime) -> AsyncApp:
+def create_bolt_app(
+    runtime: Runtime,
+    *,
+    verify_signatures: bool = True,
+    lazy_runner: LocalRunner | None = None,
+) -> AsyncApp:
+    """The Bolt app. Each listener acks first and leaves its work to ``lazy_runner``
+    (:mod:`bot.handoff`; a task of this process by default)."""
     settings = runtime.settings
     app = AsyncApp(
-        client=runtime.messenger.client,
+        client=without_session(runtime.messenger.client),
         signing_secret=settings.slack_signing_secret.get_secret_value(),
-        process_before_response=False,
+        # The ack function runs inline and answers at once; the lazy work runs after it.
+        # (With False, Bolt polls every 10 ms for the listener's ack() instead.)
+        process_before_response=True,
+        request_verification_enabled=verify_signatures,
     )
+    app.listener_runner.lazy_listener_runner = lazy_runner or LocalRunner(app.logger)
     services = listeners.Services(runtime.service, runtime.linking, runtime.decisions)
     listeners.register(
         app,
@@ -48,12 +62,31 @@ def create_bolt_app(runtime: Runtime) -> AsyncApp:
     return app
 
 
-def create_app(runtime: Runtime, *, background: bool = True) -> Starlette:
-    bolt = create_bolt_app(runtime)
+def start_jobs(runtime: Runtime) -> list[asyncio.Task[None]]:
+    """The sweep and the digest, forever, as tasks of the running loop."""
+    interval = runtime.settings.sweep_interval
+    return [
+        asyncio.create_task(sweep_forever(runtime, interval, utcnow)),
+        asyncio.create_task(digest_forever(runtime, digest_service(runtime), interval, utcnow)),
+    ]
+
+
+def create_app(
+    runtime: Runtime, *, background: bool = True, worker: WorkerProcess | None = None
+) -> Starlette:
+    """The web app. With ``worker`` (started already), the work of each command and click
+    and the background jobs run in that process, and this one only acknowledges."""
+    runner: LocalRunner = (
+        HandoffRunner(log, worker.socket_path) if worker is not None else LocalRunner(log)
+    )
+    bolt = create_bolt_app(runtime, lazy_runner=runner)
     handler = AsyncSlackRequestHandler(bolt)
     verifier = SignatureVerifier(runtime.settings.slack_signing_secret.get_secret_value())
 
     async def slack_events(request: Request) -> Response:
+        # Bolt's lazy-only headers are ours (worker hand-off); Slack's signature does not
+        # cover headers, so a replayed request carrying them would skip the acknowledgement.
+        request.scope["headers"] = strip_lazy(request.scope["headers"])
         # Verified before Bolt parses anything: a forged body that is not even valid JSON,
         # or a timestamp that is not a number, gets the same 401 as a wrong signature.
         # (Bolt checks again; the body is read once and cached by Starlette.)
@@ -75,8 +108,13 @@ def create_app(runtime: Runtime, *, background: bool = True) -> Starlette:
         return JSONResponse({"status": "ok"})
 
     async def metrics(_request: Request) -> Response:
-        """Prometheus text format; the scrape-time gauges read the database, off the loop."""
-        body = await asyncio.to_thread(runtime.metrics.exposition)
+        """Prometheus text format; the scrape-time gauges read the database, off the loop.
+        With a worker process, its metrics: the work, the jobs and their counters are there."""
+        body = None
+        if isinstance(runner, HandoffRunner):
+            body = await runner.worker_metrics()
+        if body is None:
+            body = await asyncio.to_thread(runtime.metrics.exposition)
         return Response(body, media_type=METRICS_CONTENT_TYPE)
 
     @contextlib.asynccontextmanager
@@ -84,17 +122,10 @@ def create_app(runtime: Runtime, *, background: bool = True) -> Starlette:
         # Off the start-up path: a slow hub does not delay serving.
         tasks: list[asyncio.Task[None]] = [asyncio.create_task(warn_over_broad_token(runtime.hub))]
         socket_handler = None
-        if background:
-            tasks.append(
-                asyncio.create_task(sweep_forever(runtime, runtime.settings.sweep_interval, utcnow))
-            )
-            tasks.append(
-                asyncio.create_task(
-                    digest_forever(
-                        runtime, digest_service(runtime), runtime.settings.sweep_interval, utcnow
-                    )
-                )
-            )
+        if worker is not None:
+            tasks.append(asyncio.create_task(worker.supervise()))
+        elif background:
+            tasks += start_jobs(runtime)
         if runtime.settings.slack_app_token is not None:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
@@ -113,6 +144,13 @@ def create_app(runtime: Runtime, *, background: bool = True) -> Starlette:
                     await task
             if socket_handler is not None:
                 await socket_handler.close_async()  # type: ignore[no-untyped-call]
+            left = await runner.drain(DRAIN_SECONDS)
+            if left:
+                log.warning("stopped with %d commands or clicks still being worked on", left)
+            if isinstance(runner, HandoffRunner):
+                await runner.aclose()
+            if worker is not None:
+                await asyncio.to_thread(worker.stop)
             await runtime.aclose()
 
     routes: list[BaseRoute] = [

@@ -1,4 +1,12 @@
-"""Thin Bolt listeners: ack fast, parse, call the service, render."""
+"""Thin Bolt listeners: ack fast, parse, call the service, render.
+
+Every listener is split the way Bolt's lazy listeners are: an ``ack`` function that only
+answers Slack (a usage error or help for a bad command, an empty 200 otherwise), and a
+``lazy`` function that does the work afterwards. The app runs with
+``process_before_response=True``, so the acknowledgement goes out as soon as the ``ack``
+function returns; where the lazy part runs is the lazy listener runner's choice
+(:mod:`bot.handoff`): a task in this process, or the worker process.
+"""
 
 from __future__ import annotations
 
@@ -118,15 +126,17 @@ def register(
             return BoltResponse(status=200, body="")
         return await next_()
 
-    @app.command(COMMAND)
-    async def share_server(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
-        caller = command["user_id"]
+    def parse(command: dict[str, Any]) -> commands.Command:
+        return commands.parse_command(
+            command.get("text", ""),
+            max_duration=max_duration,
+            allow_until_revoked=allow_until_revoked,
+        )
+
+    async def share_ack(ack: AsyncAck, command: dict[str, Any]) -> None:
+        """Usage errors and help are the acknowledgement itself; the rest is acked empty."""
         try:
-            cmd = commands.parse_command(
-                command.get("text", ""),
-                max_duration=max_duration,
-                allow_until_revoked=allow_until_revoked,
-            )
+            cmd = parse(command)
         except CommandError as err:
             await ack(response_type="ephemeral", text=texts.with_usage(err.user_message, max_text))
             return
@@ -134,26 +144,33 @@ def register(
             await ack(response_type="ephemeral", text=texts.usage(max_text))
             return
         await ack()
+
+    async def share_server(command: dict[str, Any], respond: AsyncRespond) -> None:
+        try:
+            cmd = parse(command)
+        except CommandError:
+            return  # answered by the acknowledgement
+        if isinstance(cmd, commands.Help):
+            return
+        caller = command["user_id"]
         text = await answer(f"/share-server from {caller}", run(services, caller, cmd))
         await respond(text=text, response_type="ephemeral", replace_original=False)
 
-    @app.action(blocks.ACCEPT_ACTION)
-    async def accept_link_clicked(ack: AsyncAck) -> None:
-        # A link button opens the browser; Slack still sends the click, which we only ack.
-        await ack()
+    app.command(COMMAND)(ack=share_ack, lazy=[share_server])
 
-    @app.action(blocks.APPROVE_ACTION)
-    async def approve(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
+    # A link button opens the browser; Slack still sends the click, which we only ack.
+    app.action(blocks.ACCEPT_ACTION)(ack_only)
+
+    async def approve(body: dict[str, Any], respond: AsyncRespond) -> None:
         clicker, decision_id, _ = _click(body)
         text = await answer(
             f"approval by {clicker}", services.decisions.approve(decision_id, clicker, utcnow())
         )
         await tell(services, body, respond, text)
 
-    @app.action(blocks.APPROVE_FOR_ACTION)
-    async def approve_for(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
+    app.action(blocks.APPROVE_ACTION)(ack=ack_only, lazy=[approve])
+
+    async def approve_for(body: dict[str, Any], respond: AsyncRespond) -> None:
         clicker, decision_id, action = _click(body)
         seconds = str((action.get("selected_option") or {}).get("value") or "")
         duration = timedelta(seconds=int(seconds)) if seconds.isdigit() else None
@@ -161,9 +178,9 @@ def register(
         text = await answer(f"approval by {clicker}", work)
         await tell(services, body, respond, text)
 
-    @app.action(blocks.DENY_ACTION)
-    async def deny(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: Any) -> None:
-        await ack()
+    app.action(blocks.APPROVE_FOR_ACTION)(ack=ack_only, lazy=[approve_for])
+
+    async def deny(body: dict[str, Any], respond: AsyncRespond, client: Any) -> None:
         clicker, decision_id, _ = _click(body)
         refusal = await answer(
             f"deny by {clicker}",
@@ -176,9 +193,9 @@ def register(
             trigger_id=body["trigger_id"], view=blocks.deny_modal(decision_id).to_dict()
         )
 
-    @app.view(blocks.DENY_MODAL)
-    async def deny_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        await ack()
+    app.action(blocks.DENY_ACTION)(ack=ack_only, lazy=[deny])
+
+    async def deny_submitted(body: dict[str, Any], view: dict[str, Any]) -> None:
         clicker = body["user"]["id"]
         decision_id = int(view["private_metadata"])
         values = view.get("state", {}).get("values", {})
@@ -191,18 +208,18 @@ def register(
         )
         log.info("deny of decision %s by %s: %s", decision_id, clicker, text[:80])
 
-    @app.action(blocks.CANCEL_ACTION)
-    async def cancel(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
+    app.view(blocks.DENY_MODAL)(ack=ack_only, lazy=[deny_submitted])
+
+    async def cancel(body: dict[str, Any], respond: AsyncRespond) -> None:
         clicker, decision_id, _ = _click(body)
         text = await answer(
             f"cancel by {clicker}", services.decisions.cancel(decision_id, clicker, utcnow())
         )
         await tell(services, body, respond, text)
 
-    @app.action(blocks.EXTEND_ACTION)
-    async def extend(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
+    app.action(blocks.CANCEL_ACTION)(ack=ack_only, lazy=[cancel])
+
+    async def extend(body: dict[str, Any], respond: AsyncRespond) -> None:
         clicker = body["user"]["id"]
         target = blocks.extend_target(body["actions"][0].get("value"))
         if target is None:
@@ -211,24 +228,32 @@ def register(
         work = services.decisions.extend(grant_id, deadline, clicker, utcnow())
         await tell(services, body, respond, await answer(f"extend by {clicker}", work))
 
-    @app.action(home.REVOKE_ACTION)
-    async def home_revoke(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
+    app.action(blocks.EXTEND_ACTION)(ack=ack_only, lazy=[extend])
+
+    async def home_revoke(body: dict[str, Any], respond: AsyncRespond) -> None:
         clicker, grant_id = _grant_click(body)
         work = services.shares.revoke_grant(grant_id, clicker, utcnow())
         await tell(services, body, respond, await answer(f"revoke by {clicker}", work))
 
-    @app.action(home.LEAVE_ACTION)
-    async def home_leave(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
+    app.action(home.REVOKE_ACTION)(ack=ack_only, lazy=[home_revoke])
+
+    async def home_leave(body: dict[str, Any], respond: AsyncRespond) -> None:
         clicker, grant_id = _grant_click(body)
         work = services.shares.leave(grant_id, clicker, utcnow())
         await tell(services, body, respond, await answer(f"leave by {clicker}", work))
 
-    @app.event("app_home_opened")
+    app.action(home.LEAVE_ACTION)(ack=ack_only, lazy=[home_leave])
+
     async def home_opened(event: dict[str, Any]) -> None:
         if event.get("tab", "home") == "home":
             await services.shares.home.refresh(str(event["user"]))
+
+    app.event("app_home_opened")(ack=ack_only, lazy=[home_opened])
+
+
+async def ack_only(ack: AsyncAck) -> None:
+    """The acknowledgement of a click or event whose work is done afterwards (``lazy``)."""
+    await ack()
 
 
 def _grant_click(body: dict[str, Any]) -> tuple[str, int]:
@@ -280,9 +305,7 @@ def register_digest(app: AsyncApp, digest: DigestService) -> None:
     def button(action_id: str, what: str, op: Callable[[int, str, str], Awaitable[str]]) -> None:
         """``op(message id, item ref, clicker)`` does the work and returns the reply."""
 
-        @app.action(action_id)
-        async def clicked(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-            await ack()
+        async def clicked(body: dict[str, Any], respond: AsyncRespond) -> None:
             action = body["actions"][0]
             clicker = body["user"]["id"]
             message_id = blocks.digest_message_id(action.get("block_id"))
@@ -293,6 +316,8 @@ def register_digest(app: AsyncApp, digest: DigestService) -> None:
             )
             text = await answer(f"{what} by {clicker}", work)
             await respond(text=text, response_type="ephemeral", replace_original=False)
+
+        app.action(action_id)(ack=ack_only, lazy=[clicked])
 
     button(
         blocks.DIGEST_REVOKE_ACTION,

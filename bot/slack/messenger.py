@@ -48,6 +48,19 @@ class KeepAliveWebClient(AsyncWebClient):
         self.session = None
 
 
+def without_session(client: AsyncWebClient) -> AsyncWebClient:
+    """The same client (token, base URL, retries) without a kept session: the one to give
+    Bolt. Bolt gives each request a client sharing its app client's session, and deep-copies
+    requests for lazy listeners; an aiohttp session cannot be copied. Bolt itself calls Slack
+    rarely (``auth.test`` once, ``views.open``); our messages go through the kept session."""
+    return AsyncWebClient(
+        token=client.token,
+        base_url=client.base_url,
+        timeout=client.timeout,
+        retry_handlers=list(client.retry_handlers),
+    )
+
+
 def make_web_client(token: str, base_url: str) -> KeepAliveWebClient:
     """The one AsyncWebClient: Slack's base URL (or GovSlack's, or a test fake), with retries."""
     client = KeepAliveWebClient(token=token, base_url=base_url, timeout=15)

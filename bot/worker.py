@@ -1,0 +1,179 @@
+"""The worker process (``SHAREBOT_WORKER_PROCESS=true``): commands, clicks and background jobs.
+
+``sharebot serve`` starts it as a child (:class:`WorkerProcess`) and talks to it over a
+Unix socket in a private directory (mode 0700: only our own user can connect). The web
+process acknowledges Slack and hands each request's work over (:mod:`bot.handoff`); the
+worker runs it, and the sweep and digest jobs, on its own CPU time. Why: on a small machine
+the work of a busy minute (database writes, hub and Slack calls, Home tabs) kept the acks
+waiting for the interpreter; see the README's "Performance".
+
+The worker serves ``POST /work`` (a handed-off request; 202 once taken), ``GET /metrics``
+(the web process's ``/metrics`` shows these) and ``GET /healthz``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot.handoff import to_bolt_request
+from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+#: Seconds the worker is given to finish the work under way when it is stopped.
+DRAIN_SECONDS = 10.0
+
+
+def create_worker_app(runtime: Runtime, *, parent_pid: int | None = None) -> Starlette:
+    """The worker's ASGI app. ``parent_pid``: stop when that process is gone (a web process
+    killed with SIGKILL cannot stop its worker)."""
+    from bot.web import create_bolt_app, start_jobs
+
+    bolt = create_bolt_app(runtime, verify_signatures=False)
+    under_way: set[asyncio.Task[None]] = set()
+
+    async def work(request: Request) -> Response:
+        # No Slack signature here: the web process checked it (Socket Mode has none), and
+        # only our own user can reach this socket.
+        bolt_request = to_bolt_request(await request.json())
+        task = asyncio.create_task(_dispatch(bolt_request))
+        under_way.add(task)
+        task.add_done_callback(under_way.discard)
+        return Response(status_code=202)
+
+    async def _dispatch(bolt_request: object) -> None:
+        await bolt.async_dispatch(bolt_request)  # type: ignore[arg-type]
+
+    async def metrics(_request: Request) -> Response:
+        body = await asyncio.to_thread(runtime.metrics.exposition)
+        return Response(body, media_type=METRICS_CONTENT_TYPE)
+
+    async def healthz(_request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        tasks = start_jobs(runtime)
+        if parent_pid is not None:
+            tasks.append(asyncio.create_task(_stop_when_orphaned(parent_pid)))
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if under_way:
+                await asyncio.wait(set(under_way), timeout=DRAIN_SECONDS)
+            await runtime.aclose()
+
+    routes = [
+        Route("/work", work, methods=["POST"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+async def _stop_when_orphaned(parent_pid: int) -> None:
+    while os.getppid() == parent_pid:
+        await asyncio.sleep(1.0)
+    log.error("the web process (pid %s) is gone; the worker stops", parent_pid)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+class WorkerProcess:
+    """The child process ``sharebot worker``: started by ``serve``, restarted if it dies."""
+
+    def __init__(self, log_level: str = "INFO") -> None:
+        self._dir = tempfile.mkdtemp(prefix="sharebot-")  # mode 0700
+        self.socket_path = os.path.join(self._dir, "worker.sock")
+        self._log_level = log_level
+        self._process: subprocess.Popen[bytes] | None = None
+        self._stopping = False
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Start the worker and wait until it answers (its start-up imports take a second)."""
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.socket_path)
+        argv = [sys.executable, "-m", "bot.cli", "--log-level", self._log_level, "worker"]
+        self._process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+            [*argv, "--socket", self.socket_path, "--parent", str(os.getpid())],
+            # Its own session: a Ctrl-C in the terminal reaches serve, which stops it.
+            start_new_session=True,
+        )
+        self._wait_ready(time.monotonic() + timeout)
+        log.info("worker process %s started", self._process.pid)
+
+    def _wait_ready(self, deadline: float) -> None:
+        assert self._process is not None
+        transport = httpx.HTTPTransport(uds=self.socket_path)
+        with httpx.Client(transport=transport, timeout=2.0) as client:
+            while time.monotonic() < deadline:
+                if self._process.poll() is not None:
+                    raise RuntimeError(
+                        f"the worker process exited with {self._process.returncode} at start-up "
+                        "(its log is above)"
+                    )
+                with contextlib.suppress(httpx.TransportError):
+                    if client.get("http://worker/healthz").status_code == 200:
+                        return
+                time.sleep(0.05)
+        raise RuntimeError("the worker process did not answer within its start-up time")
+
+    async def supervise(self, poll: float = 0.5) -> None:
+        """Restart the worker when it exits (meanwhile the web process does the work)."""
+        backoff = 1.0
+        while True:
+            await asyncio.sleep(poll)
+            if self._stopping or self._process is None or self._process.poll() is None:
+                continue
+            log.error(
+                "the worker process exited with %s; starting another in %.0f s",
+                self._process.returncode,
+                backoff,
+            )
+            await asyncio.sleep(backoff)
+            if self._stopping:
+                return
+            try:
+                await asyncio.to_thread(self.start)
+                backoff = 1.0
+            except RuntimeError as err:
+                log.error("%s", err)
+                backoff = min(backoff * 2, 30.0)
+
+    def stop(self, timeout: float = DRAIN_SECONDS + 5) -> None:
+        """SIGTERM (the worker finishes what it has), SIGKILL after ``timeout``."""
+        self._stopping = True
+        process = self._process
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        shutil.rmtree(self._dir, ignore_errors=True)

@@ -175,6 +175,15 @@ def hub_api(hub: RunningHub, token: str, concurrency: int) -> httpx.AsyncClient:
     )
 
 
+def clear_codes_and_shares(hub: RunningHub, owner: str) -> None:
+    """The hub gets slower with every code a server has: delete them, and the shares."""
+    with httpx.Client(
+        base_url=hub.api_url, headers={"Authorization": f"token {hub.admin_token}"}, timeout=60
+    ) as api:
+        api.delete(f"/share-codes/{owner}/").raise_for_status()
+        api.delete(share_path(owner)).raise_for_status()
+
+
 def share_path(owner: str) -> str:
     return f"/shares/{quote(owner, safe='')}/"
 
@@ -678,6 +687,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             worker = mode == "worker"
             report.tag = " [worker process]" if worker else " [one process]"
             stack.env["SHAREBOT_WORKER_PROCESS"] = "true" if worker else "false"
+            clear_codes_and_shares(hub, "owner")  # each mode starts with the hub as new
             stack.start()
             floor_kib = bench_memory_idle(stack, report)
             if "share" in only:

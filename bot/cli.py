@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -200,11 +201,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import uvicorn
 
     from bot.runtime import build
-    from bot.worker import create_worker_app
+    from bot.worker import WORKER_NICENESS, create_worker_app
 
     settings = _settings()
     engine = _ready_engine(settings.database_url)
     app = create_worker_app(build(settings, engine), parent_pid=args.parent)
+    # When the CPU is short, the web process's acknowledgements go first.
+    os.nice(WORKER_NICENESS)
     uvicorn.run(app, uds=args.socket, log_level="warning", log_config=None)
     return 0
 

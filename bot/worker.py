@@ -37,6 +37,10 @@ from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
+#: The worker's scheduling priority below the web process's (``nice``): under a burst that
+#: takes all the CPU, the acknowledgements (Slack allows 3 s) go before the work.
+WORKER_NICENESS = 5
+
 #: Seconds the worker is given to finish the work under way when it is stopped.
 DRAIN_SECONDS = 10.0
 

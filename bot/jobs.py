@@ -7,7 +7,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
+from bot.clock import utcnow
 from bot.digest import DigestReport, DigestService
+from bot.digest import from_runtime as digest_service
 from bot.runtime import Runtime
 from bot.service import SweepReport
 
@@ -81,3 +83,12 @@ async def digest_forever(
 ) -> None:
     """Check every ``interval`` seconds whether to reconcile or send the digest."""
     await _every(runtime, "digest", interval, lambda: digest_once(digest, clock))
+
+
+def start_jobs(runtime: Runtime) -> list[asyncio.Task[None]]:
+    """The sweep and the digest, forever, as tasks of the running loop."""
+    interval = runtime.settings.sweep_interval
+    return [
+        asyncio.create_task(sweep_forever(runtime, interval, utcnow)),
+        asyncio.create_task(digest_forever(runtime, digest_service(runtime), interval, utcnow)),
+    ]

@@ -8,7 +8,6 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
-from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -17,58 +16,18 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from bot import pages
 from bot.clock import utcnow
-from bot.digest import from_runtime as digest_service
 from bot.errors import SharebotError
 from bot.handoff import HandoffRunner, LocalRunner, strip_lazy
-from bot.jobs import digest_forever, sweep_forever
+from bot.jobs import start_jobs
 from bot.linking import COOKIE, LinkingService, LinkPageError
 from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.ops.check import warn_over_broad_token
 from bot.runtime import Runtime
-from bot.slack import listeners
-from bot.slack.messenger import without_session
+from bot.slack.app import create_bolt_app
 from bot.store.db import check_schema
 from bot.worker import DRAIN_SECONDS, WorkerProcess
 
 log = logging.getLogger(__name__)
-
-
-def create_bolt_app(
-    runtime: Runtime,
-    *,
-    verify_signatures: bool = True,
-    lazy_runner: LocalRunner | None = None,
-) -> AsyncApp:
-    """The Bolt app. Each listener acks first and leaves its work to ``lazy_runner``
-    (:mod:`bot.handoff`; a task of this process by default)."""
-    settings = runtime.settings
-    app = AsyncApp(
-        client=without_session(runtime.messenger.client),
-        signing_secret=settings.slack_signing_secret.get_secret_value(),
-        # The ack function runs inline and answers at once; the lazy work runs after it.
-        # (With False, Bolt polls every 10 ms for the listener's ack() instead.)
-        process_before_response=True,
-        request_verification_enabled=verify_signatures,
-    )
-    app.listener_runner.lazy_listener_runner = lazy_runner or LocalRunner(app.logger)
-    services = listeners.Services(runtime.service, runtime.linking, runtime.decisions)
-    listeners.register(
-        app,
-        services,
-        max_duration=settings.max_duration,
-        allow_until_revoked=settings.allow_until_revoked,
-    )
-    listeners.register_digest(app, digest_service(runtime))
-    return app
-
-
-def start_jobs(runtime: Runtime) -> list[asyncio.Task[None]]:
-    """The sweep and the digest, forever, as tasks of the running loop."""
-    interval = runtime.settings.sweep_interval
-    return [
-        asyncio.create_task(sweep_forever(runtime, interval, utcnow)),
-        asyncio.create_task(digest_forever(runtime, digest_service(runtime), interval, utcnow)),
-    ]
 
 
 def create_app(

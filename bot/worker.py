@@ -32,8 +32,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.handoff import to_bolt_request
+from bot.jobs import start_jobs
 from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.runtime import Runtime
+from bot.slack.app import create_bolt_app
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +50,6 @@ DRAIN_SECONDS = 10.0
 def create_worker_app(runtime: Runtime, *, parent_pid: int | None = None) -> Starlette:
     """The worker's ASGI app. ``parent_pid``: stop when that process is gone (a web process
     killed with SIGKILL cannot stop its worker)."""
-    from bot.web import create_bolt_app, start_jobs
-
     bolt = create_bolt_app(runtime, verify_signatures=False)
     under_way: set[asyncio.Task[None]] = set()
 

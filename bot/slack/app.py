@@ -1,0 +1,40 @@
+"""The Bolt app: sharebot's listeners on one AsyncApp (used by the web and worker processes)."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.digest import from_runtime as digest_service
+from bot.handoff import LocalRunner
+from bot.runtime import Runtime
+from bot.slack import listeners
+from bot.slack.messenger import without_session
+
+
+def create_bolt_app(
+    runtime: Runtime,
+    *,
+    verify_signatures: bool = True,
+    lazy_runner: LocalRunner | None = None,
+) -> AsyncApp:
+    """The Bolt app. Each listener acks first and leaves its work to ``lazy_runner``
+    (:mod:`bot.handoff`; a task of this process by default)."""
+    settings = runtime.settings
+    app = AsyncApp(
+        client=without_session(runtime.messenger.client),
+        signing_secret=settings.slack_signing_secret.get_secret_value(),
+        # The ack function runs inline and answers at once; the lazy work runs after it.
+        # (With False, Bolt polls every 10 ms for the listener's ack() instead.)
+        process_before_response=True,
+        request_verification_enabled=verify_signatures,
+    )
+    app.listener_runner.lazy_listener_runner = lazy_runner or LocalRunner(app.logger)
+    services = listeners.Services(runtime.service, runtime.linking, runtime.decisions)
+    listeners.register(
+        app,
+        services,
+        max_duration=settings.max_duration,
+        allow_until_revoked=settings.allow_until_revoked,
+    )
+    listeners.register_digest(app, digest_service(runtime))
+    return app

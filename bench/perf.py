@@ -16,7 +16,8 @@ Starts a real JupyterHub (bot/testing/hub.py), the fake Slack Web API (in this p
 5. memory: resident size of `sharebot serve` idle and after benchmark 1. Floor: a Python
           process that only imports the libraries sharebot is built on.
 
-Every load generator reuses its connections (one httpx client per benchmark).
+Every load generator reuses its connections (one httpx client per benchmark). The ack load
+generator runs in a process of its own, apart from the fake Slack server's threads.
 Run: `.venv/bin/python -m bench.perf` (about 15 minutes; `--help` for sizes, `--only`).
 """
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import os
 import statistics
 import subprocess
@@ -31,6 +33,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -152,10 +155,25 @@ class Stack:
     env: dict[str, str]
     app: RunningApp | None = None
 
+    links: list[tuple[str, str]] = field(default_factory=list)
+
     def link(self, pairs: Sequence[tuple[str, str]]) -> None:
         now = utcnow()
         for slack_id, hub_user in pairs:
             self.repo.link(slack_id, hub_user, method="admin", by="bench", now=now)
+        self.links += pairs
+
+    def new_database(self, name: str) -> None:
+        """Switch to a new database with the same links: what one benchmark leaves (open
+        invitations, active grants) is not worked on by the next one's start-up pass."""
+        self.repo.engine.dispose()
+        self.database_url = f"sqlite:///{self.workdir / name}"
+        engine = make_engine(self.database_url)
+        ensure_schema(engine)
+        self.repo = Repository(engine)
+        self.env["SHAREBOT_DATABASE_URL"] = self.database_url
+        links, self.links = self.links, []
+        self.link(links)
 
     def users(self, names: Sequence[str]) -> None:
         for i in range(0, len(names), 500):
@@ -241,26 +259,46 @@ async def _load(
     return latencies, errors
 
 
-def bench_ack(
-    stack: Stack, report: Report, senders: int, seconds: float, interval: float | None
-) -> None:
-    app = stack.app
-    assert app is not None
+def run_load(
+    url: str,
+    senders: int,
+    seconds: float,
+    interval: float | None,
+    response_url: str | None,
+) -> tuple[list[float], int]:
+    """:func:`_load` of shares to ``response_url`` (or of ``/healthz`` when None), run in a
+    process of its own by :func:`bench_ack`: in this one, the fake Slack's threads (which
+    take the app's DMs, replies and Home tabs) would hold the GIL while the load generator
+    times its requests, and it would measure itself."""
     recipients = 200
-    response_url = stack.fake.new_response_url()
 
     async def healthz(client: httpx.AsyncClient, _i: int) -> httpx.Response:
         return await client.get("/healthz")
 
     async def share(client: httpx.AsyncClient, i: int) -> httpx.Response:
+        assert response_url is not None
         payload = command_body(OWNER_SLACK, f"<@UR{i % recipients:04d}> 1h", response_url)
         return await client.post("/slack/events", content=payload, headers=sign(payload))
 
+    request = healthz if response_url is None else share
+    return asyncio.run(_load(url, senders, seconds, request, interval))
+
+
+def bench_ack(
+    stack: Stack, report: Report, senders: int, seconds: float, interval: float | None
+) -> None:
+    app = stack.app
+    assert app is not None
+    response_url = stack.fake.new_response_url()
+
     how = "as fast as answered" if interval is None else f"each one every {interval:g} s"
-    floor, _ = asyncio.run(_load(app.url, senders, seconds, healthz, interval))
-    done_before = len(stack.fake.responses(response_url))
-    started = time.perf_counter()
-    acks, errors = asyncio.run(_load(app.url, senders, seconds, share, interval))
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=spawn) as generator:
+        floor, _ = generator.submit(run_load, app.url, senders, seconds, interval, None).result()
+        done_before = len(stack.fake.responses(response_url))
+        started = time.perf_counter()
+        load = generator.submit(run_load, app.url, senders, seconds, interval, response_url)
+        acks, errors = load.result()
     stack.fake.wait_for(
         lambda: len(stack.fake.responses(response_url)) >= done_before + len(acks), timeout=900
     )
@@ -688,6 +726,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             report.tag = " [worker process]" if worker else " [one process]"
             stack.env["SHAREBOT_WORKER_PROCESS"] = "true" if worker else "false"
             clear_codes_and_shares(hub, "owner")  # each mode starts with the hub as new
+            stack.new_database(f"bench-{mode}.sqlite")
             stack.start()
             floor_kib = bench_memory_idle(stack, report)
             if "share" in only:
@@ -699,6 +738,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             assert stack.app is not None
             stack.app.stop()
         report.tag = ""
+        if only & {"sweep", "digest"}:
+            clear_codes_and_shares(hub, "owner")
+            stack.new_database("bench-jobs.sqlite")
         if "sweep" in only:
             bench_sweep(stack, report, args.grants, args.concurrency)
         if "digest" in only:
@@ -708,7 +750,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             stack.app.stop()
         fake.stop()
         hub.stop()
-        engine.dispose()
+        stack.repo.engine.dispose()
     print()
     print(report.table())
     return 0

@@ -1,9 +1,10 @@
-"""Small asyncio helpers shared by the background jobs."""
+"""Small asyncio helpers shared by the background jobs and the processes' lifespans."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+import contextlib
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 
 async def bounded(limit: int, jobs: Sequence[Callable[[], Awaitable[None]]]) -> None:
@@ -22,3 +23,32 @@ async def bounded(limit: int, jobs: Sequence[Callable[[], Awaitable[None]]]) -> 
     for result in results:
         if isinstance(result, BaseException):
             raise result
+
+
+class KeptTasks:
+    """Tasks kept until they finish (asyncio holds only weak references to tasks), and
+    waited for when the process stops."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Future[None]] = set()
+
+    def start(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self, timeout: float) -> int:
+        """Wait up to ``timeout`` seconds for the tasks under way; returns how many are left."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)
+        return len(self._tasks)
+
+
+async def cancel_all(tasks: Iterable[asyncio.Task[None]]) -> None:
+    """Cancel ``tasks`` and wait until each has stopped."""
+    tasks = list(tasks)
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -18,7 +18,6 @@ Bolt run the named lazy function, exactly as the Lambda adapter's second invocat
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -27,6 +26,8 @@ import aiohttp
 from slack_bolt.lazy_listener.async_internals import to_runnable_function
 from slack_bolt.lazy_listener.async_runner import AsyncLazyListenerRunner
 from slack_bolt.request.async_request import AsyncBoltRequest
+
+from bot.aio import KeptTasks
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +51,10 @@ class LocalRunner(AsyncLazyListenerRunner):
 
     def __init__(self, logger: logging.Logger) -> None:
         self.logger = logger
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = KeptTasks()
 
     def start(self, function: Callable[..., Awaitable[None]], request: AsyncBoltRequest) -> None:
-        self._keep(self._local(function, request))
+        self._tasks.start(self._local(function, request))
 
     async def run(
         self, function: Callable[..., Awaitable[None]], request: AsyncBoltRequest
@@ -62,11 +63,6 @@ class LocalRunner(AsyncLazyListenerRunner):
         coroutine that ``to_runnable_function`` returns, which fails (slack-bolt 1.30)."""
         await self._local(function, request)
 
-    def _keep(self, work: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     async def _local(
         self, function: Callable[..., Awaitable[None]], request: AsyncBoltRequest
     ) -> None:
@@ -74,9 +70,7 @@ class LocalRunner(AsyncLazyListenerRunner):
 
     async def drain(self, timeout: float) -> int:
         """Wait up to ``timeout`` seconds for the work under way; returns how much is left."""
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=timeout)
-        return len(self._tasks)
+        return await self._tasks.drain(timeout)
 
 
 class HandoffRunner(LocalRunner):
@@ -98,7 +92,7 @@ class HandoffRunner(LocalRunner):
         return self._session
 
     def start(self, function: Callable[..., Awaitable[None]], request: AsyncBoltRequest) -> None:
-        self._keep(self._send(function, request))
+        self._tasks.start(self._send(function, request))
 
     async def _send(
         self, function: Callable[..., Awaitable[None]], request: AsyncBoltRequest

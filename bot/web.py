@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import BaseRoute, Mount, Route
 
 from bot import pages
+from bot.aio import cancel_all
 from bot.clock import utcnow
 from bot.errors import SharebotError
 from bot.handoff import HandoffRunner, LocalRunner, strip_lazy
@@ -96,11 +97,7 @@ def create_app(
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await cancel_all(tasks)
             if socket_handler is not None:
                 await socket_handler.close_async()  # type: ignore[no-untyped-call]
             left = await runner.drain(DRAIN_SECONDS)

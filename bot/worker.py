@@ -26,11 +26,13 @@ import time
 from collections.abc import AsyncIterator
 
 import httpx
+from slack_bolt.request.async_request import AsyncBoltRequest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.aio import KeptTasks, cancel_all
 from bot.handoff import to_bolt_request
 from bot.jobs import start_jobs
 from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -51,19 +53,16 @@ def create_worker_app(runtime: Runtime, *, parent_pid: int | None = None) -> Sta
     """The worker's ASGI app. ``parent_pid``: stop when that process is gone (a web process
     killed with SIGKILL cannot stop its worker)."""
     bolt = create_bolt_app(runtime, verify_signatures=False)
-    under_way: set[asyncio.Task[None]] = set()
+    under_way = KeptTasks()
 
     async def work(request: Request) -> Response:
         # No Slack signature here: the web process checked it (Socket Mode has none), and
         # only our own user can reach this socket.
-        bolt_request = to_bolt_request(await request.json())
-        task = asyncio.create_task(_dispatch(bolt_request))
-        under_way.add(task)
-        task.add_done_callback(under_way.discard)
+        under_way.start(_dispatch(to_bolt_request(await request.json())))
         return Response(status_code=202)
 
-    async def _dispatch(bolt_request: object) -> None:
-        await bolt.async_dispatch(bolt_request)  # type: ignore[arg-type]
+    async def _dispatch(bolt_request: AsyncBoltRequest) -> None:
+        await bolt.async_dispatch(bolt_request)
 
     async def metrics(_request: Request) -> Response:
         body = await asyncio.to_thread(runtime.metrics.exposition)
@@ -80,13 +79,10 @@ def create_worker_app(runtime: Runtime, *, parent_pid: int | None = None) -> Sta
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            if under_way:
-                await asyncio.wait(set(under_way), timeout=DRAIN_SECONDS)
+            await cancel_all(tasks)
+            left = await under_way.drain(DRAIN_SECONDS)
+            if left:
+                log.warning("stopped with %d commands or clicks still being worked on", left)
             await runtime.aclose()
 
     routes = [

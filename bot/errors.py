@@ -14,7 +14,8 @@ listeners show ``user_message`` and the logs get the detail.
     │   ├── HubAuthError     401/403: the service token or its role is wrong
     │   └── HubNotFound      404: the user, server or share does not exist
     ├── SlackDeliveryError   the Slack Web API refused or failed a call
-    └── SchemaError          the database schema is not at the code's revision
+    ├── SchemaError          the database schema is not at the code's revision
+    └── WorkerError          the worker process (SHAREBOT_WORKER_PROCESS) did not start
 """
 
 from __future__ import annotations
@@ -93,3 +94,7 @@ class SlackDeliveryError(SharebotError):
 
 class SchemaError(SharebotError):
     """The database is behind (or ahead of) the code."""
+
+
+class WorkerError(SharebotError):
+    """The worker process exited or did not answer at start-up; its own log says why."""

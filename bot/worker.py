@@ -33,6 +33,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.aio import KeptTasks, cancel_all
+from bot.errors import WorkerError
 from bot.handoff import to_bolt_request
 from bot.jobs import start_jobs
 from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -124,7 +125,13 @@ class WorkerProcess:
             # Its own session: a Ctrl-C in the terminal reaches serve, which stops it.
             start_new_session=True,
         )
-        self._wait_ready(time.monotonic() + timeout)
+        try:
+            self._wait_ready(time.monotonic() + timeout)
+        except WorkerError:
+            if self._process.poll() is None:  # hung: not left running behind us
+                self._process.kill()
+                self._process.wait()
+            raise
         log.info("worker process %s started", self._process.pid)
 
     def _wait_ready(self, deadline: float) -> None:
@@ -133,7 +140,7 @@ class WorkerProcess:
         with httpx.Client(transport=transport, timeout=2.0) as client:
             while time.monotonic() < deadline:
                 if self._process.poll() is not None:
-                    raise RuntimeError(
+                    raise WorkerError(
                         f"the worker process exited with {self._process.returncode} at start-up "
                         "(its log is above)"
                     )
@@ -141,7 +148,7 @@ class WorkerProcess:
                     if client.get("http://worker/healthz").status_code == 200:
                         return
                 time.sleep(0.05)
-        raise RuntimeError("the worker process did not answer within its start-up time")
+        raise WorkerError("the worker process did not answer within its start-up time")
 
     async def supervise(self, poll: float = 0.5) -> None:
         """Restart the worker when it exits (meanwhile the web process does the work)."""
@@ -161,7 +168,7 @@ class WorkerProcess:
             try:
                 await asyncio.to_thread(self.start)
                 backoff = 1.0
-            except RuntimeError as err:
+            except WorkerError as err:
                 log.error("%s", err)
                 backoff = min(backoff * 2, 30.0)
 

@@ -18,7 +18,7 @@ Starts a real JupyterHub (bot/testing/hub.py), the fake Slack Web API (in this p
 
 Every load generator reuses its connections (one httpx client per benchmark). The ack load
 generator runs in a process of its own, apart from the fake Slack server's threads.
-Run: `.venv/bin/python -m bench.perf` (about 15 minutes; `--help` for sizes, `--only`).
+Run: `.venv/bin/python -m bench.perf` (about 25 minutes; `--help` for sizes, `--only`).
 """
 
 from __future__ import annotations
@@ -111,15 +111,8 @@ def command_body(user: str, text: str, response_url: str) -> str:
 
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """``sharebot <args>`` in its own process, with room for big runs (run_cli gives 60 s)."""
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
+    """``sharebot <args>``, with room for big runs (run_cli's default is 60 s)."""
+    return run_cli(env, *args, timeout=1800)
 
 
 def rss_kib(pid: int) -> int:

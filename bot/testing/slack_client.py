@@ -118,13 +118,16 @@ def app_env(
     return env
 
 
-def run_cli(env: Mapping[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    env: Mapping[str, str], *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """``sharebot <args>`` in its own process, its output captured; ``timeout`` seconds."""
     return subprocess.run(  # noqa: S603 (our own CLI, arguments from the caller's code)
         [sys.executable, "-m", "bot.cli", *args],
         env=dict(env),
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=timeout,
         check=False,
     )
 

@@ -12,12 +12,12 @@ import httpx
 import pytest
 
 from bot.hub.client import HubClient
-from tests.integration.conftest import USERS
 from tests.support.hub import RunningHub
 from tests.support.model_hub import HubWorld, ModelHub, ModelWorld, RealWorld
 
 pytestmark = pytest.mark.integration
 
+HUB_USERS = ("owner", "alice", "bob", "carol")  # the session hub's (conftest.USERS)
 NAMED = "fidelity"  # a named server of owner's, made for this test
 SERVERS = (("owner", ""), ("owner", NAMED), ("alice", ""))
 SECRETS = {"code", "accept_url"}
@@ -29,7 +29,7 @@ def worlds(clean_hub: RunningHub) -> Iterator[tuple[RealWorld, ModelWorld]]:
     clean_hub.create_named_server("owner", NAMED)
     real = RealWorld(clean_hub)
     real.reset()  # every server of every user, so that ids start at sc_1 like the model's
-    model = ModelHub(lambda: datetime.now(UTC), users=USERS.values())
+    model = ModelHub(lambda: datetime.now(UTC), users=HUB_USERS)
     model.add_user("owner", servers=(NAMED,))
     try:
         yield real, ModelWorld(model)
@@ -117,6 +117,7 @@ async def script(world: HubWorld) -> AsyncGenerator[tuple[str, Any], None]:
     yield "direct share with bob via the API", await call("POST", "shares/owner/", json=body)
     yield "alice shares with herself", await call("POST", "shares/alice/", json={"user": "alice"})
     yield "a share with nobody", await call("POST", "shares/owner/", json={"user": "nobody"})
+    yield "a share with ''", await call("POST", "shares/owner/", json={"user": ""})
 
     body = {"user": "alice", "scopes": ["servers"]}
     yield "PATCH unfiltered scopes", await call("PATCH", "shares/owner/", json=body)
@@ -136,7 +137,10 @@ async def script(world: HubWorld) -> AsyncGenerator[tuple[str, Any], None]:
     yield "bob accepts deleted A", world.accept("bob", a)
     answer, _ = await new_code("share-codes/owner/")
     yield "code D", answer
-    yield "DELETE code D", await call("DELETE", "share-codes/owner/", params={"id": "sc_4"})
+    yield (
+        "DELETE code D as sc_4x",
+        await call("DELETE", "share-codes/owner/", params={"id": "sc_4x"}),
+    )
     answer, _ = await new_code("share-codes/owner/")
     yield "code E takes D's id", answer
     world.faults.arm("POST", "share-codes/owner/", kind="503", when="after")
@@ -145,6 +149,7 @@ async def script(world: HubWorld) -> AsyncGenerator[tuple[str, Any], None]:
     yield "a code never asked for", await call("POST", "share-codes/owner/", json={})
     world.faults.arm("GET", "share-codes/owner/", kind="malformed")
     yield "a malformed list of codes", await call("GET", "share-codes/owner/")
+    yield "DELETE an empty id", await call("DELETE", "share-codes/owner/", params={"id": " "})
     yield "DELETE all of owner/'s codes", await call("DELETE", "share-codes/owner/")
     yield "bob accepts deleted B", world.accept("bob", b)
     yield "GET all of owner's codes", await call("GET", "share-codes/owner")
@@ -182,6 +187,6 @@ async def test_the_model_answers_and_ends_like_the_real_hub(
     finally:
         await real_steps.aclose()
         await model_steps.aclose()
-    assert steps == 40
+    assert steps == 42
     # the script got somewhere: a share and a code are left on the named server
     assert state(real)[f"owner/{NAMED}"] == ({}, {"sc_3": 1})

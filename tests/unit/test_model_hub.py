@@ -178,6 +178,9 @@ def test_a_direct_grant_to_an_unknown_user_is_a_400(api: httpx.Client) -> None:
     response = api.post("shares/owner/", json={"user": "nobody"})
     assert response.status_code == 400
     assert response.json()["message"] == "No such user: nobody"
+    assert api.post("shares/owner/", json={}).status_code == 400
+    assert api.post("shares/owner/", json={"user": "alice", "group": "team"}).status_code == 400
+    assert api.post("shares/owner/", json={"user": ""}).status_code == 500  # like the hub
 
 
 def test_patch_with_scopes_removes_just_those_and_compares_them_unfiltered(
@@ -280,8 +283,17 @@ def test_expired_codes_stay_in_the_count_until_purged(
     assert [item["id"] for item in page["items"]] == ["sc_2"]
     assert page["_pagination"]["total"] == 2  # counted before the expired one is dropped
     assert not hub.exchange("alice", short["accept_url"])  # "Invalid share code"; kept
+    assert api.get("share-codes/owner/").json()["_pagination"]["total"] == 2
     assert hub.purge_expired() == 1
     assert api.get("share-codes/owner/").json()["_pagination"]["total"] == 1
+
+
+def test_an_expired_code_is_found_by_id_not_by_code(api: httpx.Client, clock: Clock) -> None:
+    short = new_code(api, expires_in=60)
+    clock.advance(61)
+    by_code = api.delete("share-codes/owner/", params={"code": short["code"]})
+    assert by_code.status_code == 404
+    assert api.delete("share-codes/owner/", params={"id": short["id"]}).status_code == 204
 
 
 def test_a_code_exchanged_at_its_last_instant_is_deleted(
@@ -295,20 +307,24 @@ def test_a_code_exchanged_at_its_last_instant_is_deleted(
 
 
 def test_delete_codes_by_id_by_code_or_all(hub: ModelHub, api: httpx.Client) -> None:
-    one, two, three = new_code(api), new_code(api), new_code(api)
+    one, two, three, four = (new_code(api) for _ in range(4))
     gpu = new_code(api, "owner/gpu")
-    assert api.delete("share-codes/owner/", params={"id": one["id"]}).status_code == 204
-    unknown = api.delete("share-codes/owner/", params={"id": "sc_99"})
+
+    def delete(server: str = "owner/", **params: str) -> httpx.Response:
+        return api.delete(f"share-codes/{server}", params=params)
+
+    assert delete(id=one["id"]).status_code == 204
+    unknown = delete(id="sc_99")
     assert unknown.status_code == 404
     assert unknown.json()["message"] == "No code found matching id=sc_99"
-    other_server = api.delete("share-codes/owner/", params={"id": gpu["id"]})
-    assert other_server.status_code == 404
-    assert api.delete("share-codes/owner/", params={"code": two["code"]}).status_code == 204
-    assert [c["id"] for c in hub.codes("owner", "")] == [three["id"]]
-    assert api.delete("share-codes/owner/").status_code == 204  # all of owner/, not owner/gpu
+    assert delete(id=gpu["id"]).status_code == 404  # a code of another server
+    assert delete(code=two["code"]).status_code == 204
+    assert delete(id=f"{three['id']}-and-more").status_code == 204  # matched at the start only
+    assert [c["id"] for c in hub.codes("owner", "")] == [four["id"]]
+    assert delete().status_code == 204  # all of owner/'s, not owner/gpu's
     assert hub.codes("owner", "") == []
     assert [c["id"] for c in hub.codes("owner", "gpu")] == [gpu["id"]]
-    assert api.delete("share-codes/owner/gpu", params={"id": " "}).status_code == 204
+    assert delete("owner/gpu", id=" ").status_code == 204
     assert hub.codes("owner", "gpu") == []  # an empty id is no id: all of them
 
 

@@ -13,8 +13,16 @@ bodies are validated by copies of the hub's pydantic models. Quirks kept on purp
 - lists count expired codes in ``total`` and drop them after slicing (short pages);
 - PATCH compares its ``scopes`` unfiltered (``"servers"`` removes nothing, only
   ``"servers!server=o/s"`` does), and ``"scopes": []`` revokes everything;
-- ``DELETE share-codes?id=`` with an empty id deletes all the server's codes;
+- an expired code is not listed, not accepted (400) and not deleted, until the hourly purge
+  (:meth:`ModelHub.purge_expired`); only at its exact expiry instant does accepting delete it;
+- ``DELETE share-codes?id=`` matches the id's start (``sc_1x`` is sc_1), and an empty id
+  deletes all the server's codes;
+- an unknown scope name, an unknown filter kind or ``{"user": ""}`` is a 500;
 - an owner may direct-share with themself; only the accept page refuses it.
+
+Served: ``GET /``, ``GET /user``, ``GET /users/{u}``, ``GET /users/{u}/shared[/{o}/{s}]``,
+``GET /shares/{o}``, ``GET|POST|PATCH|DELETE /shares/{o}/{s}``, ``GET /share-codes/{o}``,
+``GET|POST|DELETE /share-codes/{o}/{s}``; anything else is a 404 saying it is not modelled.
 
 :class:`FaultyTransport` makes chosen requests fail before or after the hub (the model or a
 real one) handled them. :class:`HubWorld` is what a stateful test sees of a hub from outside

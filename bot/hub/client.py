@@ -10,8 +10,8 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -24,6 +24,8 @@ from bot.hub.scopes import REQUIRED
 CallObserver = Callable[[str, str, float, HubError | None], None]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 PAGE_LIMIT = 200  # the hub caps pages at 200
 NOTHING_SHARED = "JupyterHub could not be reached, so nothing was shared. Try again in a minute."
@@ -69,7 +71,8 @@ def parse_time(value: Any) -> datetime | None:
     if not value:
         return None
     text = str(value).replace("Z", "+00:00")
-    return datetime.fromisoformat(text)
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _server_path(owner: str, server: str) -> str:
@@ -190,8 +193,14 @@ class HubClient:
         return True
 
     async def server_names(self, owner: str) -> list[str]:
-        """Names of the owner's servers; ``""`` is the default server."""
-        data = await self._request("GET", f"users/{quote(owner, safe='')}", what=f"user {owner}")
+        """Names of the owner's servers, stopped ones included (sharing needs only the
+        server's record); ``""`` is the default server."""
+        data = await self._request(
+            "GET",
+            f"users/{quote(owner, safe='')}",
+            params={"include_stopped_servers": "1"},
+            what=f"user {owner}",
+        )
         servers = data.get("servers") if isinstance(data, dict) else None
         names = set(servers or {})
         names.add("")  # every user has the default server record
@@ -211,25 +220,27 @@ class HubClient:
             json=body,
             what=f"server {owner}/{server}",
         )
-        return ShareCode(
-            id=str(data["id"]),
-            expires_at=parse_time(data.get("expires_at")),
-            accept_url=str(data.get("full_accept_url") or data["accept_url"]),
-        )
+        try:
+            return ShareCode(
+                id=_text(data["id"]),
+                expires_at=parse_time(data.get("expires_at")),
+                accept_url=_text(data.get("full_accept_url") or data["accept_url"]),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise _malformed("POST", f"share-codes/{_server_path(owner, server)}", err) from err
 
     async def share_codes(self, owner: str, server: str) -> list[ShareCodeInfo]:
-        return [
-            ShareCodeInfo(
-                id=str(item["id"]),
-                exchange_count=int(item.get("exchange_count") or 0),
+        return await self._items(
+            f"share-codes/{_server_path(owner, server)}",
+            lambda item: ShareCodeInfo(
+                id=_text(item["id"]),
+                exchange_count=_count(item.get("exchange_count")),
                 last_exchanged_at=parse_time(item.get("last_exchanged_at")),
                 expires_at=parse_time(item.get("expires_at")),
                 created_at=parse_time(item.get("created_at")),
-            )
-            async for item in self._pages(
-                f"share-codes/{_server_path(owner, server)}", what=f"server {owner}/{server}"
-            )
-        ]
+            ),
+            what=f"server {owner}/{server}",
+        )
 
     async def delete_share_code(self, owner: str, server: str, code_id: str) -> None:
         """Delete one code; a code that is already gone is fine."""
@@ -246,24 +257,35 @@ class HubClient:
     # -- shares -------------------------------------------------------------------------
 
     async def shares(self, owner: str, server: str) -> list[Share]:
-        return [
-            Share(
-                user=(item.get("user") or {}).get("name"),
-                group=(item.get("group") or {}).get("name"),
-                scopes=tuple(item.get("scopes") or ()),
-                created_at=parse_time(item.get("created_at")),
-            )
-            async for item in self._pages(
-                f"shares/{_server_path(owner, server)}", what=f"server {owner}/{server}"
-            )
-        ]
+        return await self._items(
+            f"shares/{_server_path(owner, server)}",
+            lambda item: _one_holder(
+                Share(
+                    user=_name(item.get("user")),
+                    group=_name(item.get("group")),
+                    scopes=_scopes(item.get("scopes")),
+                    created_at=parse_time(item.get("created_at")),
+                )
+            ),
+            what=f"server {owner}/{server}",
+        )
 
-    async def revoke_share(self, owner: str, server: str, user: str) -> None:
-        """Remove every scope ``user`` was given on the server (idempotent)."""
+    async def share_map(self, owner: str, server: str) -> dict[str, frozenset[str]]:
+        """The server's user shares: hub user -> scopes (what the scope ledger compares)."""
+        return {s.user: frozenset(s.scopes) for s in await self.shares(owner, server) if s.user}
+
+    async def revoke_share(
+        self, owner: str, server: str, user: str, scopes: frozenset[str] | None = None
+    ) -> None:
+        """Remove ``scopes`` from ``user``'s share of the server (all of them when None);
+        idempotent, and the hub keeps the other scopes of the share."""
+        body: dict[str, Any] = {"user": user}
+        if scopes is not None:
+            body["scopes"] = sorted(scopes)
         await self._request(
             "PATCH",
             f"shares/{_server_path(owner, server)}",
-            json={"user": user},
+            json=body,
             what=f"share of {owner}/{server} with {user}",
         )
 
@@ -278,18 +300,19 @@ class HubClient:
 
     async def owner_shares(self, owner: str) -> list[OwnerShare]:
         """Every share of every server of ``owner`` (``GET /shares/{owner}``, paginated)."""
-        return [
-            OwnerShare(
-                server=str((item.get("server") or {}).get("name") or ""),
-                user=(item.get("user") or {}).get("name"),
-                group=(item.get("group") or {}).get("name"),
-                scopes=tuple(item.get("scopes") or ()),
-                created_at=parse_time(item.get("created_at")),
-            )
-            async for item in self._pages(
-                f"shares/{quote(owner, safe='')}", what=f"shares of {owner}"
-            )
-        ]
+        return await self._items(
+            f"shares/{quote(owner, safe='')}",
+            lambda item: _one_holder(
+                OwnerShare(
+                    server=_name(item.get("server")) or "",
+                    user=_name(item.get("user")),
+                    group=_name(item.get("group")),
+                    scopes=_scopes(item.get("scopes")),
+                    created_at=parse_time(item.get("created_at")),
+                )
+            ),
+            what=f"shares of {owner}",
+        )
 
     async def last_activity(self, user: str) -> datetime | None:
         """When ``user`` was last active, or None when unknown.
@@ -339,6 +362,20 @@ class HubClient:
         return str(name)
 
     # -- plumbing -----------------------------------------------------------------------
+
+    async def _items(
+        self, path: str, parse: Callable[[dict[str, Any]], T], *, what: str
+    ) -> list[T]:
+        """Every item of a paginated listing, each read by ``parse``. An answer sharebot
+        cannot read (a missing key, a count that is not a number, a page that is not an
+        object) is a :class:`HubError` for this call alone, never a crash of the caller."""
+        items: list[T] = []
+        try:
+            async for item in self._pages(path, what=what):
+                items.append(parse(item))
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise _malformed("GET", path, err) from err
+        return items
 
     async def _pages(self, path: str, *, what: str) -> AsyncIterator[dict[str, Any]]:
         offset = 0
@@ -444,6 +481,58 @@ class HubClient:
             status=status,
             user_message=f"JupyterHub refused: {reason}. Nothing was shared.",
         )
+
+
+def _malformed(method: str, path: str, err: Exception) -> HubError:
+    return HubError(
+        f"{method} {path}: JupyterHub answered with something sharebot cannot read "
+        f"({err.__class__.__name__}: {err}). Is JUPYTERHUB_API_URL the API of JupyterHub "
+        "5 or later?",
+        user_message="JupyterHub gave an answer sharebot could not read; nothing was changed. "
+        "Try again, or ask your hub admin to check sharebot's log.",
+    )
+
+
+S = TypeVar("S", bound=Share)
+
+
+def _one_holder(share: S) -> S:
+    """A share names a user or a group: one without either is an answer we cannot read."""
+    if (share.user is None) == (share.group is None):
+        raise ValueError("a share naming neither a user nor a group (or both)")
+    return share
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"expected a non-empty string, got {type(value).__name__}")
+    return value
+
+
+def _name(value: Any) -> str | None:
+    """The ``name`` of a user/group/server object in an answer (None when absent)."""
+    if value is None:
+        return None
+    name = value["name"]
+    if not isinstance(name, str):
+        raise ValueError(f"expected a name, got {type(name).__name__}")
+    return name
+
+
+def _count(value: Any) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"expected a count, got {value!r:.40}")
+    return value
+
+
+def _scopes(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
+        raise ValueError("expected a list of scopes")
+    return tuple(value)
 
 
 def _hub_message(response: httpx.Response) -> str:

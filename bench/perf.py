@@ -46,6 +46,7 @@ from sqlalchemy import Engine, func, insert, select, update
 
 from bot.aio import bounded
 from bot.clock import utcnow
+from bot.domain.access import grant_scopes
 from bot.domain.grants import GrantState
 from bot.store.db import ensure_schema, make_engine
 from bot.store.models import ExternalShare, GrantRow
@@ -472,7 +473,7 @@ def bench_sweep(stack: Stack, report: Report, n: int, concurrency: int) -> None:
                 note="",
                 code_id=None,
                 code_expires_at=now,
-                had_prior_access=False,
+                scopes=grant_scopes("owner", ""),
             ),
             now=now - timedelta(hours=2),
         )
@@ -572,7 +573,7 @@ def bench_due_query(report: Report, workdir: Path, sizes: Sequence[int], due: in
                     "updated_at": expires - timedelta(hours=1),
                     "invite_sent_at": expires - timedelta(hours=1),
                     "expires_at": expires,
-                    "had_prior_access": False,
+                    "scopes": sorted(grant_scopes(f"o{i % 500}", "")),
                 }
             )
         with engine.begin() as conn:

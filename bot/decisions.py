@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.domain import commands
+from bot.domain.access import MANAGE
 from bot.domain.grants import Grant, GrantState, length_after_extension
 from bot.domain.requests import (
-    MANAGE,
     Decision,
     DecisionKind,
     DecisionState,
@@ -123,7 +123,7 @@ class DecisionService:
         the deadline moved, the button extends nothing (double clicks).
         """
         grant = await asyncio.to_thread(self.shares.repo.get, grant_id)
-        if grant is None or clicker != grant.owner_slack_id:
+        if grant is None or not await self.shares.may_act_as_owner(clicker, grant):
             return texts.only_owner_extends()
         if grant.state is not GrantState.ACTIVE or grant.expires_at is None:
             return texts.cannot_extend(grant)
@@ -177,15 +177,22 @@ class DecisionService:
             if decision.kind is DecisionKind.REQUEST:
                 targets = [("dm", decision.owner_slack_id)]
                 posted_to = texts.user(decision.owner_slack_id)
-            elif self.config.channel:
-                targets = [("channel", self.config.channel)]
-                posted_to = f"the approvers in <#{self.config.channel}>"
             else:
-                deciders = decision.who_decides(await self._approvers())
+                approvers = await self._approvers()
+                deciders = decision.who_decides(approvers)
                 if not deciders:
-                    raise ShareRefused("no one may approve", user_message=texts.no_approvers())
-                targets = [("dm", d) for d in sorted(deciders)]
-                posted_to = ", ".join(texts.user(d) for d in sorted(deciders))
+                    raise ShareRefused(
+                        "no one may approve",
+                        user_message=texts.no_other_decider()
+                        if approvers
+                        else texts.no_approvers(),
+                    )
+                if self.config.channel:
+                    targets = [("channel", self.config.channel)]
+                    posted_to = f"the approvers in <#{self.config.channel}>"
+                else:
+                    targets = [("dm", d) for d in sorted(deciders)]
+                    posted_to = ", ".join(texts.user(d) for d in sorted(deciders))
             for kind, target in targets:
                 if kind == "dm":
                     channel, ts = await self.messenger.dm_copy(target, text, decider_blocks)
@@ -321,8 +328,14 @@ class DecisionService:
         return decision
 
     async def _deciders(self, decision: Decision) -> frozenset[str]:
-        approvers = await self._approvers() if decision.kind.needs_approvers else frozenset()
-        return decision.who_decides(approvers)
+        if decision.kind.needs_approvers:
+            return decision.who_decides(await self._approvers())
+        # A request is decided by whoever is linked to the server's owner now.
+        owner = decision.owner_slack_id
+        linked = await asyncio.to_thread(self.shares.repo.hub_users, [owner])
+        if linked.get(owner) != decision.owner_hub:
+            return frozenset()
+        return decision.who_decides(frozenset())
 
     async def _lost(self, decision_id: int) -> str:
         return texts.already_decided(await self._load(decision_id))

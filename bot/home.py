@@ -17,7 +17,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
-from bot.domain.grants import OPEN_STATES
+from bot.domain.grants import OPEN_STATES, Grant
 from bot.errors import SlackDeliveryError
 from bot.slack.home import MAX_BLOCKS, HomeData, home_view
 from bot.slack.messenger import SlackMessenger
@@ -53,17 +53,26 @@ class HomeService:
 
     async def data_for(self, slack_id: str) -> HomeData:
         link = await asyncio.to_thread(self.repo.link_of, slack_id)
-        # Only the newest that could ever be shown, and the totals: an owner with
-        # thousands of open shares costs the same as one with a hundred.
-        shared_by, by_total = await asyncio.to_thread(
-            self.repo.newest_grants, states=OPEN_STATES, limit=MAX_BLOCKS, owner_slack_id=slack_id
-        )
-        shared_with, with_total = await asyncio.to_thread(
-            self.repo.newest_grants,
-            states=OPEN_STATES,
-            limit=MAX_BLOCKS,
-            recipient_slack_id=slack_id,
-        )
+        # What the person's current link owns and was given: a Slack user who is no longer
+        # linked to a hub user sees (and may act on) none of its shares. Only the newest
+        # that could ever be shown, and the totals: an owner with thousands of open shares
+        # costs the same as one with a hundred.
+        shared_by: list[Grant] = []
+        shared_with: list[Grant] = []
+        by_total = with_total = 0
+        if link is not None:
+            shared_by, by_total = await asyncio.to_thread(
+                self.repo.newest_grants,
+                states=OPEN_STATES,
+                limit=MAX_BLOCKS,
+                owner_hub=link.hub_user,
+            )
+            shared_with, with_total = await asyncio.to_thread(
+                self.repo.newest_grants,
+                states=OPEN_STATES,
+                limit=MAX_BLOCKS,
+                recipient_hub=link.hub_user,
+            )
         pending = await asyncio.to_thread(self.decisions.pending)
         approvers = await self._approvers() if pending else frozenset()
         return HomeData(

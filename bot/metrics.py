@@ -39,8 +39,8 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 FAILURE_KINDS = ("hub_unavailable", "hub_auth", "hub_refused", "slack_delivery")
 
 #: Audit actions that end a grant's hub share (ending -> expired | revoked), and a failed try.
-_REVOKED_ACTIONS = frozenset({"expired", "revoked"})
-_REVOKE_FAILED_ACTIONS = frozenset({"revoke_failed"})
+_REVOKED_ACTIONS = frozenset({"expired", "revoked", "flag_removed"})
+_REVOKE_FAILED_ACTIONS = frozenset({"revoke_failed", "withdraw_failed", "flag_remove_failed"})
 
 # Hub calls are local API calls: most take milliseconds; a slow hub shows in the top buckets.
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -193,7 +193,8 @@ class StoreCollector(Collector):
         for state in GrantState:
             grants.add_metric([state.value], by_state.get(state.value, 0))
         pending.add_metric(["invitations"], by_state.get(GrantState.INVITED.value, 0))
-        pending.add_metric(["revocations"], by_state.get(GrantState.ENDING.value, 0))
+        ending = (GrantState.ENDING, GrantState.WITHDRAWING)  # the hub has not confirmed yet
+        pending.add_metric(["revocations"], sum(by_state.get(s.value, 0) for s in ending))
         pending.add_metric(["decisions"], decisions)
         pending.add_metric(["outgoing_messages"], outgoing)
         yield up

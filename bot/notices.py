@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from slack_sdk.models.blocks import Block
+
 from bot.clock import utcnow
 from bot.domain.outbox import gives_up, is_permanent, next_attempt
 from bot.errors import SlackDeliveryError
@@ -37,6 +39,10 @@ LEASE = timedelta(minutes=5)
 #: Slack errors after which the rest of a pass is left for later: Slack is not answering
 #: (None) or asks us to slow down.
 _STOP_PASS = frozenset({None, "ratelimited"})
+
+
+def _blocks(notice: Notice) -> list[Block] | None:
+    return Block.parse_all(notice.blocks) if notice.blocks else None
 
 
 def keep_undelivered(outbox: Outbox, clock: Callable[[], datetime] = utcnow) -> UndeliveredHook:
@@ -83,7 +89,7 @@ class NoticeService:
             sent: list[int] = []
             for notice in await asyncio.to_thread(self.outbox.pending_with_keys, keys):
                 try:
-                    await self.messenger.dm(notice.slack_user_id, notice.text)
+                    await self.messenger.dm(notice.slack_user_id, notice.text, _blocks(notice))
                 except SlackDeliveryError as err:
                     await self._not_delivered(notice, err, now, report)
                     continue
@@ -105,7 +111,7 @@ class NoticeService:
             if notice is None:
                 continue  # another replica has it, or it was sent meanwhile
             try:
-                await self.messenger.dm(notice.slack_user_id, notice.text)
+                await self.messenger.dm(notice.slack_user_id, notice.text, _blocks(notice))
             except SlackDeliveryError as err:
                 await self._not_delivered(notice, err, now, report)
                 if err.code in _STOP_PASS:

@@ -21,6 +21,7 @@ from bot.service import ShareService
 from bot.slack.messenger import KeepAliveWebClient, SlackMessenger, make_web_client
 from bot.store.db import make_engine
 from bot.store.decisions import Decisions
+from bot.store.flags import Flags
 from bot.store.link_flows import LinkFlows
 from bot.store.outbox import Outbox
 from bot.store.repository import Repository
@@ -94,6 +95,7 @@ def build(settings: Settings, engine: Engine | None = None) -> Runtime:
         claim_ttl=claim_ttl,
         admins=frozenset(settings.admins),
         concurrency=settings.sweep_concurrency,
+        flags=Flags(engine),
     )
     linking = LinkingService(
         config=LinkingConfig(

@@ -24,8 +24,28 @@ from typing import Any, ParamSpec, Protocol, TypeVar
 from bot.aio import bounded
 from bot.clock import utcnow
 from bot.domain import commands
+from bot.domain.access import (
+    MANAGE,
+    NO_SCOPES,
+    AccessFlag,
+    FlagKind,
+    FlagState,
+    Kept,
+    NewFlag,
+    Scopes,
+    ShareMap,
+    Verdict,
+    earlier_access,
+    grant_scopes,
+    judge,
+    kept_after,
+    to_remove,
+    union,
+    visibly_gained,
+)
 from bot.domain.grants import (
     OPEN_STATES,
+    UNACCEPTED_STATES,
     EndReason,
     Grant,
     GrantState,
@@ -36,13 +56,9 @@ from bot.domain.grants import (
     invitation_stale,
     invitation_unconfirmed,
     is_due_to_expire,
-    must_keep_share,
     orphan_codes,
-    prior_access,
     reminder_due,
-    unexpected_holders,
 )
-from bot.domain.requests import MANAGE, share_scopes
 from bot.errors import (
     HubError,
     HubNotFound,
@@ -51,11 +67,12 @@ from bot.errors import (
     ShareRefused,
     SlackDeliveryError,
 )
-from bot.hub.client import HubClient, Share, ShareCodeInfo
+from bot.hub.client import HubClient, ShareCodeInfo
 from bot.identity import IdentityResolver
 from bot.notices import NoticeService
 from bot.slack import blocks, texts
 from bot.slack.messenger import SlackMessenger
+from bot.store.flags import Flags
 from bot.store.outbox import Outbox, OutgoingNotice
 from bot.store.repository import NewGrant, Repository
 
@@ -128,6 +145,7 @@ class ShareService:
         claim_ttl: timedelta = CLAIM_TTL,
         admins: frozenset[str] = frozenset(),
         concurrency: int = 10,
+        flags: Flags | None = None,
     ) -> None:
         # Names this process in grant claims (each claim adds its own token, so two tasks
         # of one process never hold a grant together). Fits grants.claimed_by (64).
@@ -147,6 +165,8 @@ class ShareService:
         # Grant notices go through the outbox (written with the change, sent after it).
         self.notices = notices or NoticeService(Outbox(repo.engine), messenger)
         self.claim_ttl = claim_ttl
+        # Access a link may have given someone else (bot.domain.access): removed or reported.
+        self.flags = flags or Flags(repo.engine)
         # Grants ended at once by a pass (SHAREBOT_SWEEP_CONCURRENCY): revocations overlap
         # each other's hub and Slack calls instead of queueing one by one.
         self.concurrency = concurrency
@@ -216,13 +236,12 @@ class ShareService:
     ) -> ShareOutcome:
         owner_hub, recipients = await self._resolve(caller, cmd.recipients, now)
         current = await self._current_shares(owner_hub, cmd.server)
-        holders = {s.user for s in current if s.user}
         outcome = ShareOutcome()
         for slack_id, hub_user in recipients.items():
             try:
                 outcome.invited.append(
                     await self._invite(
-                        caller, owner_hub, slack_id, hub_user, cmd, holders, now, decision_id
+                        caller, owner_hub, slack_id, hub_user, cmd, current, now, decision_id
                     )
                 )
             except SharebotError as err:
@@ -235,12 +254,12 @@ class ShareService:
         await self._refresh_home(caller, *(g.recipient_slack_id for g in outcome.invited))
         return outcome
 
-    async def _current_shares(self, owner_hub: str, server: str) -> list[Share]:
-        """The server's shares, read before inviting; also the check that the server
-        exists (the hub answers 404), so a share costs one hub call less than
-        :meth:`check` followed by the listing."""
+    async def _current_shares(self, owner_hub: str, server: str) -> ShareMap:
+        """The server's shares, read before inviting (the scope ledger's starting point and
+        the misuse baseline); also the check that the server exists (the hub answers 404),
+        so a share costs one hub call less than :meth:`check` followed by the listing."""
         try:
-            return await self.hub.shares(owner_hub, server)
+            return await self.hub.share_map(owner_hub, server)
         except HubNotFound:
             await self.check_server(owner_hub, server)  # refuses, naming the servers there are
             raise
@@ -270,19 +289,12 @@ class ShareService:
         slack_id: str,
         hub_user: str,
         cmd: commands.Share,
-        holders: set[str],
+        current: ShareMap,
         now: datetime,
         decision_id: int | None,
     ) -> Grant:
-        open_for_pair = await self._db(
-            self.repo.grants,
-            states=OPEN_STATES,
-            owner_hub=owner_hub,
-            server=cmd.server,
-            recipient_hub=hub_user,
-        )
-        prior = prior_access(hub_user in holders, open_for_pair)
         extras = (MANAGE,) if cmd.manage else ()
+        earlier = await self._earlier_access(owner_hub, cmd.server, hub_user, current)
         # The intent first, held by this task: if the process dies anywhere below, the
         # sweep finds an invitation with no confirmed DM once the claim has run out.
         token = f"{self.worker}:{secrets.token_hex(4)}"
@@ -298,7 +310,9 @@ class ShareService:
                 note=cmd.note,
                 code_id=None,
                 code_expires_at=None,
-                had_prior_access=prior,
+                scopes=grant_scopes(owner_hub, cmd.server, extras),
+                earlier=earlier,
+                baseline=current,
                 extras=extras,
                 decision_id=decision_id,
             ),
@@ -320,6 +334,32 @@ class ShareService:
         finally:
             await self._db(self.repo.release, grant.id, token)
 
+    async def _earlier_access(
+        self,
+        owner_hub: str,
+        server: str,
+        hub_user: str,
+        current: ShareMap,
+        *,
+        besides: int | None = None,
+    ) -> Scopes:
+        """What ``hub_user`` holds on the server that no grant of ours (but grant
+        ``besides``) nor an unsettled flag accounts for: theirs to keep when a grant ends."""
+        held = current.get(hub_user, NO_SCOPES)
+        if not held:
+            return NO_SCOPES
+        ours = [
+            g
+            for g in await self._db(
+                self.repo.for_holder, owner_hub, server, hub_user, states=OPEN_STATES
+            )
+            if g.id != besides
+        ]
+        flagged = await self._db(
+            self.flags.pending, owner_hub=owner_hub, server=server, hub_user=hub_user
+        )
+        return earlier_access(held, [g.ledger for g in ours], union(f.scopes for f in flagged))
+
     async def _issue(self, grant: Grant, now: datetime) -> Grant:
         """Make a share code for an unsent invitation, record it, DM the link, note the DM.
 
@@ -331,7 +371,7 @@ class ShareService:
             grant.owner_hub,
             grant.server,
             expires_in=int(self.invite_ttl.total_seconds()),
-            scopes=share_scopes(grant.owner_hub, grant.server, grant.extras),
+            scopes=sorted(grant.scopes),
         )
         recorded = await self._db(
             self.repo.set_code, grant, code.id, code.expires_at or now + self.invite_ttl, now=now
@@ -373,9 +413,11 @@ class ShareService:
             return False
         codes = await self.hub.share_codes(owner, server)
         own = next((c for c in codes if grant.code_id and c.id == grant.code_id), None)
-        used = own is not None and own.exchange_count > 0
-        if grant.code_id and own is None and not grant.had_prior_access:
-            used = grant.recipient_hub in await self._share_users(owner, server)
+        used = own is not None and own.exchange_count > grant.code_exchanges
+        if grant.code_id and own is None:
+            current = await self.hub.share_map(owner, server)
+            baseline = grant.baseline if grant.baseline is not None else current
+            used = visibly_gained(grant.scopes, baseline, current, grant.recipient_hub)
         if used:
             log.info("%s: the interrupted invitation was delivered and used", grant.label)
             await self._db(self.repo.invite_sent, grant, now=now, action="invite_recovered")
@@ -475,17 +517,35 @@ class ShareService:
         )
         await self.notices.deliver(added, self.clock())
 
+    # -- who acts for an owner ----------------------------------------------------------
+
+    async def hub_user_of(self, caller: str) -> str | None:
+        """The hub user ``caller`` is linked to now. Owner (and recipient) actions follow the
+        current link, never the Slack id a grant was made with: relinking moves the power,
+        unlinking ends it."""
+        link = await self._db(self.repo.link_of, caller)
+        return link.hub_user if link else None
+
+    async def may_act_as_owner(self, caller: str, grant: Grant) -> bool:
+        return await self.hub_user_of(caller) == grant.owner_hub
+
     # -- list ---------------------------------------------------------------------------
 
     async def list_shares(self, caller: str) -> str:
-        grants = await self._db(self.repo.grants, states=OPEN_STATES, owner_slack_id=caller)
+        owner_hub = await self.hub_user_of(caller)
+        if owner_hub is None:
+            return texts.not_linked_caller()
+        grants = await self._db(self.repo.grants, states=OPEN_STATES, owner_hub=owner_hub)
         return texts.list_shares(grants)
 
     # -- revoke -------------------------------------------------------------------------
 
     async def revoke(self, caller: str, cmd: commands.Revoke, now: datetime) -> str:
+        owner_hub = await self.hub_user_of(caller)
+        if owner_hub is None:
+            return texts.not_linked_caller()
         grants = await self._db(
-            self.repo.grants, states=OPEN_STATES, owner_slack_id=caller, server=cmd.server
+            self.repo.grants, states=OPEN_STATES, owner_hub=owner_hub, server=cmd.server
         )
         if not cmd.everyone:
             grants = [g for g in grants if g.recipient_slack_id in cmd.recipients]
@@ -498,92 +558,124 @@ class ShareService:
         done: list[Grant] = []
         pending: list[Grant] = []
         for grant in grants:
-            ended = await self._revoke_one(grant, caller, now)
-            (done if ended else pending).append(grant)
+            ended, final = await self._revoke_one(grant, caller, now)
+            (done if ended else pending).append(final)
         return texts.revoke_summary(done, pending)
 
     async def revoke_grant(self, grant_id: int, caller: str, now: datetime) -> str:
-        """Revoke one grant (a Home or digest Revoke button): its owner, or an admin
-        (SHAREBOT_ADMINS), who is then the actor in the audit log and is named to the owner.
-        Anyone else, e.g. clicking a forwarded copy of the button, changes nothing."""
+        """Revoke one grant (a Home or digest Revoke button): whoever is linked to the hub
+        user who owns the server, or an admin (SHAREBOT_ADMINS), who is then the actor in
+        the audit log and is named to the owner. Anyone else, e.g. clicking a forwarded copy
+        of the button or an old Slack account of the owner, changes nothing."""
         grant = await self._db(self.repo.get, grant_id)
-        by_admin = grant is not None and caller != grant.owner_slack_id and caller in self.admins
-        if grant is None or (grant.owner_slack_id != caller and not by_admin):
+        if grant is None:
+            return texts.only_owner_revokes()
+        owner = await self.may_act_as_owner(caller, grant)
+        by_admin = not owner and caller in self.admins
+        if not owner and not by_admin:
             return texts.only_owner_revokes()
         if not grant.state.is_open:
             return texts.share_closed()
         if by_admin:
             log.info("%s: revoked by admin %s", grant.label, caller)
             await self.messenger.notify(grant.owner_slack_id, texts.revoked_by_admin(grant, caller))
-        done = await self._revoke_one(grant, caller, now)
+        done, final = await self._revoke_one(grant, caller, now)
         if not done:
             await self._refresh_home(grant.owner_slack_id, grant.recipient_slack_id)
-        return texts.revoke_summary(*(([grant], []) if done else ([], [grant])))
+        return texts.revoke_summary(*(([final], []) if done else ([], [final])))
 
     async def leave(self, grant_id: int, caller: str, now: datetime) -> str:
         """The recipient gives up a share (or declines an invitation): the revoke path,
-        told to the owner. Only the recipient may."""
+        told to the owner. Only the recipient (by their current link) may."""
         grant = await self._db(self.repo.get, grant_id)
-        if grant is None or grant.recipient_slack_id != caller:
+        if grant is None or await self.hub_user_of(caller) != grant.recipient_hub:
             return texts.only_recipient_leaves()
         if not grant.state.is_open:
             return texts.share_closed()
-        done = await self._revoke_one(grant, caller, now, reason=EndReason.LEFT)
+        done, final = await self._revoke_one(grant, caller, now, reason=EndReason.LEFT)
         if not done:
             await self._refresh_home(grant.owner_slack_id, grant.recipient_slack_id)
-        return texts.left_answer(grant, done)
+        return texts.left_answer(final, done)
 
     async def _revoke_one(
         self, grant: Grant, caller: str, now: datetime, *, reason: EndReason = EndReason.REVOKED
-    ) -> bool:
+    ) -> tuple[bool, Grant]:
+        """End one open grant, whatever its state: (done, the grant as it is now). Not done
+        means the hub has not confirmed yet and the background pass goes on trying."""
         left = reason is EndReason.LEFT
         if grant.state is GrantState.INVITED:
-            await self._withdraw_code(grant, now)
-            cancelled = await self._change(
+            withdrawing = await self._db(
+                self.repo.transition,
                 grant,
-                GrantState.CANCELLED,
+                GrantState.WITHDRAWING,
                 now=now,
-                action="left" if left else "cancel",
+                action="decline" if left else "withdraw",
                 actor_slack_id=caller,
-                ended_at=now,
-                notices=lambda g: [
-                    self._notice(g, "declined", g.owner_slack_id, texts.declined_owner(g))
-                    if left
-                    else self._notice(
-                        g, "withdrawn", g.recipient_slack_id, texts.withdrawn_recipient(g)
-                    )
-                ],
+                end_reason=reason.value,
             )
-            if cancelled is None:  # accepted or lapsed meanwhile: look again
-                fresh = await self._db(self.repo.get, grant.id)
-                if fresh is not None and fresh.state in (GrantState.ACTIVE, GrantState.ENDING):
-                    return await self._revoke_one(fresh, caller, now, reason=reason)
-                return True
-            await self._refresh_home(grant.owner_slack_id, grant.recipient_slack_id)
-            return True
+            if withdrawing is None:  # accepted, lapsed or withdrawn meanwhile: look again
+                return await self._again(grant, caller, now, reason)
+            grant = withdrawing
+        if grant.state is GrantState.WITHDRAWING:
+            settled = await self._settle_withdrawal_claimed(grant, now)
+            fresh = await self._db(self.repo.get, grant.id) or grant
+            if settled and fresh.state is GrantState.ENDING:  # it had been accepted
+                return await self._revoke_one(fresh, caller, now, reason=reason)
+            return settled and not fresh.state.is_open, fresh
         if grant.state is GrantState.ACTIVE:
-            action = "left" if left else "revoke"
-            ending = await self._start_ending(grant, reason, action, now, caller)
+            ending = await self._start_ending(
+                grant, reason, "left" if left else "revoke", now, caller
+            )
             if ending is None:
-                fresh = await self._db(self.repo.get, grant.id)
-                return fresh is None or not fresh.state.is_open
+                return await self._again(grant, caller, now, reason)
             grant = ending
-        return await self._finish(grant, now)
+        if grant.state is not GrantState.ENDING:
+            return True, grant
+        done = await self._finish(grant, now)
+        return done, await self._db(self.repo.get, grant.id) or grant
+
+    async def _again(
+        self, grant: Grant, caller: str, now: datetime, reason: EndReason
+    ) -> tuple[bool, Grant]:
+        """A guarded change lost to another one: carry on from where the grant is now."""
+        fresh = await self._db(self.repo.get, grant.id)
+        if fresh is None or not fresh.state.is_open:
+            return True, fresh or grant
+        if fresh.state is grant.state:  # only its claim or deadline changed: not ours now
+            return False, fresh
+        return await self._revoke_one(fresh, caller, now, reason=reason)
 
     # -- the sweep ----------------------------------------------------------------------
 
     async def sweep(self, now: datetime) -> SweepReport:
-        """One background pass: detect acceptances, close lapsed links, end what is due.
+        """One background pass: end what is due, settle withdrawals, judge used links,
+        remove intruders, close lapsed links, remind.
 
-        Home tabs are refreshed once each at the end of the pass, not after every grant:
-        an owner with many grants ending at once would otherwise have the whole tab
-        rendered again for each of them.
+        Each part runs whatever became of the others: a hub answer that cannot be read for
+        one server, or a server that cannot be reached, delays nothing else (ending what is
+        due comes first). Home tabs are refreshed once each at the end of the pass, not
+        after every grant: an owner with many grants ending at once would otherwise have
+        the whole tab rendered again for each of them.
         """
         report = SweepReport()
         homes: set[str] = set()
         token = _PASS_HOMES.set(homes)
         try:
-            await self._sweep(now, report)
+            for part in (
+                self._end_due,
+                self._settle_withdrawals,
+                self._check_all_invitations,
+                self._watch_codes,
+                self._settle_flags,
+                self._remind,
+            ):
+                try:
+                    await part(now, report)
+                except Exception:  # one part's surprise must not stop the others
+                    report.failures += 1
+                    log.exception("sweep: %s failed; the next pass tries again", part.__name__)
+            if report.accepted:  # an acceptance seen late may be due already
+                await self._end_due(now, report)
         finally:
             _PASS_HOMES.reset(token)
             await bounded(
@@ -592,7 +684,43 @@ class ShareService:
             )
         return report
 
-    async def _sweep(self, now: datetime, report: SweepReport) -> None:
+    async def _end_due(self, now: datetime, report: SweepReport) -> None:
+        due = await self._db(self.repo.due, now, remind_before=None)
+        for grant in due.to_end:
+            if is_due_to_expire(grant, now):
+                ending = await self._start_ending(grant, EndReason.EXPIRED, "expire", now)
+                if ending is not None:
+                    log.info("%s reached its deadline", grant.label)
+
+        async def finish(grant: Grant) -> None:
+            try:
+                async with self._claimed(grant, now) as mine:
+                    if mine is None:
+                        return
+                    if await self._finish_claimed(mine, now):
+                        report.ended += 1
+                        return
+            except Exception:  # one grant's surprise must not stop the others' revocation
+                log.exception("%s: ending failed; the next pass tries again", grant.label)
+            report.failures += 1
+
+        to_finish = await self._db(self.repo.grants, states=[GrantState.ENDING])
+        await bounded(self.concurrency, [functools.partial(finish, g) for g in to_finish])
+
+    async def _remind(self, now: datetime, report: SweepReport) -> None:
+        due = await self._db(self.repo.due, now, remind_before=self.remind_before)
+        report.reminded = await self._send_reminders(due.to_remind, now)
+
+    async def _settle_withdrawals(self, now: datetime, report: SweepReport) -> None:
+        for grant in await self._db(self.repo.grants, states=[GrantState.WITHDRAWING]):
+            try:
+                if not await self._settle_withdrawal_claimed(grant, now):
+                    report.failures += 1
+            except Exception:
+                report.failures += 1
+                log.exception("%s: withdrawal failed; the next pass tries again", grant.label)
+
+    async def _check_all_invitations(self, now: datetime, report: SweepReport) -> None:
         invited = await self._db(self.repo.grants, states=[GrantState.INVITED])
         for grant in [g for g in invited if invitation_unconfirmed(g)]:
             # Held by a live worker (being sent now) unless its writer died: then it is ours.
@@ -611,31 +739,12 @@ class ShareService:
         for (owner, server), grants in by_server.items():
             try:
                 await self._check_claimed_invitations(owner, server, grants, now, report)
-            except HubError as err:
+            except SharebotError as err:
                 report.failures += 1
                 log.warning("cannot check invitations of %s/%s: %s", owner, server, err)
-        due = await self._db(self.repo.due, now, remind_before=self.remind_before)
-        for grant in due.to_end:
-            if is_due_to_expire(grant, now):
-                ending = await self._start_ending(grant, EndReason.EXPIRED, "expire", now)
-                if ending is not None:
-                    log.info("%s reached its deadline", grant.label)
-        report.reminded = await self._send_reminders(due.to_remind, now)
-
-        async def finish(grant: Grant) -> None:
-            try:
-                async with self._claimed(grant, now) as mine:
-                    if mine is None:
-                        return
-                    if await self._finish_claimed(mine, now):
-                        report.ended += 1
-                        return
-            except Exception:  # one grant's surprise must not stop the others' revocation
-                log.exception("%s: ending failed; the next pass tries again", grant.label)
-            report.failures += 1
-
-        to_finish = await self._db(self.repo.grants, states=[GrantState.ENDING])
-        await bounded(self.concurrency, [functools.partial(finish, g) for g in to_finish])
+            except Exception:
+                report.failures += 1
+                log.exception("checking the invitations of %s/%s failed", owner, server)
 
     async def _check_claimed_invitations(
         self, owner: str, server: str, grants: list[Grant], now: datetime, report: SweepReport
@@ -658,121 +767,201 @@ class ShareService:
     async def _check_invitations(
         self, owner: str, server: str, grants: list[Grant], now: datetime, report: SweepReport
     ) -> None:
+        """Judge the invitations of one server (claimed by this task).
+
+        The shares are read *before* the codes: for a code with no new exchange, what was
+        read is a baseline from before any exchange of it. After a code was exchanged, the
+        shares are read again: every exchange the codes counted is in that second read.
+        """
+        before = await self.hub.share_map(owner, server)
         codes = {c.id: c for c in await self.hub.share_codes(owner, server)}
-        share_users: dict[str, datetime | None] | None = None
+        after: ShareMap | None = None
         for grant in grants:
             info = codes.get(grant.code_id or "")
-            exchanged = info is not None and info.exchange_count > 0
-            if not exchanged and info is None:
-                # The code is gone (expired, or deleted in the hub): did they accept first?
-                if share_users is None:
-                    share_users = await self._share_users(owner, server)
-                exchanged = grant.recipient_hub in share_users and not grant.had_prior_access
-            if exchanged:
-                if share_users is None:
-                    share_users = await self._share_users(owner, server)
-                await self._accept(grant, info, share_users, now)
-                report.accepted += 1
-            elif info is None or invitation_lapsed(grant, now):
-                await self._lapse(grant, now)
-                report.lapsed += 1
+            if info is not None and info.exchange_count <= grant.code_exchanges:
+                if invitation_lapsed(grant, now):
+                    await self._lapse(grant, now)
+                    report.lapsed += 1
+                elif grant.baseline != before:
+                    await self._db(self.repo.code_seen, grant, now=now, baseline=before)
+                continue
+            if after is None:
+                after = await self.hub.share_map(owner, server)
+            baseline = grant.baseline if grant.baseline is not None else before
+            if info is None:
+                # The code is gone (expired, or deleted in the hub) without a use we saw:
+                # the recipient's own use shows as growth; nobody else is judged.
+                if not visibly_gained(grant.scopes, baseline, after, grant.recipient_hub):
+                    await self._lapse(grant, now, code_gone=True)
+                    report.lapsed += 1
+                    continue
+                verdict = Verdict(accepted=True)
+            else:
+                explained = await self._explained(owner, server, grant, codes, after)
+                verdict = judge(
+                    owner_hub=owner,
+                    recipient=grant.recipient_hub,
+                    code_scopes=grant.scopes,
+                    baseline=baseline,
+                    current=after,
+                    explained=explained,
+                )
+            exchanges = info.exchange_count if info else grant.code_exchanges
+            accepted_at = min(info.last_exchanged_at or now, now) if info else now
+            if await self._judged(grant, verdict, exchanges, after, accepted_at, now):
+                report.accepted += int(verdict.accepted)
 
-    async def _share_users(self, owner: str, server: str) -> dict[str, datetime | None]:
-        return {s.user: s.created_at for s in await self.hub.shares(owner, server) if s.user}
+    async def _explained(
+        self,
+        owner: str,
+        server: str,
+        grant: Grant,
+        codes: dict[str, ShareCodeInfo],
+        current: ShareMap,
+    ) -> dict[str, Scopes]:
+        """Per person, the scopes their own grants on the server may have given them since
+        ``grant``'s baseline: accepted grants, and invitations of theirs whose code was
+        exchanged (``codes``: the server's, as just read) while they hold what it gives
+        (they may have used their own link)."""
+        explained: dict[str, set[str]] = defaultdict(set)
+        for other in await self._db(
+            self.repo.grants,
+            states=[GrantState.ACTIVE, GrantState.ENDING, *UNACCEPTED_STATES],
+            owner_hub=owner,
+            server=server,
+        ):
+            if other.id == grant.id:
+                continue
+            if other.state not in UNACCEPTED_STATES:
+                explained[other.holder] |= other.scopes
+                continue
+            info = codes.get(other.code_id or "")
+            if (
+                info is not None
+                and info.exchange_count > other.code_exchanges
+                and other.scopes <= current.get(other.recipient_hub, NO_SCOPES)
+            ):
+                explained[other.recipient_hub] |= other.scopes
+        return {user: frozenset(scopes) for user, scopes in explained.items()}
 
-    async def _accept(
+    async def _judged(
         self,
         grant: Grant,
-        info: ShareCodeInfo | None,
-        share_users: dict[str, datetime | None],
+        verdict: Verdict,
+        exchanges: int,
+        current: ShareMap,
+        accepted_at: datetime,
         now: datetime,
-    ) -> None:
-        """Record an exchanged code; anyone but the recipient who used it loses access at once."""
-        await self._withdraw_code(grant, now)  # single use: nobody else gets in with the link
-        others = await self._db(
-            self.repo.grants, states=OPEN_STATES, owner_hub=grant.owner_hub, server=grant.server
-        )
-        explained = {u for g in others if g.id != grant.id for u in (g.holder, g.recipient_hub)}
-        intruders = unexpected_holders(
-            grant, share_users, info.exchange_count if info else 1, explained
-        )
-        recipient_in = grant.recipient_hub in share_users or not intruders
-        holder = grant.recipient_hub if recipient_in else intruders[0]
-        accepted_at = min(info.last_exchanged_at or now, now) if info else now
-        active = await self._change(
-            grant,
-            GrantState.ACTIVE,
-            now=now,
-            action="accept",
-            actor_hub=holder,
-            detail={"exchange_count": info.exchange_count if info else None},
-            accepted_at=accepted_at,
-            accepted_hub_user=holder,
-            expires_at=deadline_after_acceptance(accepted_at, grant.duration),
-            notices=lambda g: (
-                [self._notice(g, "accepted", g.owner_slack_id, texts.accepted_owner(g))]
-                if recipient_in
-                else []
-            ),
-        )
-        if active is None:
-            return
-        for intruder in intruders:
-            log.warning("%s: the link was used by hub user %s", grant.label, intruder)
-            await self._db(
-                self.repo.audit,
-                "link_misused",
-                now=now,
-                grant_id=grant.id,
-                actor_hub=intruder,
-                detail={"intended": grant.recipient_hub, "used_by": intruder},
+    ) -> bool:
+        """Record what the exchanges of an invitation's code mean (one transaction with the
+        flags they raise), then delete the code and remove certain intruders. The grant is
+        claimed by the caller; a revoke or leave may have moved it to withdrawing meanwhile,
+        which changes where an acceptance leads (it ends at once, under the same claim).
+        False if it moved on."""
+        flags = [NewFlag(FlagKind.INTRUDER, u, s) for u, s in sorted(verdict.intruders.items())]
+        flags += [
+            NewFlag(FlagKind.UNEXPLAINED, u, s) for u, s in sorted(verdict.unexplained.items())
+        ]
+        judged: Grant | None = None
+        for _ in range(2):  # once more if a withdrawal got in between
+            judged = await self._record_verdict(
+                grant, verdict, flags, exchanges, current, accepted_at, now
             )
-        if not recipient_in:
-            # Only someone else got in: end the grant now (retried until the hub agrees).
-            ending = await self._start_ending(active, EndReason.MISUSED, "revoke", now)
-            if ending is not None:
-                await self._finish(ending, now)
-            intruders = intruders[1:]
-        for intruder in intruders:
-            await self._remove_intruder(active, intruder, now)
-        if recipient_in:
-            log.info("%s accepted; ends at %s", active.label, active.expires_at)
+            if judged is not None:
+                break
+            fresh = await self._db(self.repo.get, grant.id)
+            if fresh is None or fresh.state not in UNACCEPTED_STATES:
+                return False
+            grant = fresh
+        if judged is None:
+            return False
+        for user in verdict.intruders:
+            log.warning("%s: the link was used by hub user %s", grant.label, user)
+        for user in verdict.unexplained:
+            log.warning(
+                "%s: hub user %s gained access while the link was in use", grant.label, user
+            )
+        if await self._withdraw_code(judged, now):
+            await self._db(self.repo.code_seen, judged, now=now, gone=True)
+        await self._settle_flags_of(judged, now)
+        if judged.state is GrantState.ACTIVE:
+            log.info("%s accepted; ends at %s", judged.label, judged.expires_at)
+        elif judged.state is GrantState.ENDING:  # accepted before its withdrawal: ends now
+            await self._finish_claimed(judged, now)
         await self._refresh_home(grant.owner_slack_id, grant.recipient_slack_id)
+        return True
 
-    async def _remove_intruder(self, grant: Grant, intruder: str, now: datetime) -> None:
-        """Revoke the share of someone who used a link meant for another person."""
-        try:
-            await self.hub.revoke_share(grant.owner_hub, grant.server, intruder)
-        except HubError as err:
-            log.error("%s: could not revoke %s who used the link: %s", grant.label, intruder, err)
-            await self._db(
-                self.repo.audit,
-                "intruder_revoke_failed",
-                now=now,
-                grant_id=grant.id,
-                actor_hub=intruder,
-                detail={"error": str(err)},
+    async def _record_verdict(
+        self,
+        grant: Grant,
+        verdict: Verdict,
+        flags: list[NewFlag],
+        exchanges: int,
+        current: ShareMap,
+        accepted_at: datetime,
+        now: datetime,
+    ) -> Grant | None:
+        common: dict[str, Any] = {
+            "now": now,
+            "flags": flags,
+            "code_exchanges": exchanges,
+            "code_uses": exchanges,
+            "baseline": current,
+            "detail": {"exchange_count": exchanges},
+        }
+        if verdict.accepted:
+            accepted: dict[str, Any] = {
+                "actor_hub": grant.recipient_hub,
+                "accepted_at": accepted_at,
+                "accepted_hub_user": grant.recipient_hub,
+            }
+            if grant.baseline is not None:
+                # Earlier access as it stood right before the code's use (a share the owner
+                # made in the hub since the invitation is the recipient's to keep, too).
+                accepted["earlier_scopes"] = sorted(
+                    await self._earlier_access(
+                        grant.owner_hub,
+                        grant.server,
+                        grant.recipient_hub,
+                        grant.baseline,
+                        besides=grant.id,
+                    )
+                )
+            if grant.state is GrantState.WITHDRAWING:  # accepted first: it ends now
+                return await self._change(
+                    grant, GrantState.ENDING, action="accept", **accepted, **common
+                )
+            return await self._change(
+                grant,
+                GrantState.ACTIVE,
+                action="accept",
+                expires_at=deadline_after_acceptance(accepted_at, grant.duration),
+                notices=lambda g: [
+                    self._notice(g, "accepted", g.owner_slack_id, texts.accepted_owner(g))
+                ],
+                **accepted,
+                **common,
             )
-            revoked = False
-        else:
-            revoked = True
-        event = f"intruder:{intruder}"
-        await self._tell(
-            [
-                self._notice(
-                    grant,
-                    event,
-                    grant.owner_slack_id,
-                    texts.misused_owner(grant, intruder, revoked),
-                ),
-                self._notice(
-                    grant, event, grant.recipient_slack_id, texts.misused_recipient(grant, intruder)
-                ),
-            ]
+        misused = bool(flags)
+        return await self._change(
+            grant,
+            GrantState.REVOKED,
+            action="link_spent",
+            end_reason=(EndReason.MISUSED if misused else EndReason.REVOKED).value,
+            ended_at=now,
+            notices=lambda g: self._spent_notices(g, misused),
+            **common,
         )
 
-    async def _lapse(self, grant: Grant, now: datetime) -> None:
-        await self._withdraw_code(grant, now)
+    def _spent_notices(self, grant: Grant, misused: bool) -> list[OutgoingNotice]:
+        """The link was used by someone else (the owner hears of whom from the flags), or
+        used and nobody holds its access now (removed in the hub)."""
+        if misused:
+            recipient = grant.recipient_slack_id
+            return [self._notice(grant, "spent", recipient, texts.link_spent_recipient(grant))]
+        return [self._notice(grant, "spent", grant.owner_slack_id, texts.link_spent_owner(grant))]
+
+    async def _lapse(self, grant: Grant, now: datetime, *, code_gone: bool = False) -> None:
         lapsed = await self._change(
             grant,
             GrantState.LAPSED,
@@ -781,9 +970,250 @@ class ShareService:
             ended_at=now,
             notices=lambda g: [self._notice(g, "lapsed", g.owner_slack_id, texts.lapsed_owner(g))],
         )
-        if lapsed is not None:
-            log.info("%s lapsed: the link expired unused", grant.label)
+        if lapsed is None:
+            return
+        if code_gone or await self._withdraw_code(lapsed, now):
+            await self._db(self.repo.code_seen, lapsed, now=now, gone=True)
+        log.info("%s lapsed: the link expired unused", grant.label)
+        await self._refresh_home(grant.owner_slack_id, grant.recipient_slack_id)
+
+    # -- withdrawing an invitation ------------------------------------------------------
+
+    async def _settle_withdrawal_claimed(self, grant: Grant, now: datetime) -> bool:
+        """Settle a withdrawal unless another replica is at it; True when settled."""
+        async with self._claimed(grant, now) as mine:
+            if mine is None:
+                return False
+            try:
+                return await self._settle_withdrawal(mine, now)
+            except HubError as err:
+                log.warning("%s: withdrawal not confirmed, will retry: %s", grant.label, err)
+                await self._db(
+                    self.repo.record_failure, grant, str(err), now=now, action="withdraw_failed"
+                )
+                return False
+
+    async def _settle_withdrawal(self, grant: Grant, now: datetime) -> bool:
+        """An invitation being withdrawn (revoked or declined): delete its code, then see
+        whether it was used before the code went. An accepted one takes the ending path
+        (its share is removed); a used one is judged like any; only an unused one, with its
+        code confirmed gone, is cancelled. Raises HubError when the hub does not confirm."""
+        owner, server = grant.owner_hub, grant.server
+        uses = grant.code_uses
+        codes = {c.id: c for c in await self.hub.share_codes(owner, server)}
+        if grant.code_id is not None and not grant.code_gone:
+            info = codes.get(grant.code_id)
+            if info is not None:
+                await self.hub.delete_share_code(owner, server, grant.code_id)
+                uses = max(uses, info.exchange_count)
+            # gone, and how often it was used: a failure below forgets neither
+            await self._db(self.repo.code_seen, grant, now=now, gone=True, uses=uses)
+        current = await self.hub.share_map(owner, server)
+        baseline = grant.baseline if grant.baseline is not None else current
+        if uses > grant.code_exchanges:
+            verdict = judge(
+                owner_hub=owner,
+                recipient=grant.recipient_hub,
+                code_scopes=grant.scopes,
+                baseline=baseline,
+                current=current,
+                explained=await self._explained(owner, server, grant, codes, current),
+            )
+        elif grant.code_id is not None and visibly_gained(
+            grant.scopes, baseline, current, grant.recipient_hub
+        ):
+            # used between the look at the codes and their deletion
+            verdict = Verdict(accepted=True)
+        else:
+            return await self._cancel(grant, now)
+        await self._judged(grant, verdict, uses, current, now, now)
+        return True
+
+    async def _cancel(self, grant: Grant, now: datetime) -> bool:
+        left = grant.end_reason is EndReason.LEFT
+        cancelled = await self._change(
+            grant,
+            GrantState.CANCELLED,
+            now=now,
+            action="declined" if left else "cancel",
+            ended_at=now,
+            notices=lambda g: [
+                self._notice(g, "declined", g.owner_slack_id, texts.declined_owner(g))
+                if left
+                else self._notice(
+                    g, "withdrawn", g.recipient_slack_id, texts.withdrawn_recipient(g)
+                )
+            ],
+        )
+        if cancelled is not None:
+            log.info("%s: invitation withdrawn", grant.label)
             await self._refresh_home(grant.owner_slack_id, grant.recipient_slack_id)
+        return True
+
+    # -- watched codes and flags --------------------------------------------------------
+
+    async def _watch_codes(self, now: datetime, report: SweepReport) -> None:
+        """Codes of accepted or closed grants the hub has not confirmed gone (a deletion
+        failed): delete them again, and judge any new use of them meanwhile."""
+        watched = [
+            g
+            for g in await self._db(self.repo.watched)
+            if g.state not in UNACCEPTED_STATES and not invitation_unconfirmed(g)
+        ]
+        by_server: dict[tuple[str, str], list[Grant]] = defaultdict(list)
+        for grant in watched:
+            by_server[(grant.owner_hub, grant.server)].append(grant)
+        for (owner, server), grants in by_server.items():
+            try:
+                await self._watch_server_codes(owner, server, grants, now)
+            except SharebotError as err:
+                report.failures += 1
+                log.warning("cannot check the codes of %s/%s: %s", owner, server, err)
+
+    async def _watch_server_codes(
+        self, owner: str, server: str, grants: list[Grant], now: datetime
+    ) -> None:
+        codes = {c.id: c for c in await self.hub.share_codes(owner, server)}
+        current: ShareMap | None = None
+        for grant in grants:
+            info = codes.get(grant.code_id or "")
+            if info is None:
+                await self._db(self.repo.code_seen, grant, now=now, gone=True)
+                continue
+            if info.exchange_count > grant.code_exchanges:
+                if current is None:
+                    current = await self.hub.share_map(owner, server)
+                verdict = judge(
+                    owner_hub=owner,
+                    recipient=grant.recipient_hub,
+                    code_scopes=grant.scopes,
+                    baseline=grant.baseline if grant.baseline is not None else current,
+                    current=current,
+                    explained=await self._explained(owner, server, grant, codes, current),
+                )
+                flags = [
+                    *(NewFlag(FlagKind.INTRUDER, u, s) for u, s in verdict.intruders.items()),
+                    *(NewFlag(FlagKind.UNEXPLAINED, u, s) for u, s in verdict.unexplained.items()),
+                ]
+                await self._db(
+                    self.repo.code_seen,
+                    grant,
+                    now=now,
+                    exchanges=info.exchange_count,
+                    baseline=current,
+                    flags=flags,
+                )
+            if await self._withdraw_code(grant, now):
+                await self._db(self.repo.code_seen, grant, now=now, gone=True)
+            await self._settle_flags_of(grant, now)
+
+    async def _settle_flags(self, now: datetime, report: SweepReport) -> None:
+        """Remove what certain intruders gained (retried until the hub confirms), and make
+        sure the owner has been told of every unexplained access."""
+        for flag in await self._db(self.flags.pending):
+            try:
+                await self._settle_flag(flag, now)
+            except SharebotError as err:
+                report.failures += 1
+                log.warning("%s: not settled yet: %s", flag.label, err)
+
+    async def _settle_flags_of(self, grant: Grant, now: datetime) -> None:
+        for flag in await self._db(self.flags.pending, grant_id=grant.id):
+            try:
+                await self._settle_flag(flag, now)
+            except SharebotError as err:
+                log.warning("%s: not settled yet (the next pass retries): %s", flag.label, err)
+
+    async def _settle_flag(self, flag: AccessFlag, now: datetime) -> None:
+        grant = await self._db(self.repo.get, flag.grant_id) if flag.grant_id else None
+        if flag.kind is FlagKind.UNEXPLAINED:
+            held = await self.hub.share_map(flag.owner_hub, flag.server)
+            if not flag.scopes & held.get(flag.hub_user, NO_SCOPES):
+                await self._db(self.flags.settle, flag, FlagState.GONE, now=now)
+                return  # revoked meanwhile (in the hub, say): nothing left to decide
+            if grant is not None:
+                await self._tell(
+                    [
+                        OutgoingNotice(
+                            f"flag:{flag.id}:unexplained:owner",
+                            grant.owner_slack_id,
+                            texts.unexplained_owner(grant, flag),
+                            [b.to_dict() for b in blocks.unexplained_access(grant, flag)],
+                        )
+                    ]
+                )
+            return
+        try:
+            settled = await self._remove_flagged(flag, now, by=None)
+        except HubError:
+            if grant is not None and flag.attempts == 0:  # said once; retried every pass
+                await self._tell([self._flag_notice(grant, flag, "failing", removed=False)])
+            raise
+        if grant is not None and settled is not None:
+            await self._tell([self._flag_notice(grant, flag, "settled", removed=True)])
+
+    @staticmethod
+    def _flag_notice(grant: Grant, flag: AccessFlag, event: str, removed: bool) -> OutgoingNotice:
+        return OutgoingNotice(
+            f"flag:{flag.id}:{event}:owner",
+            grant.owner_slack_id,
+            texts.misused_owner(grant, flag.hub_user, removed=removed),
+        )
+
+    async def _remove_flagged(
+        self, flag: AccessFlag, now: datetime, *, by: str | None
+    ) -> AccessFlag | None:
+        """Take a flag's scopes off the hub, except what a grant of that person now
+        justifies: settled as removed (or gone when nothing was left to take); None when
+        someone else settled it first. Raises HubError (counted on the flag) when the hub
+        refuses."""
+        justified = await self._db(self.repo.for_holder, flag.owner_hub, flag.server, flag.hub_user)
+        remove = flag.scopes - union(g.scopes for g in justified)
+        held = (await self.hub.share_map(flag.owner_hub, flag.server)).get(flag.hub_user, NO_SCOPES)
+        remove &= held
+        if not remove:
+            return await self._db(self.flags.settle, flag, FlagState.GONE, now=now, by=by)
+        try:
+            await self.hub.revoke_share(flag.owner_hub, flag.server, flag.hub_user, remove)
+        except HubError as err:
+            await self._db(self.flags.failed, flag, str(err), now=now)
+            raise
+        await self._db(self.repo.forget_scopes, flag.owner_hub, flag.server, flag.hub_user, remove)
+        log.info("%s: removed %s", flag.label, ", ".join(sorted(remove)))
+        return await self._db(
+            self.flags.settle,
+            flag,
+            FlagState.REMOVED,
+            now=now,
+            by=by,
+            detail={"removed": sorted(remove)},
+        )
+
+    async def decide_flag(self, flag_id: int, caller: str, keep: bool, now: datetime) -> str:
+        """The owner's Revoke or Keep on an unexplained access (only whoever is linked to
+        the server's owner, or an admin, may)."""
+        flag = await self._db(self.flags.get, flag_id)
+        if flag is None:
+            return texts.flag_not_yours()
+        owner = await self.hub_user_of(caller) == flag.owner_hub
+        if not owner and caller not in self.admins:
+            return texts.flag_not_yours()
+        if flag.state is not FlagState.PENDING:
+            return texts.flag_settled(flag)
+        if keep:
+            settled = await self._db(self.flags.settle, flag, FlagState.KEPT, now=now, by=caller)
+        else:
+            try:
+                settled = await self._remove_flagged(flag, now, by=caller)
+            except HubError as err:
+                log.warning("%s: revoke by %s failed: %s", flag.label, caller, err)
+                return texts.flag_remove_failed(flag)
+        if settled is None:
+            fresh = await self._db(self.flags.get, flag_id)
+            return texts.flag_settled(fresh or flag)
+        return texts.flag_decided(settled)
+
+    # -- ending -------------------------------------------------------------------------
 
     async def _start_ending(
         self,
@@ -810,51 +1240,72 @@ class ShareService:
         """End an ``ending`` grant now, unless another replica is already doing it."""
         async with self._claimed(grant, now) as mine:
             if mine is None:
-                return True  # another worker holds it, or it has ended meanwhile
+                return False  # another worker holds it: it confirms when the hub does
             return await self._finish_claimed(mine, now)
 
+    async def _still_justifying(self, grant: Grant) -> list[Scopes]:
+        """The scopes of the holder's other grants on the server that still give access:
+        active ones, and invitations whose code has been exchanged (perhaps by the holder,
+        before the background pass saw it)."""
+        owner, server, holder = grant.owner_hub, grant.server, grant.holder
+        others = [
+            g
+            for g in await self._db(
+                self.repo.for_holder,
+                owner,
+                server,
+                holder,
+                states=[GrantState.ACTIVE, *UNACCEPTED_STATES],
+            )
+            if g.id != grant.id
+        ]
+        justifying = [g.scopes for g in others if g.state is GrantState.ACTIVE]
+        unaccepted = [g for g in others if g.state in UNACCEPTED_STATES and g.code_id]
+        if unaccepted:
+            codes = {c.id: c for c in await self.hub.share_codes(owner, server)}
+            for other in unaccepted:
+                info = codes.get(other.code_id or "")
+                if info is not None and info.exchange_count > other.code_exchanges:
+                    justifying.append(other.scopes)
+        return justifying
+
     async def _finish_claimed(self, grant: Grant, now: datetime) -> bool:
-        """Remove the hub share of an ending grant (unless it must stay); True when done."""
+        """Remove from the hub what nothing justifies any more of an ending grant's scopes;
+        True when done (the hub confirmed)."""
         reason = grant.end_reason or EndReason.EXPIRED
-        others = await self._db(
-            self.repo.active_for_holder, grant.owner_hub, grant.server, grant.holder
-        )
-        # An intruder never had access before; the recipient's prior access is not theirs.
-        kept = reason is not EndReason.MISUSED and must_keep_share(grant, others, now)
-        if not kept:
-            try:
-                await self.hub.revoke_share(grant.owner_hub, grant.server, grant.holder)
-            except HubError as err:
-                log.warning("%s: revocation failed, will retry: %s", grant.label, err)
-                await self._db(
-                    self.repo.record_failure, grant, str(err), now=now, action="revoke_failed"
-                )
-                return False
+        try:
+            others = await self._still_justifying(grant)
+            remove = to_remove(grant.ledger, others)
+            if remove:
+                await self.hub.revoke_share(grant.owner_hub, grant.server, grant.holder, remove)
+        except HubError as err:
+            log.warning("%s: revocation failed, will retry: %s", grant.label, err)
+            await self._db(
+                self.repo.record_failure, grant, str(err), now=now, action="revoke_failed"
+            )
+            return False
+        kept = kept_after(grant.ledger, others)
         ended = await self._change(
             grant,
             final_state(reason),
             now=now,
             action="expired" if reason is EndReason.EXPIRED else "revoked",
-            detail={"share_kept": kept},
+            detail={"removed": sorted(remove), "kept": kept.value},
             ended_at=now,
+            removed={grant.holder: remove} if remove else None,
             notices=lambda _: self._end_notices(grant, reason, kept),
         )
         if ended is None:
             return True  # another pass or replica finished it
-        log.info("%s ended (%s%s)", grant.label, reason, ", share kept" if kept else "")
+        log.info("%s ended (%s%s)", grant.label, reason, f", {kept} kept" if kept else "")
         await self._refresh_home(grant.owner_slack_id, grant.recipient_slack_id)
         return True
 
-    def _end_notices(self, grant: Grant, reason: EndReason, kept: bool) -> list[OutgoingNotice]:
+    def _end_notices(self, grant: Grant, reason: EndReason, kept: Kept) -> list[OutgoingNotice]:
         """Who is told that ``grant`` ended, and what (the texts speak of the grant as it
         was before it ended)."""
         owner, recipient = grant.owner_slack_id, grant.recipient_slack_id
         event = reason.value
-        if reason is EndReason.MISUSED:
-            return [
-                self._notice(grant, event, owner, texts.misused_owner(grant, grant.holder, True)),
-                self._notice(grant, event, recipient, texts.misused_recipient(grant, grant.holder)),
-            ]
         if reason is EndReason.EXPIRED:
             return [
                 self._notice(grant, event, owner, texts.expired_owner(grant, kept)),
@@ -920,9 +1371,12 @@ class ShareService:
         await self._refresh_home(extended.owner_slack_id, extended.recipient_slack_id)
         return extended
 
-    async def _withdraw_code(self, grant: Grant, now: datetime) -> None:
+    async def _withdraw_code(self, grant: Grant, now: datetime) -> bool:
+        """Delete the grant's code; True when the hub confirmed it gone. A failure is
+        audited and leaves the code watched (``code_gone`` unset): the background pass
+        deletes it later and judges any use of it meanwhile."""
         if not grant.code_id:
-            return
+            return True
         try:
             await self.hub.delete_share_code(grant.owner_hub, grant.server, grant.code_id)
         except HubError as err:
@@ -934,3 +1388,5 @@ class ShareService:
                 grant_id=grant.id,
                 detail={"error": str(err)},
             )
+            return False
+        return True

@@ -3,11 +3,18 @@
 A grant is one recipient's time-limited access to one server::
 
     invited --accepted--> active --deadline/revoke--> ending --hub confirms--> expired | revoked
-       |                                                 (retried every pass until the hub agrees)
-       |                  +--share removed in the hub (reconciliation)--> revoked
+       |                    |                            (retried every pass until the hub agrees)
+       |                    +--share removed in the hub (reconciliation)--> revoked
        +--link expired--> lapsed
-       +--revoked before acceptance--> cancelled
+       +--link used by someone else, or nobody holds it--> revoked
        +--invitation could not be delivered--> failed
+       +--revoke/leave before acceptance--> withdrawing --code gone, unused--> cancelled
+                                                 |  (retried until the hub confirms the code
+                                                 |   is deleted)
+                                                 +--it had been accepted--> ending
+
+An invitation is never closed on an unconfirmed hub change: withdrawing it deletes its
+code first, then looks whether it was used meanwhile (a used one takes the ending path).
 
 Transitions are guarded: the store applies them with ``UPDATE ... WHERE state = :from``
 so that a double click, a retry or a second replica cannot apply one twice.
@@ -16,14 +23,17 @@ so that a double click, a retry or a second replica cannot apply one twice.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.domain.access import Held
 from bot.domain.durations import is_until_revoked
 
 
 class GrantState(enum.StrEnum):
     INVITED = "invited"
+    WITHDRAWING = "withdrawing"  # revoked or declined before acceptance, code not yet gone
     ACTIVE = "active"
     ENDING = "ending"
     EXPIRED = "expired"
@@ -44,11 +54,25 @@ class EndReason(enum.StrEnum):
     LEFT = "left"  # the recipient gave the access up themselves
 
 
-OPEN_STATES = frozenset({GrantState.INVITED, GrantState.ACTIVE, GrantState.ENDING})
+OPEN_STATES = frozenset(
+    {GrantState.INVITED, GrantState.WITHDRAWING, GrantState.ACTIVE, GrantState.ENDING}
+)
+#: Invitations not yet accepted (their code may be live).
+UNACCEPTED_STATES = frozenset({GrantState.INVITED, GrantState.WITHDRAWING})
 
 TRANSITIONS: dict[GrantState, frozenset[GrantState]] = {
     GrantState.INVITED: frozenset(
-        {GrantState.ACTIVE, GrantState.LAPSED, GrantState.CANCELLED, GrantState.FAILED}
+        {
+            GrantState.ACTIVE,
+            GrantState.LAPSED,
+            GrantState.WITHDRAWING,
+            GrantState.FAILED,
+            # the link was used by someone else (or by nobody who still holds it)
+            GrantState.REVOKED,
+        }
+    ),
+    GrantState.WITHDRAWING: frozenset(
+        {GrantState.CANCELLED, GrantState.ENDING, GrantState.REVOKED}
     ),
     # active -> revoked directly: reconciliation found the share already removed in the hub
     GrantState.ACTIVE: frozenset({GrantState.ENDING, GrantState.REVOKED}),
@@ -90,7 +114,12 @@ class Grant:
     expires_at: datetime | None = None
     ended_at: datetime | None = None
     end_reason: EndReason | None = None
-    had_prior_access: bool = False
+    scopes: frozenset[str] = frozenset()  # what the grant's code gives
+    earlier: frozenset[str] = frozenset()  # earlier access of the person (bot.domain.access)
+    baseline: Mapping[str, frozenset[str]] | None = None  # the server's shares, for misuse
+    code_exchanges: int = 0  # exchanges of the code already judged
+    code_uses: int = 0  # exchanges of the code when last seen (judged or not)
+    code_gone: bool = False  # the hub confirmed the code deleted (or expired)
     revoke_attempts: int = 0
     last_error: str | None = None
     extras: tuple[str, ...] = ()
@@ -108,6 +137,15 @@ class Grant:
     def holder(self) -> str:
         """The hub user who holds (or will hold) the access."""
         return self.accepted_hub_user or self.recipient_hub
+
+    @property
+    def ledger(self) -> Held:
+        return Held(self.scopes, self.earlier)
+
+    @property
+    def had_prior_access(self) -> bool:
+        """The person had access to the server before this grant (it stays theirs)."""
+        return bool(self.earlier)
 
 
 def deadline_after_acceptance(accepted_at: datetime, duration: timedelta) -> datetime | None:
@@ -193,67 +231,3 @@ def invitation_lapsed(grant: Grant, now: datetime) -> bool:
         and grant.code_expires_at is not None
         and grant.code_expires_at <= now
     )
-
-
-def must_keep_share(grant: Grant, others: list[Grant], now: datetime) -> bool:
-    """Whether ending ``grant`` must leave the hub share in place.
-
-    It must when the holder had access before this grant, or while another active grant
-    of ours gives the same person access to the same server.
-    """
-    if grant.had_prior_access:
-        return True
-    for other in others:
-        if other.id == grant.id or other.state is not GrantState.ACTIVE:
-            continue
-        if (other.owner_hub, other.server, other.holder) != (
-            grant.owner_hub,
-            grant.server,
-            grant.holder,
-        ):
-            continue
-        if other.expires_at is None or other.expires_at > now:
-            return True
-    return False
-
-
-def prior_access(share_exists: bool, open_grants_for_pair: list[Grant]) -> bool:
-    """Whether a new grant must treat the holder's existing share as theirs to keep.
-
-    A share that exists only because of one of our active grants is ours to remove;
-    one that predates all of them (or exists without them) is not.
-    """
-    if not share_exists:
-        return False
-    ours = [g for g in open_grants_for_pair if g.state in (GrantState.ACTIVE, GrantState.ENDING)]
-    if not ours:
-        return True
-    return any(g.had_prior_access for g in ours)
-
-
-def unexpected_holders(
-    grant: Grant,
-    share_users: dict[str, datetime | None],
-    exchange_count: int,
-    explained: set[str],
-) -> list[str]:
-    """Hub users who got in with ``grant``'s link although it was meant for someone else.
-
-    ``share_users`` maps each user holding a share of the server to its creation time;
-    ``explained`` are users whose access another grant of ours accounts for. Of the users
-    whose share appeared after the invitation, as many as the code's exchanges the
-    recipient does not account for are intruders, earliest first.
-    """
-    by_recipient = 1 if grant.recipient_hub in share_users else 0
-    room = exchange_count - by_recipient
-    if room <= 0:
-        return []
-    newcomers = sorted(
-        (created, name)
-        for name, created in share_users.items()
-        if name not in explained
-        and name not in (grant.recipient_hub, grant.owner_hub)
-        and created is not None
-        and created >= grant.created_at
-    )
-    return [name for _, name in newcomers][:room]

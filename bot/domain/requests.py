@@ -18,6 +18,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.domain.access import MANAGE
 from bot.domain.durations import format_duration, is_until_revoked
 
 
@@ -53,19 +54,6 @@ DECISION_TRANSITIONS: dict[DecisionState, frozenset[DecisionState]] = {
     DecisionState.APPROVED: frozenset({DecisionState.FAILED}),
 }
 
-MANAGE = "manage"  # the extra permission: start and stop the server
-
-
-def share_scopes(owner_hub: str, server: str, extras: tuple[str, ...]) -> list[str] | None:
-    """Scopes for a share code: the hub's default (access) unless extras are asked for."""
-    if not extras:
-        return None
-    target = f"server={owner_hub}/{server}"
-    scopes = [f"access:servers!{target}"]
-    if MANAGE in extras:
-        scopes.append(f"servers!{target}")
-    return scopes
-
 
 @dataclass(frozen=True)
 class Decision:
@@ -93,9 +81,11 @@ class Decision:
         return f"{self.kind}:{self.id} {self.owner_hub}/{self.server}"
 
     def who_decides(self, approvers: frozenset[str]) -> frozenset[str]:
-        """Slack ids allowed to approve or deny; never the requester."""
+        """Slack ids allowed to approve or deny. Nobody decides a grant that gives them
+        access: never the requester, never one of the recipients (an approver who asked
+        for access, or was given it, is not among the approvers of it)."""
         deciders = approvers if self.kind.needs_approvers else {self.owner_slack_id}
-        return frozenset(deciders) - {self.requester_slack_id}
+        return frozenset(deciders) - {self.requester_slack_id, *self.recipients}
 
 
 @dataclass(frozen=True)

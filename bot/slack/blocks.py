@@ -21,6 +21,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.domain.access import AccessFlag
 from bot.domain.digest import Item, Status
 from bot.domain.durations import format_duration
 from bot.domain.grants import Grant
@@ -104,6 +105,40 @@ def extend_target(value: str | None) -> tuple[int, int] | None:
     if grant_id.isdigit() and epoch.isdigit():
         return int(grant_id), int(epoch)
     return None
+
+
+# -- unexplained access -----------------------------------------------------------------
+
+FLAG_REVOKE_ACTION = "flag_revoke"
+FLAG_KEEP_ACTION = "flag_keep"
+
+
+def unexplained_access(grant: Grant, flag: AccessFlag) -> list[Block]:
+    """The owner's DM about access a link may have given someone: Revoke or Keep (only
+    whoever is linked to the server's owner may click; the buttons carry the flag id)."""
+    return _checked(
+        [
+            _section(texts.unexplained_owner(grant, flag)),
+            ActionsBlock(
+                block_id=f"flag-{flag.id}",
+                elements=[
+                    ButtonElement(
+                        text=texts.REVOKE_BUTTON,
+                        action_id=FLAG_REVOKE_ACTION,
+                        value=str(flag.id),
+                        style="danger",
+                    ),
+                    ButtonElement(
+                        text=texts.FLAG_KEEP_BUTTON, action_id=FLAG_KEEP_ACTION, value=str(flag.id)
+                    ),
+                ],
+            ),
+        ]
+    )
+
+
+def flag_id_of(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
 
 
 # -- requests and approvals -------------------------------------------------------------

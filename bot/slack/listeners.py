@@ -244,6 +244,21 @@ def register(
 
     app.action(home.LEAVE_ACTION)(ack=ack_only, lazy=[home_leave])
 
+    async def flag_decided(body: dict[str, Any], respond: AsyncRespond) -> None:
+        clicker = body["user"]["id"]
+        action = body["actions"][0]
+        flag_id = blocks.flag_id_of(action.get("value"))
+        keep = action.get("action_id") == blocks.FLAG_KEEP_ACTION
+        work = (
+            services.shares.decide_flag(flag_id, clicker, keep, utcnow())
+            if flag_id is not None
+            else _text(texts.flag_not_yours())
+        )
+        await tell(services, body, respond, await answer(f"access decision by {clicker}", work))
+
+    app.action(blocks.FLAG_REVOKE_ACTION)(ack=ack_only, lazy=[flag_decided])
+    app.action(blocks.FLAG_KEEP_ACTION)(ack=ack_only, lazy=[flag_decided])
+
     async def home_opened(event: dict[str, Any]) -> None:
         if event.get("tab", "home") == "home":
             await services.shares.home.refresh(str(event["user"]))

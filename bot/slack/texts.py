@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from bot.domain.access import AccessFlag, FlagState, Kept
 from bot.domain.digest import Item, OwnerCount, Reason, Status
 from bot.domain.durations import for_how_long, format_duration, is_until_revoked
 from bot.domain.grants import Grant
@@ -131,11 +132,11 @@ def accepted_owner(grant: Grant) -> str:
     return f"{who} accepted your share of {server_label(grant.owner_hub, grant.server)}. {ends}"
 
 
-def misused_owner(grant: Grant, intruder: str, revoked: bool) -> str:
+def misused_owner(grant: Grant, intruder: str, removed: bool) -> str:
     done = (
-        "I revoked that access and deleted the link"
-        if revoked
-        else "I could NOT revoke that access yet; ask your hub admin to check"
+        "I removed the access that link gave them and deleted the link"
+        if removed
+        else "I could NOT remove that access yet; I keep trying"
     )
     return (
         f":warning: The link you sent to {user(grant.recipient_slack_id)} for "
@@ -152,6 +153,76 @@ def misused_recipient(grant: Grant, intruder: str) -> str:
     )
 
 
+def link_spent_owner(grant: Grant) -> str:
+    return (
+        f"The link you sent to {user(grant.recipient_slack_id)} for "
+        f"{server_label(grant.owner_hub, grant.server)} was used, but nobody holds that "
+        "access now (it may have been removed in JupyterHub). Share again if they still "
+        "need it."
+    )
+
+
+def link_spent_recipient(grant: Grant) -> str:
+    return (
+        f":warning: The link {user(grant.owner_slack_id)} sent you for "
+        f"{server_label(grant.owner_hub, grant.server)} was used by someone else, so it no "
+        f"longer works. Ask {user(grant.owner_slack_id)} to share again, and never forward "
+        "these links."
+    )
+
+
+def flag_remove_failed(flag: AccessFlag) -> str:
+    return (
+        f"JupyterHub did not confirm removing `{flag.hub_user}`'s access to "
+        f"{server_label(flag.owner_hub, flag.server)}; nothing changed. Try again in a minute."
+    )
+
+
+def unexplained_owner(grant: Grant, flag: AccessFlag) -> str:
+    return (
+        f":warning: Hub user `{flag.hub_user}` gained access to "
+        f"{server_label(grant.owner_hub, grant.server)} ({scopes_label(flag.scopes)}) while "
+        f"the link you sent to {user(grant.recipient_slack_id)} was in use. sharebot cannot "
+        f"tell whether `{flag.hub_user}` used that link or you shared with them in "
+        "JupyterHub. If you did not, revoke it."
+    )
+
+
+def scopes_label(scopes: frozenset[str]) -> str:
+    """``access``, ``start and stop`` — the words for a set of server scopes."""
+    words = []
+    if any(s.startswith("access:servers") for s in scopes):
+        words.append("access")
+    if any(s.startswith("servers!") for s in scopes):
+        words.append("start and stop")
+    other = sorted(s for s in scopes if not s.startswith(("access:servers", "servers!")))
+    words += [f"`{s}`" for s in other]
+    return ", ".join(words) or "no scopes"
+
+
+def flag_not_yours() -> str:
+    return "Only the owner of the server (or a sharebot admin) can decide this. Nothing changed."
+
+
+def flag_settled(flag: AccessFlag) -> str:
+    return f"This was settled already ({_flag_state(flag)}). Nothing changed."
+
+
+def flag_decided(flag: AccessFlag) -> str:
+    return f"Done: `{flag.hub_user}` on {server_label(flag.owner_hub, flag.server)}: " + (
+        _flag_state(flag) + "."
+    )
+
+
+def _flag_state(flag: AccessFlag) -> str:
+    return {
+        FlagState.PENDING: "waiting for a decision",
+        FlagState.REMOVED: "the access was removed",
+        FlagState.KEPT: "the access was kept",
+        FlagState.GONE: "that access is no longer there",
+    }[flag.state]
+
+
 def lapsed_owner(grant: Grant) -> str:
     return (
         f"{user(grant.recipient_slack_id)} did not accept your share of "
@@ -160,27 +231,41 @@ def lapsed_owner(grant: Grant) -> str:
     )
 
 
-def expired_owner(grant: Grant, kept: bool) -> str:
-    tail = " They keep the access they had before." if kept else ""
+def _kept(kept: Kept, *, you: bool) -> str:
+    """What the person still has after a grant of theirs ended, said only when true."""
+    if kept is Kept.EARLIER:
+        return (
+            " You keep the access you had before."
+            if you
+            else (" They keep the access they had before.")
+        )
+    if kept is Kept.OTHER_GRANT:
+        return (
+            " You still have access through another share."
+            if you
+            else (" They still have access through another share of yours.")
+        )
+    return ""
+
+
+def expired_owner(grant: Grant, kept: Kept) -> str:
     return (
         f"{user(grant.recipient_slack_id)}'s access to "
-        f"{server_label(grant.owner_hub, grant.server)} has ended.{tail}"
+        f"{server_label(grant.owner_hub, grant.server)} has ended.{_kept(kept, you=False)}"
     )
 
 
-def expired_recipient(grant: Grant, kept: bool) -> str:
-    tail = " You keep the access you had before." if kept else ""
+def expired_recipient(grant: Grant, kept: Kept) -> str:
     return (
         f"Your access to {server_label(grant.owner_hub, grant.server)} from "
-        f"{user(grant.owner_slack_id)} has ended.{tail}"
+        f"{user(grant.owner_slack_id)} has ended.{_kept(kept, you=True)}"
     )
 
 
-def revoked_recipient(grant: Grant, kept: bool) -> str:
-    tail = " You keep the access you had before." if kept else ""
+def revoked_recipient(grant: Grant, kept: Kept) -> str:
     return (
         f"{user(grant.owner_slack_id)} ended your access to "
-        f"{server_label(grant.owner_hub, grant.server)}.{tail}"
+        f"{server_label(grant.owner_hub, grant.server)}.{_kept(kept, you=True)}"
     )
 
 
@@ -396,6 +481,14 @@ def no_approvers() -> str:
     )
 
 
+def no_other_decider() -> str:
+    return (
+        "Nobody can approve this: every approver is among the people it gives access to, "
+        "and nobody approves their own access. Ask your workspace admin to add another "
+        "approver (SHAREBOT_APPROVERS). Nothing was shared."
+    )
+
+
 def not_a_decider(d: Decision) -> str:
     if d.kind is DecisionKind.REQUEST:
         return f"You can't approve this: only {user(d.owner_slack_id)} decides on their server."
@@ -426,6 +519,7 @@ DENY_REASON_LABEL = "Reason (optional, shown to the requester)"
 # -- the daily digest -------------------------------------------------------------------
 
 DIGEST_REVOKE_BUTTON = "Revoke"
+FLAG_KEEP_BUTTON = "I shared it: keep"
 DIGEST_KEEP_BUTTON = "Keep"
 DIGEST_REVOKE_ALL_BUTTON = "Revoke all stale"
 
@@ -647,11 +741,11 @@ def share_closed() -> str:
     return "This share has already ended. Nothing changed."
 
 
-def left_owner(grant: Grant, kept: bool) -> str:
-    tail = " They keep the access they had before." if kept else ""
+def left_owner(grant: Grant, kept: Kept) -> str:
     return (
         f"{user(grant.recipient_slack_id)} left your share of "
-        f"{server_label(grant.owner_hub, grant.server)}; their access has ended.{tail}"
+        f"{server_label(grant.owner_hub, grant.server)}; their access has ended."
+        f"{_kept(kept, you=False)}"
     )
 
 
@@ -682,6 +776,7 @@ HOME_SHARED_WITH = "Shared with you"
 HOME_TO_DECIDE = "Waiting for your decision"
 HOME_MINE_PENDING = "Your pending requests"
 REVOKE_BUTTON = "Revoke"
+FLAG_KEEP_BUTTON = "I shared it: keep"
 LEAVE_BUTTON = "Leave"
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -95,7 +96,20 @@ class GrantRow(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     end_reason: Mapped[str | None] = mapped_column(String(16))
-    had_prior_access: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The scope ledger (bot.domain.access): what the grant's code gives, and what the
+    # person held on the server before that no grant of ours accounts for.
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    earlier_scopes: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    # The server's shares (user -> scopes) before any exchange of this grant's code: what
+    # misuse is judged against. Refreshed while the code is unused.
+    baseline: Mapped[dict[str, list[str]] | None] = mapped_column(JSON)
+    # Exchanges of the code already judged, and whether the hub confirmed the code gone
+    # (until then it is watched, whatever the grant's state).
+    code_exchanges: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The code's exchange count when sharebot last saw it (kept when it deletes the code,
+    # so that uses it has not judged yet are not forgotten with the code).
+    code_uses: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    code_gone: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     revoke_attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     extras: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
@@ -277,3 +291,32 @@ class OutboxRow(Base):
     state: Mapped[str] = mapped_column(String(16))  # pending | sent | given_up
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     dedupe_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    # Block Kit blocks sent with the text (buttons), erased with it.
+    blocks: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+
+
+class AccessFlagRow(Base):
+    """Access on the hub that a grant's code may have given to someone it was not for.
+
+    ``kind`` intruder: certainly used someone else's link; sharebot removes ``scopes``
+    (retried until the hub confirms). ``kind`` unexplained: sharebot cannot tell a use of
+    the link from a share the owner made in the hub, so the owner decides (Revoke / Keep).
+    ``state`` moves pending -> removed | kept | gone with guarded updates.
+    """
+
+    __tablename__ = "access_flags"
+    __table_args__ = (Index("ix_access_flags_state", "state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    grant_id: Mapped[int | None] = mapped_column(ForeignKey("grants.id"), index=True)
+    owner_hub: Mapped[str] = mapped_column(String(255))
+    server: Mapped[str] = mapped_column(String(255))
+    hub_user: Mapped[str] = mapped_column(String(255))
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    resolved_by: Mapped[str | None] = mapped_column(String(32))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -35,6 +36,7 @@ class OutgoingNotice:
     key: str
     slack_user_id: str
     text: str
+    blocks: list[dict[str, Any]] | None = None  # Block Kit, as JSON (buttons)
 
 
 def enqueue(
@@ -59,6 +61,7 @@ def enqueue(
             {
                 "slack_user_id": notice.slack_user_id,
                 "text": notice.text,
+                "blocks": notice.blocks,
                 "created_at": now,
                 "next_attempt_at": now + lease if lease is not None else now,
                 "attempts": 0,
@@ -82,6 +85,7 @@ class Notice:
     last_error: str | None = None
     sent_at: datetime | None = None
     key: str | None = None
+    blocks: list[dict[str, Any]] | None = None
 
 
 class Outbox(Store):
@@ -192,6 +196,7 @@ class Outbox(Store):
                     sent_at=now,
                     attempts=OutboxRow.attempts + 1,
                     text="",
+                    blocks=None,
                 )
                 .execution_options(synchronize_session=False)
             )
@@ -207,6 +212,7 @@ class Outbox(Store):
                     sent_at=now,
                     attempts=OutboxRow.attempts + 1,
                     text="",  # delivered: the text is in Slack, no need to keep a copy
+                    blocks=None,
                 )
                 .execution_options(synchronize_session=False)
             )
@@ -241,6 +247,7 @@ class Outbox(Store):
                     attempts=OutboxRow.attempts + 1,
                     last_error=error,
                     text="",
+                    blocks=None,
                 )
                 .execution_options(synchronize_session=False)
             )
@@ -283,4 +290,5 @@ def _notice(row: OutboxRow) -> Notice:
         last_error=row.last_error,
         sent_at=row.sent_at,
         key=row.dedupe_key,
+        blocks=row.blocks,
     )

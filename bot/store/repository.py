@@ -6,7 +6,7 @@ Callers never see SQLAlchemy objects. Every state change is an
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,10 +16,12 @@ from sqlalchemy import Engine, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from bot.domain.access import NewFlag
 from bot.domain.durations import from_seconds, to_seconds
-from bot.domain.grants import EndReason, Grant, GrantState, check_transition
+from bot.domain.grants import OPEN_STATES, EndReason, Grant, GrantState, check_transition
 from bot.store.base import AUDITED, Store, record_audit
-from bot.store.models import AuditEvent, GrantRow, UserLink
+from bot.store.flags import add_flags
+from bot.store.models import AuditEvent, DecisionRow, GrantRow, UserLink
 from bot.store.outbox import OutgoingNotice, enqueue
 
 #: The notices a state change sends, computed from the grant as it is after the change.
@@ -45,7 +47,9 @@ class NewGrant:
     note: str
     code_id: str | None
     code_expires_at: datetime | None
-    had_prior_access: bool
+    scopes: frozenset[str]
+    earlier: frozenset[str] = frozenset()
+    baseline: Mapping[str, frozenset[str]] | None = None
     extras: tuple[str, ...] = ()
     decision_id: int | None = None
 
@@ -106,6 +110,10 @@ class Repository(Store):
 
         Returns the replaced link of this Slack user, if any. The audit entry names both the
         hub user this Slack user had before and the Slack user who had this hub user before.
+        When the hub user was linked to another Slack user, what that one held as the hub
+        user moves to this one (owner actions follow the current link): the open grants of
+        the hub user's servers and to the hub user, and the pending decisions about its
+        servers (:func:`_follow_link`).
         """
         with self._tx() as session:
             old = session.get(UserLink, slack_user_id)
@@ -129,6 +137,7 @@ class Repository(Store):
                     linked_at=now,
                 )
             )
+            moved = _follow_link(session, hub_user, slack_user_id) if displaced else 0
             record_audit(
                 session,
                 now,
@@ -142,6 +151,7 @@ class Repository(Store):
                     "method": method,
                     "replaced": previous.hub_user if previous else None,
                     "displaced_slack_user": displaced,
+                    "moved": moved,
                 },
             )
         return previous
@@ -209,7 +219,9 @@ class Repository(Store):
                 updated_at=now,
                 code_id=new.code_id,
                 code_expires_at=new.code_expires_at,
-                had_prior_access=new.had_prior_access,
+                scopes=sorted(new.scopes),
+                earlier_scopes=sorted(new.earlier),
+                baseline=baseline_json(new.baseline),
                 revoke_attempts=0,
                 extras=list(new.extras),
                 decision_id=new.decision_id,
@@ -232,7 +244,8 @@ class Repository(Store):
                     "server": new.server,
                     "duration_s": row.duration_seconds,
                     "code_id": new.code_id,
-                    "had_prior_access": new.had_prior_access,
+                    "scopes": sorted(new.scopes),
+                    "earlier_scopes": sorted(new.earlier),
                 },
             )
             return _grant(row)
@@ -258,6 +271,20 @@ class Repository(Store):
             if changed is not None and code_id is not None:
                 record_audit(
                     session, now, "code_created", grant.id, None, None, {"code_id": code_id}
+                )
+                # A hub may give a new code the id of one it deleted (SQLite ids): an older
+                # grant still watching that id was watching a code that is gone.
+                session.execute(
+                    update(GrantRow)
+                    .where(
+                        GrantRow.owner_hub == grant.owner_hub,
+                        GrantRow.server == grant.server,
+                        GrantRow.code_id == code_id,
+                        GrantRow.id != grant.id,
+                        GrantRow.code_gone.is_(False),
+                    )
+                    .values(code_gone=True)
+                    .execution_options(synchronize_session=False)
                 )
             return changed
 
@@ -353,13 +380,20 @@ class Repository(Store):
                 ).all()
             return DueWork([_grant(r) for r in to_end], [_grant(r) for r in to_remind])
 
-    def active_for_holder(self, owner_hub: str, server: str, holder: str) -> list[Grant]:
-        """Active grants giving ``holder`` access to one server (to tell whether ending one
-        of them must leave the hub share in place)."""
+    def for_holder(
+        self,
+        owner_hub: str,
+        server: str,
+        holder: str,
+        *,
+        states: Iterable[GrantState] = (GrantState.ACTIVE,),
+    ) -> list[Grant]:
+        """Grants in ``states`` that give (or would give) ``holder`` access to one server:
+        the ledger of that person on that server."""
         with self._read() as session:
             rows = session.scalars(
                 select(GrantRow).where(
-                    GrantRow.state == GrantState.ACTIVE.value,
+                    GrantRow.state.in_([s.value for s in states]),
                     GrantRow.owner_hub == owner_hub,
                     GrantRow.server == server,
                     or_(
@@ -378,16 +412,16 @@ class Repository(Store):
         *,
         states: Iterable[GrantState],
         limit: int,
-        owner_slack_id: str | None = None,
-        recipient_slack_id: str | None = None,
+        owner_hub: str | None = None,
+        recipient_hub: str | None = None,
     ) -> tuple[list[Grant], int]:
-        """The ``limit`` newest grants of one owner or recipient, and how many there are
+        """The ``limit`` newest grants of one owner or recipient hub user, and how many there are
         (the Home tab shows at most a screenful; an owner may have thousands)."""
         where: list[ColumnElement[bool]] = [GrantRow.state.in_([s.value for s in states])]
-        if owner_slack_id is not None:
-            where.append(GrantRow.owner_slack_id == owner_slack_id)
-        if recipient_slack_id is not None:
-            where.append(GrantRow.recipient_slack_id == recipient_slack_id)
+        if owner_hub is not None:
+            where.append(GrantRow.owner_hub == owner_hub)
+        if recipient_hub is not None:
+            where.append(GrantRow.recipient_hub == recipient_hub)
         with self._read() as session:
             total = session.scalar(select(func.count()).select_from(GrantRow).where(*where))
             rows = session.scalars(
@@ -411,6 +445,8 @@ class Repository(Store):
         unchanged: tuple[str, ...] = (),
         notices: NoticesFor | None = None,
         notice_lease: timedelta | None = None,
+        flags: Sequence[NewFlag] = (),
+        removed: Mapping[str, frozenset[str]] | None = None,
         **fields: Any,
     ) -> Grant | None:
         """Move ``grant`` from its current state to ``new_state``; None if someone else won.
@@ -420,8 +456,14 @@ class Repository(Store):
         ``notices`` gives the messages this change sends (from the changed grant): they are
         written to the outbox in the same transaction, so they exist exactly when the change
         does (leased to the caller for ``notice_lease``, see ``bot.store.outbox.enqueue``).
+        ``flags`` (access the grant's link may have given others) are recorded with it.
+        ``removed`` (hub user -> scopes) is what the change took off the hub on this server:
+        the misuse baselines of the server's watched codes forget it (see
+        :meth:`forget_scopes`). ``baseline`` in ``fields`` is a share map (stored sorted).
         """
         check_transition(grant.state, new_state)
+        if "baseline" in fields:
+            fields["baseline"] = baseline_json(fields["baseline"])
         values = {"state": new_state.value, "updated_at": now, **fields}
         guards = [getattr(GrantRow, name) == getattr(grant, name) for name in unchanged]
         with self._tx() as session:
@@ -441,7 +483,68 @@ class Repository(Store):
             )
             if notices is not None:
                 enqueue(session, notices(changed), now, lease=notice_lease)
+            if flags:
+                add_flags(session, grant.id, grant.owner_hub, grant.server, flags, now)
+            for user, scopes in (removed or {}).items():
+                _forget_scopes(session, grant.owner_hub, grant.server, user, scopes)
             return changed
+
+    def forget_scopes(self, owner_hub: str, server: str, user: str, scopes: frozenset[str]) -> None:
+        """sharebot removed ``scopes`` from ``user`` on a server: the baselines of the
+        server's watched codes no longer count them as held, so a use of a link that gives
+        them back shows as growth."""
+        with self._tx() as session:
+            _forget_scopes(session, owner_hub, server, user, scopes)
+
+    def watched(self, *, states: Iterable[GrantState] | None = None) -> list[Grant]:
+        """Grants whose share code the hub has not confirmed gone (whatever their state,
+        unless ``states`` is given): each is checked by the background pass."""
+        query = select(GrantRow).where(GrantRow.code_id.is_not(None), GrantRow.code_gone.is_(False))
+        if states is not None:
+            query = query.where(GrantRow.state.in_([s.value for s in states]))
+        with self._read() as session:
+            return [_grant(row) for row in session.scalars(query.order_by(GrantRow.id))]
+
+    def code_seen(
+        self,
+        grant: Grant,
+        *,
+        now: datetime,
+        gone: bool | None = None,
+        exchanges: int | None = None,
+        uses: int | None = None,
+        baseline: Mapping[str, frozenset[str]] | None = None,
+        flags: Sequence[NewFlag] = (),
+    ) -> None:
+        """What a check of the grant's code found, whatever the grant's state: the hub
+        confirmed it gone, the exchanges now judged (with the flags they raise), a fresh
+        baseline."""
+        values: dict[str, Any] = {}
+        if gone is not None:
+            values["code_gone"] = gone
+        if exchanges is not None:
+            values["code_exchanges"] = exchanges
+            values["code_uses"] = exchanges if uses is None else uses
+        elif uses is not None:
+            values["code_uses"] = uses
+        if baseline is not None:
+            values["baseline"] = baseline_json(baseline)
+        if not values and not flags:
+            return
+        with self._tx() as session:
+            if values:
+                session.execute(
+                    update(GrantRow)
+                    .where(GrantRow.id == grant.id, GrantRow.code_id == grant.code_id)
+                    .values(**values)
+                    .execution_options(synchronize_session=False)
+                )
+            if flags:
+                add_flags(session, grant.id, grant.owner_hub, grant.server, flags, now)
+            if gone:
+                record_audit(
+                    session, now, "code_gone", grant.id, None, None, {"code_id": grant.code_id}
+                )
 
     def mark_reminded(self, grant: Grant, *, now: datetime) -> Grant | None:
         """Note that the coming end was announced; None if it already was (or the grant moved).
@@ -595,8 +698,69 @@ class Repository(Store):
             ]
 
 
+def _follow_link(session: Session, hub_user: str, slack_user_id: str) -> int:
+    """Point what the hub user holds in sharebot at their new Slack user; how many rows."""
+    open_states = [s.value for s in OPEN_STATES]
+    moved = 0
+    for column, hub_column in (
+        (GrantRow.owner_slack_id, GrantRow.owner_hub),
+        (GrantRow.recipient_slack_id, GrantRow.recipient_hub),
+    ):
+        result = session.execute(
+            update(GrantRow)
+            .where(hub_column == hub_user, GrantRow.state.in_(open_states))
+            .values({column: slack_user_id})
+            .execution_options(synchronize_session=False)
+        )
+        moved += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    result = session.execute(
+        update(DecisionRow)
+        .where(DecisionRow.owner_hub == hub_user, DecisionRow.state == "pending")
+        .values(owner_slack_id=slack_user_id)
+        .execution_options(synchronize_session=False)
+    )
+    return moved + int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _forget_scopes(
+    session: Session, owner_hub: str, server: str, user: str, scopes: frozenset[str]
+) -> None:
+    rows = session.scalars(
+        select(GrantRow).where(
+            GrantRow.owner_hub == owner_hub,
+            GrantRow.server == server,
+            GrantRow.code_id.is_not(None),
+            GrantRow.code_gone.is_(False),
+            GrantRow.baseline.is_not(None),
+        )
+    )
+    for row in rows:
+        held = set((row.baseline or {}).get(user, ()))
+        if held & scopes:
+            baseline = dict(row.baseline or {})
+            left = sorted(held - scopes)
+            if left:
+                baseline[user] = left
+            else:
+                baseline.pop(user, None)
+            row.baseline = baseline
+
+
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
+
+
+def baseline_json(shares: Mapping[str, frozenset[str]] | None) -> dict[str, list[str]] | None:
+    """A server's shares as stored (sorted, so equal maps are equal JSON)."""
+    if shares is None:
+        return None
+    return {user: sorted(scopes) for user, scopes in sorted(shares.items()) if scopes}
+
+
+def _baseline(value: dict[str, list[str]] | None) -> dict[str, frozenset[str]] | None:
+    if value is None:
+        return None
+    return {user: frozenset(scopes) for user, scopes in value.items()}
 
 
 def _link(row: UserLink) -> Link:
@@ -622,7 +786,12 @@ def _grant(row: GrantRow) -> Grant:
         expires_at=row.expires_at,
         ended_at=row.ended_at,
         end_reason=EndReason(row.end_reason) if row.end_reason else None,
-        had_prior_access=row.had_prior_access,
+        scopes=frozenset(row.scopes or ()),
+        earlier=frozenset(row.earlier_scopes or ()),
+        baseline=_baseline(row.baseline),
+        code_exchanges=row.code_exchanges,
+        code_uses=row.code_uses,
+        code_gone=row.code_gone,
         revoke_attempts=row.revoke_attempts,
         last_error=row.last_error,
         extras=tuple(row.extras or ()),

@@ -18,12 +18,6 @@ from bot.store.models import AuditEvent, GrantRow, OutboxRow
 from bot.testing.fake_slack import FakeSlack
 from bot.testing.slack_client import RunningApp
 from tests.integration.test_replicas import hub_requests
-from tests.integration.test_share_story import (
-    accept_url_in,
-    grants,
-    move_deadline_to_the_past,
-    share_users,
-)
 from tests.support.faults import (
     command_until_killed,
     poll,
@@ -32,6 +26,12 @@ from tests.support.faults import (
     wait_killed,
 )
 from tests.support.hub import RunningHub
+from tests.support.stories import (
+    accept_url_in,
+    grants,
+    move_deadline_to_the_past,
+    share_users,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import Engine
 
 from bot.testing.fake_slack import FakeSlack
-from tests.integration.test_share_story import grants, share
 from tests.support.app import RunningApp, start_app
 from tests.support.hub import RunningHub, free_port
+from tests.support.stories import grants, share
 
 pytestmark = pytest.mark.integration
 

@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 from bot.slack import blocks, home
 from bot.store.models import AuditEvent, GrantRow
 from bot.testing.fake_slack import FakeSlack
-from tests.integration.test_share_story import accept_url_in, grants, share, share_users
 from tests.support.app import RunningApp, block_action, run_cli
 from tests.support.hub import RunningHub
+from tests.support.stories import accept_url_in, grants, share, share_users
 
 pytestmark = pytest.mark.integration
 

@@ -13,15 +13,15 @@ from sqlalchemy import Engine
 from bot.testing.fake_slack import FakeSlack
 from bot.testing.slack_client import RunningApp
 from tests.integration.test_replicas import last_sweep
-from tests.integration.test_share_story import (
+from tests.support.faults import poll, start_normal
+from tests.support.hub import RunningHub
+from tests.support.stories import (
     accept_url_in,
     grants,
     move_deadline_to_the_past,
     share,
     share_users,
 )
-from tests.support.faults import poll, start_normal
-from tests.support.hub import RunningHub
 from tests.support.toggle_proxy import ToggleProxy
 
 pytestmark = pytest.mark.integration

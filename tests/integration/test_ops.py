@@ -14,10 +14,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.testing.fake_slack import DEFAULT_SCOPES, FakeSlack
-from tests.integration.test_share_story import share
 from tests.support.app import RunningApp, run_cli, start_app
 from tests.support.faults import poll
 from tests.support.hub import RunningHub
+from tests.support.stories import share
 
 pytestmark = pytest.mark.integration
 

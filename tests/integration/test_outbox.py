@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 
 from bot.store.models import OutboxRow
 from bot.testing.fake_slack import FakeSlack
-from tests.integration.test_share_story import accept_url_in, share
 from tests.support.app import RunningApp
 from tests.support.faults import poll
 from tests.support.hub import RunningHub
+from tests.support.stories import accept_url_in, share
 
 pytestmark = pytest.mark.integration
 

@@ -19,14 +19,14 @@ from bot.store.db import current_revision, head_revision, make_engine
 from bot.store.models import AuditEvent
 from bot.testing.fake_slack import FakeSlack
 from bot.testing.slack_client import RunningApp, spawn_app, start_app, wait_healthy
-from tests.integration.test_share_story import (
+from tests.support.hub import RunningHub
+from tests.support.stories import (
     accept_url_in,
     grants,
     move_deadline_to_the_past,
     share,
     share_users,
 )
-from tests.support.hub import RunningHub
 
 pytestmark = pytest.mark.integration
 

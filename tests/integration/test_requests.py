@@ -15,15 +15,17 @@ from sqlalchemy.orm import Session
 from bot.slack import blocks
 from bot.store.models import DecisionRow
 from bot.testing.fake_slack import FakeSlack
-from tests.integration.test_share_story import (
+from tests.support.app import RunningApp, block_action, start_app, view_submission
+from tests.support.hub import RunningHub
+from tests.support.stories import (
     accept_url_in,
+    button_block,
+    click,
     grants,
     move_deadline_to_the_past,
     share,
     share_users,
 )
-from tests.support.app import RunningApp, block_action, start_app, view_submission
-from tests.support.hub import RunningHub
 
 pytestmark = pytest.mark.integration
 
@@ -31,31 +33,6 @@ pytestmark = pytest.mark.integration
 def decisions(db: Engine) -> list[DecisionRow]:
     with Session(db) as session:
         return list(session.scalars(select(DecisionRow).order_by(DecisionRow.id)))
-
-
-def button_block(message: dict[str, Any], action_id: str) -> tuple[str, str | None]:
-    for block in message.get("blocks") or []:
-        for element in block.get("elements") or []:
-            if element.get("action_id") == action_id:
-                return str(block["block_id"]), element.get("value")
-    raise AssertionError(f"no {action_id} in {message}")
-
-
-def click(
-    app: RunningApp,
-    slack: FakeSlack,
-    user: str,
-    message: dict[str, Any],
-    action_id: str,
-    selected: str | None = None,
-) -> str:
-    """Click a button (or pick an option) of a posted message; return the ephemeral answer."""
-    block_id, value = button_block(message, action_id)
-    url = slack.new_response_url()
-    payload = block_action(user, action_id, url, value=value, block_id=block_id, selected=selected)
-    response = app.interact(payload)
-    assert response.status_code == 200, response.text
-    return str(slack.wait_for(lambda: slack.responses(url), timeout=20)[0]["text"])
 
 
 def updated_copies(slack: FakeSlack, containing: str) -> list[dict[str, Any]]:

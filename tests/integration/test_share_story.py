@@ -2,52 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from bot.store.models import AuditEvent, GrantRow
+from bot.store.models import AuditEvent
 from bot.testing.fake_slack import FakeSlack
 from tests.support.app import RunningApp
 from tests.support.hub import RunningHub
+from tests.support.stories import (
+    accept_url_in,
+    grants,
+    move_deadline_to_the_past,
+    share,
+    share_users,
+)
 
 pytestmark = pytest.mark.integration
-
-
-def accept_url_in(message: dict[str, Any]) -> str:
-    for block in message.get("blocks") or []:
-        for element in block.get("elements") or []:
-            if element.get("url"):
-                return str(element["url"])
-    raise AssertionError(f"no link button in {message}")
-
-
-def share_users(hub: RunningHub, owner: str = "owner", server: str = "") -> set[str]:
-    return {s["user"]["name"] for s in hub.shares(owner, server) if s.get("user")}
-
-
-def grants(db: Engine) -> list[GrantRow]:
-    with Session(db) as session:
-        return list(session.scalars(select(GrantRow).order_by(GrantRow.id)))
-
-
-def move_deadline_to_the_past(db: Engine, grant_id: int, column: str = "expires_at") -> None:
-    past = datetime.now(UTC) - timedelta(seconds=1)
-    with Session(db) as session, session.begin():
-        session.execute(update(GrantRow).where(GrantRow.id == grant_id).values({column: past}))
-
-
-def share(app: RunningApp, slack: FakeSlack, user: str, text: str) -> str:
-    """Send the command, check the quick empty ack, and return the ephemeral reply."""
-    url = slack.new_response_url()
-    ack = app.command(user, text, url)
-    assert ack.status_code == 200, ack.text
-    reply = slack.wait_for(lambda: slack.responses(url), timeout=20)
-    assert reply[0]["response_type"] == "ephemeral"
-    return str(reply[0]["text"])
 
 
 def test_share_accept_expire(
@@ -88,11 +61,12 @@ def test_share_accept_expire(
     assert row.state == "expired"
     with Session(db) as session:
         actions = list(session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
-    assert actions[-6:] == [
+    assert actions[-7:] == [
         "invite",
         "code_created",
         "invite_sent",
         "accept",
+        "code_gone",  # the single-use link deleted, and the hub confirmed it
         "expire",
         "expired",
     ]
@@ -162,7 +136,7 @@ def test_prior_access_is_never_removed(
     clean_hub.accept_share("alice", url)
     slack.wait_for_dm("UOWNER", "accepted", timeout=20)
     [row] = grants(db)
-    assert row.had_prior_access
+    assert row.earlier_scopes == ["access:servers!server=owner/"]
     move_deadline_to_the_past(db, row.id)
     notice = slack.wait_for_dm("UALICE", "has ended", timeout=20)
     assert "keep the access you had before" in notice["text"]
@@ -181,9 +155,10 @@ def test_overlapping_grants_keep_access_until_the_last_ends(
         slack.wait_for(lambda c=count: len(slack.dms_to("UOWNER")) >= c)  # type: ignore[misc]
     first, second = grants(db)
     assert (first.state, second.state) == ("active", "active")
-    assert not second.had_prior_access
+    assert second.earlier_scopes == []  # the access the first grant gave is not earlier access
     move_deadline_to_the_past(db, first.id)
-    slack.wait_for_dm("UALICE", "has ended", timeout=20)
+    ended = slack.wait_for_dm("UALICE", "has ended", timeout=20)
+    assert "You still have access through another share" in ended["text"]
     assert share_users(clean_hub) == {"alice"}  # the 2h grant still holds
     move_deadline_to_the_past(db, second.id)
     slack.wait_for(

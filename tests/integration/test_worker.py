@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import Engine
 
 from bot.testing.fake_slack import FakeSlack
-from tests.integration.test_share_story import accept_url_in, grants, share, share_users
 from tests.support.app import RunningApp, sign, start_app
 from tests.support.faults import poll
 from tests.support.hub import RunningHub
+from tests.support.stories import accept_url_in, grants, share, share_users
 
 pytestmark = pytest.mark.integration
 

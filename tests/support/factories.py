@@ -6,9 +6,31 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot.domain.access import grant_scopes
 from bot.domain.grants import Grant, GrantState
+from bot.store.repository import NewGrant
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)  # a Thursday
+ACCESS = grant_scopes("owner", "")  # what a plain share of owner's default server gives
+MANAGE = grant_scopes("owner", "", ["manage"])  # ... and with start/stop
+
+
+def new_grant(**changes: Any) -> NewGrant:
+    """An invitation from owner to alice of owner's default server for an hour, its code
+    made (``code_id`` ``sc_1``): what ``Repository.add_grant`` takes."""
+    base = NewGrant(
+        owner_slack_id="UOWNER",
+        owner_hub="owner",
+        server="",
+        recipient_slack_id="UALICE",
+        recipient_hub="alice",
+        duration=timedelta(hours=1),
+        note="",
+        code_id="sc_1",
+        code_expires_at=NOW + timedelta(days=1),
+        scopes=ACCESS,
+    )
+    return replace(base, **changes)
 
 
 def make_grant(**changes: Any) -> Grant:
@@ -26,5 +48,6 @@ def make_grant(**changes: Any) -> Grant:
         created_at=NOW - timedelta(hours=2),
         accepted_hub_user="alice",
         expires_at=NOW + timedelta(minutes=5),
+        scopes=ACCESS,
     )
     return replace(base, **changes)

@@ -6,7 +6,8 @@ import httpx
 
 
 class FlakyHub:
-    """A scripted hub: share-code creation works, PATCH fails ``failures`` times."""
+    """A scripted hub: share-code creation works, PATCH fails ``failures`` times. Every
+    share holds plain access (``access:servers!server=owner/server``); a PATCH removes it."""
 
     def __init__(self) -> None:
         self.patch_failures = 0
@@ -19,8 +20,14 @@ class FlakyHub:
         if request.method == "GET" and path == "/hub/api/users/owner":
             return httpx.Response(200, json={"name": "owner", "servers": {}})
         if request.method == "GET" and path.startswith("/hub/api/shares/"):
+            server = path.removeprefix("/hub/api/shares/")  # owner/server
             items = [
-                {"user": {"name": n}, "created_at": "2026-11-26T12:00:00Z"} for n in self.shares
+                {
+                    "user": {"name": n},
+                    "scopes": [f"access:servers!server={server}"],
+                    "created_at": "2026-11-26T12:00:00Z",
+                }
+                for n in self.shares
             ]
             return httpx.Response(200, json={"items": items, "_pagination": {"next": None}})
         if request.method == "POST" and path.startswith("/hub/api/share-codes/"):

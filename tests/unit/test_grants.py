@@ -1,4 +1,3 @@
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -10,9 +9,6 @@ from bot.domain.grants import (
     check_transition,
     invitation_lapsed,
     is_due_to_expire,
-    must_keep_share,
-    prior_access,
-    unexpected_holders,
 )
 from tests.support.factories import NOW, make_grant
 
@@ -25,7 +21,13 @@ def test_transitions() -> None:
     check_transition(GrantState.INVITED, GrantState.ACTIVE)
     check_transition(GrantState.ACTIVE, GrantState.ENDING)
     check_transition(GrantState.ENDING, GrantState.REVOKED)
+    # an invitation withdrawn: cancelled once its code is gone unused, ended if accepted
+    check_transition(GrantState.INVITED, GrantState.WITHDRAWING)
+    check_transition(GrantState.WITHDRAWING, GrantState.CANCELLED)
+    check_transition(GrantState.WITHDRAWING, GrantState.ENDING)
     for bad in [
+        (GrantState.INVITED, GrantState.CANCELLED),  # never without the hub's word
+        (GrantState.WITHDRAWING, GrantState.ACTIVE),
         (GrantState.ACTIVE, GrantState.INVITED),
         (GrantState.EXPIRED, GrantState.ACTIVE),
         (GrantState.INVITED, GrantState.EXPIRED),
@@ -46,46 +48,3 @@ def test_lapsed() -> None:
     assert invitation_lapsed(invited, NOW)
     assert not invitation_lapsed(invited, NOW - timedelta(seconds=1))
     assert not invitation_lapsed(grant(code_expires_at=NOW), NOW)
-
-
-def test_keep_share_for_prior_access() -> None:
-    assert must_keep_share(grant(had_prior_access=True), [], NOW)
-    assert not must_keep_share(grant(), [], NOW)
-
-
-def test_keep_share_while_another_grant_lasts() -> None:
-    ending = grant(state=GrantState.ENDING)
-    other = grant(id=2, expires_at=NOW + timedelta(hours=3))
-    assert must_keep_share(ending, [ending, other], NOW)
-    assert not must_keep_share(ending, [replace(other, expires_at=NOW)], NOW)
-    assert not must_keep_share(ending, [replace(other, server="gpu")], NOW)
-    assert not must_keep_share(ending, [replace(other, accepted_hub_user="carol")], NOW)
-    assert not must_keep_share(ending, [replace(other, state=GrantState.INVITED)], NOW)
-
-
-def test_prior_access() -> None:
-    assert not prior_access(False, [])
-    assert prior_access(True, [])
-    ours = grant()
-    assert not prior_access(True, [ours])
-    assert prior_access(True, [replace(ours, had_prior_access=True)])
-    assert prior_access(True, [replace(ours, state=GrantState.INVITED)])
-
-
-def test_unexpected_holders() -> None:
-    invited = grant(state=GrantState.INVITED, accepted_hub_user=None)
-    before = NOW - timedelta(days=1)
-    # Alice used her link: nobody else
-    assert unexpected_holders(invited, {"alice": NOW}, 1, set()) == []
-    # Carol used Alice's link
-    assert unexpected_holders(invited, {"carol": NOW}, 1, set()) == ["carol"]
-    # both did: Carol is the extra exchange
-    assert unexpected_holders(invited, {"alice": NOW, "carol": NOW}, 2, set()) == ["carol"]
-    # a share older than the invitation is not an intruder
-    assert unexpected_holders(invited, {"bob": before}, 1, set()) == []
-    # Carol's access is explained by another grant of ours
-    assert unexpected_holders(invited, {"carol": NOW}, 1, {"carol"}) == []
-    # no more intruders than unexplained exchanges, earliest first
-    late = NOW + timedelta(minutes=1)
-    assert unexpected_holders(invited, {"dave": late, "carol": NOW}, 1, set()) == ["carol"]
-    assert unexpected_holders(invited, {"carol": NOW}, 0, set()) == []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -19,6 +19,7 @@ from bot.slack.messenger import SlackMessenger, make_web_client
 from bot.store.db import ensure_schema, make_engine
 from bot.store.repository import NewGrant, Repository
 from bot.testing.fake_slack import FakeSlack
+from tests.support import factories
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -127,18 +128,7 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 
 
 def new_grant(recipient: str = "alice") -> NewGrant:
-    return NewGrant(
-        owner_slack_id="UOWNER",
-        owner_hub="owner",
-        server="",
-        recipient_slack_id="U" + recipient.upper(),
-        recipient_hub=recipient,
-        duration=timedelta(hours=1),
-        note="",
-        code_id="sc_1",
-        code_expires_at=NOW + timedelta(days=1),
-        had_prior_access=False,
-    )
+    return factories.new_grant(recipient_slack_id="U" + recipient.upper(), recipient_hub=recipient)
 
 
 def test_grant_counters_follow_the_audit_log_and_gauges_read_the_database(engine: Engine) -> None:

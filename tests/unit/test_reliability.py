@@ -21,8 +21,9 @@ from bot.service import ShareService
 from bot.slack.messenger import SlackMessenger, make_web_client
 from bot.store.db import ensure_schema, make_engine
 from bot.store.outbox import Outbox, OutgoingNotice
-from bot.store.repository import NewGrant, Repository
+from bot.store.repository import Repository
 from bot.testing.fake_slack import FakeSlack
+from tests.support.factories import new_grant
 from tests.support.flaky_hub import FlakyHub
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -62,18 +63,7 @@ async def service(
 def intent(repo: Repository, *, code_id: str | None = None) -> Grant:
     """What a process killed mid-invitation leaves: an intent whose claim has run out."""
     grant = repo.add_grant(
-        NewGrant(
-            owner_slack_id="UOWNER",
-            owner_hub="owner",
-            server="",
-            recipient_slack_id="UALICE",
-            recipient_hub="alice",
-            duration=timedelta(hours=1),
-            note="",
-            code_id=None,
-            code_expires_at=None,
-            had_prior_access=False,
-        ),
+        new_grant(code_id=None, code_expires_at=None),
         now=NOW - timedelta(minutes=1),
         intent=("dead-host:1:abcd", TTL),
     )

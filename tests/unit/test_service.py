@@ -131,7 +131,8 @@ async def test_a_claimed_grant_is_left_alone_by_other_work_of_the_same_process(
     # A sweep task holds the grant (say, waiting on the hub) while a click comes in.
     async with service._claimed(ending, NOW) as held:
         assert held is not None
-        assert await service._finish(ending, NOW)  # "someone else is on it"
+        # someone else is on it: nothing done here, and nothing confirmed to the caller
+        assert not await service._finish(ending, NOW)
         assert hub_script.patches == 0
         report = await service.sweep(NOW + timedelta(minutes=2))
         assert report.ended == 0 and hub_script.patches == 0

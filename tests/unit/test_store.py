@@ -14,7 +14,8 @@ from bot.domain.grants import GrantState, InvalidTransition
 from bot.errors import SchemaError
 from bot.store.db import alembic_config, ensure_schema, make_engine
 from bot.store.decisions import Decisions
-from bot.store.repository import NewGrant, Repository
+from bot.store.repository import Repository
+from tests.support.factories import new_grant
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -25,23 +26,6 @@ def engine(database_url: str) -> Iterator[Engine]:
     ensure_schema(engine)
     yield engine
     engine.dispose()
-
-
-def new_grant(**changes: object) -> NewGrant:
-    values: dict[str, object] = {
-        "owner_slack_id": "UOWNER",
-        "owner_hub": "owner",
-        "server": "",
-        "recipient_slack_id": "UALICE",
-        "recipient_hub": "alice",
-        "duration": timedelta(hours=1),
-        "note": "",
-        "code_id": "sc_1",
-        "code_expires_at": NOW + timedelta(days=1),
-        "had_prior_access": False,
-    }
-    values.update(changes)
-    return NewGrant(**values)  # type: ignore[arg-type]
 
 
 def test_models_match_migrations(engine: Engine) -> None:
@@ -77,7 +61,7 @@ def test_guarded_transition_has_one_winner(engine: Engine) -> None:
     repo = Repository(engine)
     grant = repo.add_grant(new_grant(), now=NOW)
     first = repo.transition(grant, GrantState.ACTIVE, now=NOW, action="accept")
-    second = repo.transition(grant, GrantState.CANCELLED, now=NOW, action="cancel")
+    second = repo.transition(grant, GrantState.WITHDRAWING, now=NOW, action="withdraw")
     assert first is not None and first.state is GrantState.ACTIVE
     assert second is None  # the stale copy lost
     assert repo.get(grant.id).state is GrantState.ACTIVE  # type: ignore[union-attr]
@@ -195,9 +179,12 @@ def test_active_grants_for_a_holder_of_one_server(engine: Engine) -> None:
     _active(repo, "bob", NOW + timedelta(hours=1))
     by_link = _active(repo, "carol", NOW + timedelta(hours=1), accepted_hub_user="alice")
     _active(repo, "alice", NOW + timedelta(hours=1), accepted_hub_user="dave")
-    found = repo.active_for_holder("owner", "", "alice")
+    found = repo.for_holder("owner", "", "alice")
     assert sorted(g.id for g in found) == [mine, by_link]
-    assert repo.active_for_holder("owner", "gpu", "alice") == []
+    assert repo.for_holder("owner", "gpu", "alice") == []
+    invited = repo.add_grant(new_grant(), now=NOW)
+    found = repo.for_holder("owner", "", "alice", states=[GrantState.INVITED])
+    assert [g.id for g in found] == [invited.id]
 
 
 def test_newest_grants_of_an_owner_and_how_many_there_are(engine: Engine) -> None:
@@ -206,12 +193,8 @@ def test_newest_grants_of_an_owner_and_how_many_there_are(engine: Engine) -> Non
         repo.add_grant(new_grant(recipient_hub=f"r{i}"), now=NOW + timedelta(minutes=i)).id
         for i in range(5)
     ]
-    repo.add_grant(new_grant(owner_slack_id="UOTHER"), now=NOW)
-    newest, total = repo.newest_grants(
-        states=[GrantState.INVITED], limit=2, owner_slack_id="UOWNER"
-    )
+    repo.add_grant(new_grant(owner_hub="other"), now=NOW)
+    newest, total = repo.newest_grants(states=[GrantState.INVITED], limit=2, owner_hub="owner")
     assert [g.id for g in newest] == [ids[4], ids[3]] and total == 5
-    newest, total = repo.newest_grants(
-        states=[GrantState.ACTIVE], limit=2, recipient_slack_id="UALICE"
-    )
+    newest, total = repo.newest_grants(states=[GrantState.ACTIVE], limit=2, recipient_hub="alice")
     assert newest == [] and total == 0

@@ -23,7 +23,8 @@ from bot.errors import CommandError
 from bot.store.db import ensure_schema, make_engine
 from bot.store.decisions import Decisions
 from bot.store.models import GrantRow
-from bot.store.repository import NewGrant, Repository
+from bot.store.repository import Repository
+from tests.support.factories import new_grant
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 MAX = timedelta(days=7)
@@ -83,18 +84,7 @@ def test_policy_treats_it_as_above_any_threshold() -> None:
 def test_stored_as_null_and_read_back(engine: Engine) -> None:
     repo = Repository(engine)
     grant = repo.add_grant(
-        NewGrant(
-            owner_slack_id="UOWNER",
-            owner_hub="owner",
-            server="",
-            recipient_slack_id="UALICE",
-            recipient_hub="alice",
-            duration=UNTIL_REVOKED,
-            note="",
-            code_id="sc_1",
-            code_expires_at=NOW + timedelta(days=1),
-            had_prior_access=False,
-        ),
+        new_grant(duration=UNTIL_REVOKED),
         now=NOW,
     )
     with engine.connect() as connection:

@@ -8,6 +8,20 @@ from pathlib import Path
 import pytest
 
 from tests.support import postgres
+from tests.support.hub import HUBS_STARTED, describe_hub_python, hub_python_from_env
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Which JupyterHub the integration tests will start (SHAREBOT_TEST_HUB_PYTHON)."""
+    return describe_hub_python(hub_python_from_env())
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The version each hub that ran reported (GET /hub/api/): shown with -q too, which
+    hides the header."""
+    started = terminalreporter.config.stash.get(HUBS_STARTED, set())
+    if started:
+        terminalreporter.write_line(f"JupyterHub that ran: {', '.join(sorted(started))}")
 
 
 @pytest.fixture

@@ -66,6 +66,7 @@ _FAST_HUB_MAIN = (
 LOG_TAIL_LINES = 60
 
 _LOGIN_ERROR_RE = re.compile(r'class="login_error"[^>]*>(.*?)<', re.DOTALL)
+_FORM_XSRF_RE = re.compile(r'<input[^>]*name="_xsrf"[^>]*value="([^"]*)"')
 
 # Appended verbatim to the generated jupyterhub_config.py.
 _NULL_SPAWNER_SOURCE = '''
@@ -204,6 +205,10 @@ class RunningHub:
     process: subprocess.Popen[bytes] = field(repr=False)
     # The port sharebot must listen on for OAuth: the hub knows its redirect URI in advance.
     sharebot_port: int = 0
+    # JupyterHub's version, as its API root (GET /hub/api/) reports it once the hub is up.
+    version: str = ""
+    # The interpreter the hub runs in (``sys.executable`` unless start_hub was given one).
+    python: str = ""
     _log_file: IO[bytes] | None = field(default=None, repr=False)
     _proxy_pid: int | None = field(default=None, repr=False)
 
@@ -332,7 +337,9 @@ class RunningHub:
     def login(self, http: httpx.Client, username: str, password: str | None = None) -> str:
         """Log ``http`` (a client on public_url, redirects off) in through the HTML login form.
 
-        Returns the ``_xsrf`` cookie value to use for further form posts.
+        Returns the ``_xsrf`` cookie value the login response set. JupyterHub 6 accepts it on
+        further form posts; 5.2 does not until a page has been opened as the logged-in user
+        (see :meth:`accept_share`), so post the ``_xsrf`` of the form's own page.
         """
         page = http.get("/hub/login")
         if page.status_code != 200:
@@ -356,16 +363,28 @@ class RunningHub:
     def accept_share(
         self, username: str, accept_url: str, password: str | None = None
     ) -> httpx.Response:
-        """Log in as ``username`` via the login form and accept the share code in ``accept_url``.
+        """Accept the share code in ``accept_url`` as ``username`` would in a browser: log in
+        via the login form, open the accept page, submit its form.
 
         ``accept_url`` may be the API's ``accept_url`` (a path) or ``full_accept_url``.
-        Returns the accept-share response (a 302 on success) without checking it.
+        Returns the hub's answer without checking it: the form's (a 302 on success), or the
+        accept page's when it offers no form (a 404 for a used or withdrawn code).
+
+        The ``_xsrf`` value is the one the accept page was rendered with. The one set by the
+        login response would do on JupyterHub 6, but 5.2 binds that one to the anonymous id
+        (no session cookie yet) and refuses it on the next POST ("XSRF cookie does not match
+        POST argument"); a browser never posts it, as it opens the page first.
         """
         codes = parse_qs(urlsplit(accept_url).query).get("code")
         if not codes:
             raise ValueError(f"no code= in accept_url {accept_url!r}")
         with httpx.Client(base_url=self.public_url, follow_redirects=False, timeout=10) as http:
-            xsrf = self.login(http, username, password)
+            self.login(http, username, password)
+            page = http.get("/hub/accept-share", params={"code": codes[0]})
+            if page.status_code != 200:
+                return page
+            match = _FORM_XSRF_RE.search(page.text)
+            xsrf = unescape(match.group(1)) if match else _xsrf_cookie(http)
             return http.post("/hub/accept-share", data={"code": codes[0], "_xsrf": xsrf})
 
     # -- shutdown ----------------------------------------------------------------------------
@@ -452,6 +471,8 @@ def _write_config(
         f"c.ConfigurableHTTPProxy.auth_token = {proxy_token!r}",
         "c.ConfigurableHTTPProxy.should_start = True",
         f"c.ConfigurableHTTPProxy.pid_file = {PROXY_PID_FILE!r}",
+        # DummyAuthenticator.password: deprecated since 5.3 (a warning in the log) in favour of
+        # SharedPasswordAuthenticator, which 5.2 lacks; works on both.
         'c.JupyterHub.authenticator_class = "dummy"',
         f"c.DummyAuthenticator.password = {password!r}",
         f"c.Authenticator.allowed_users = {set(users)!r}",
@@ -491,6 +512,26 @@ def _hub_env() -> dict[str, str]:
     return env
 
 
+def _hub_python(python: str | os.PathLike[str] | None) -> str:
+    """The interpreter to run the hub with: ``python`` if given (a path, or a name on PATH),
+    else this one. Fails at once, not after a start-up timeout, when it does not exist."""
+    if python is None:
+        return sys.executable
+    name = os.fspath(python)
+    found = shutil.which(name)
+    if found is None:
+        raise FileNotFoundError(f"no Python interpreter at {name!r} to run JupyterHub with")
+    return os.path.abspath(found)  # the hub runs in workdir: a relative path would break
+
+
+def _read_hub_version(hub: RunningHub) -> str:
+    """The hub's version as GET /hub/api/ reports it (no token needed)."""
+    with httpx.Client(timeout=10.0) as http:
+        resp = http.get(f"{hub.api_url}/")
+    resp.raise_for_status()
+    return str(resp.json()["version"])
+
+
 def _wait_ready(hub: RunningHub, deadline: float) -> None:
     """Poll until the hub API and then the proxy answer 200, or fail with the log tail."""
     with httpx.Client(timeout=2.0, follow_redirects=False) as http:
@@ -519,10 +560,14 @@ def start_hub(
     timeout: float = 60,
     *,
     fast_import: bool = True,
+    python: str | os.PathLike[str] | None = None,
 ) -> RunningHub:
     """Start JupyterHub + configurable-http-proxy in ``workdir`` and wait until both answer.
 
     ``fast_import=False`` runs plain ``python -m jupyterhub`` (see ``_FAST_HUB_MAIN``).
+    ``python`` is the interpreter to run the hub with (default: this one, ``sys.executable``),
+    e.g. that of another virtualenv with another JupyterHub release installed; the hub's
+    version is then on :attr:`RunningHub.version`.
     The caller must call :meth:`RunningHub.stop` (or use the hub as a context manager).
     """
     workdir = Path(workdir).resolve()
@@ -549,12 +594,13 @@ def start_hub(
         proxy_token=secrets.token_hex(32),
         sharebot_port=sharebot_port,
     )
+    interpreter = _hub_python(python)
     log_path = workdir / "jupyterhub.log"
     main = ["-c", _FAST_HUB_MAIN] if fast_import else ["-m", "jupyterhub"]
     log_file = log_path.open("wb")
     try:
-        process = subprocess.Popen(  # noqa: S603 (this interpreter, a config file we wrote)
-            [sys.executable, *main, "-f", str(config_path)],
+        process = subprocess.Popen(  # noqa: S603 (an interpreter we were given, our config file)
+            [interpreter, *main, "-f", str(config_path)],
             cwd=workdir,
             env=_hub_env(),
             stdin=subprocess.DEVNULL,
@@ -576,10 +622,12 @@ def start_hub(
         log_path=log_path,
         process=process,
         sharebot_port=sharebot_port,
+        python=interpreter,
         _log_file=log_file,
     )
     try:
         _wait_ready(hub, time.monotonic() + timeout)
+        hub.version = _read_hub_version(hub)
         hub._proxy_pid = hub._read_proxy_pid()
         if users:
             hub.create_users(*users)

@@ -13,14 +13,20 @@ from bot.store.db import ensure_schema, make_engine
 from bot.store.repository import Repository
 from bot.testing.fake_slack import FakeSlack
 from tests.support.app import BOT_TOKEN, RunningApp, app_env, start_app
-from tests.support.hub import RunningHub, start_hub
+from tests.support.hub import RunningHub, start_test_hub
 
 USERS = {"UOWNER": "owner", "UALICE": "alice", "UBOB": "bob", "UCAROL": "carol"}
 
 
 @pytest.fixture(scope="session")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
-    running = start_hub(tmp_path_factory.mktemp("hub"), users=tuple(USERS.values()))
+def hub(
+    tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+) -> Iterator[RunningHub]:
+    """One hub for the session, run by the Python that SHAREBOT_TEST_HUB_PYTHON names (a
+    virtualenv with another JupyterHub release), else by this one."""
+    running = start_test_hub(
+        pytestconfig, tmp_path_factory.mktemp("hub"), users=tuple(USERS.values())
+    )
     try:
         yield running
     finally:

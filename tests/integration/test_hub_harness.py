@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.hub import RunningHub, start_hub
+from tests.support.hub import (
+    RunningHub,
+    hub_python_from_env,
+    installed_hub_version,
+    start_hub,
+    start_test_hub,
+)
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
-    running = start_hub(tmp_path_factory.mktemp("hub"))
+def hub(
+    tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+) -> Iterator[RunningHub]:
+    running = start_test_hub(pytestconfig, tmp_path_factory.mktemp("hub"))
     try:
         yield running
     finally:
@@ -40,6 +49,17 @@ def _user_names(shares: list[dict[str, object]]) -> set[str]:
         if isinstance(user, dict):
             names.add(str(user["name"]))
     return names
+
+
+def test_hub_reports_the_version_installed_for_its_python(hub: RunningHub) -> None:
+    # SHAREBOT_TEST_HUB_PYTHON (scripts/test: .venv-hub5, JupyterHub 5.2.1), else this one
+    assert hub.python
+    assert hub.version == installed_hub_version(hub_python_from_env())
+
+
+def test_a_missing_hub_python_fails_at_once(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no Python interpreter"):
+        start_hub(tmp_path, python=tmp_path / "no-such-venv" / "bin" / "python")
 
 
 def test_alice_accepts_share_code_created_by_service(hub: RunningHub) -> None:

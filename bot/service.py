@@ -340,25 +340,41 @@ class ShareService:
         server: str,
         hub_user: str,
         current: ShareMap,
-        *,
-        besides: int | None = None,
     ) -> Scopes:
-        """What ``hub_user`` holds on the server that no grant of ours (but grant
-        ``besides``) nor an unsettled flag accounts for: theirs to keep when a grant ends."""
+        """What ``hub_user`` holds on the server that no open grant of ours nor an
+        unsettled flag accounts for: theirs to keep when a new grant ends."""
         held = current.get(hub_user, NO_SCOPES)
         if not held:
             return NO_SCOPES
-        ours = [
-            g
-            for g in await self._db(
-                self.repo.for_holder, owner_hub, server, hub_user, states=OPEN_STATES
-            )
-            if g.id != besides
-        ]
+        ours = await self._db(self.repo.for_holder, owner_hub, server, hub_user, states=OPEN_STATES)
         flagged = await self._db(
             self.flags.pending, owner_hub=owner_hub, server=server, hub_user=hub_user
         )
         return earlier_access(held, [g.ledger for g in ours], union(f.scopes for f in flagged))
+
+    async def _earlier_at_use(self, grant: Grant) -> Scopes:
+        """The recipient's earlier access when her code was used: what it was at the
+        invitation, and what she held right before the use (the baseline) that no grant of
+        ours ever gave her on that server (a share the owner made in the hub meanwhile).
+        Scopes any grant of ours gave her are never counted: one that ended since the
+        baseline was taken must not pass for earlier access."""
+        assert grant.baseline is not None
+        ever = await self._db(
+            self.repo.for_holder,
+            grant.owner_hub,
+            grant.server,
+            grant.recipient_hub,
+            states=list(GrantState),
+        )
+        flagged = await self._db(
+            self.flags.pending,
+            owner_hub=grant.owner_hub,
+            server=grant.server,
+            hub_user=grant.recipient_hub,
+        )
+        held = grant.baseline.get(grant.recipient_hub, NO_SCOPES)
+        ours = union([*(g.scopes for g in ever), *(f.scopes for f in flagged)])
+        return grant.earlier | (held - ours)
 
     async def _issue(self, grant: Grant, now: datetime) -> Grant:
         """Make a share code for an unsent invitation, record it, DM the link, note the DM.
@@ -916,17 +932,7 @@ class ShareService:
                 "accepted_hub_user": grant.recipient_hub,
             }
             if grant.baseline is not None:
-                # Earlier access as it stood right before the code's use (a share the owner
-                # made in the hub since the invitation is the recipient's to keep, too).
-                accepted["earlier_scopes"] = sorted(
-                    await self._earlier_access(
-                        grant.owner_hub,
-                        grant.server,
-                        grant.recipient_hub,
-                        grant.baseline,
-                        besides=grant.id,
-                    )
-                )
+                accepted["earlier_scopes"] = sorted(await self._earlier_at_use(grant))
             if grant.state is GrantState.WITHDRAWING:  # accepted first: it ends now
                 return await self._change(
                     grant, GrantState.ENDING, action="accept", **accepted, **common

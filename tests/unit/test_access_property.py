@@ -49,7 +49,7 @@ def test_access_is_exact_in_every_order_of_events(tmp_path: Path) -> None:
             OnTheModel,
             settings=settings(
                 max_examples=EXAMPLES,
-                stateful_step_count=40,
+                stateful_step_count=50,
                 deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
                 print_blob=True,

@@ -1,0 +1,111 @@
+"""Sequences the stateful property test (tests/unit/test_access_property.py) reaches only
+now and then, written out: the same machine, the same promise checked after each pass."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.testing.fake_slack import FakeSlack
+from tests.support.access_machine import (
+    BOT_TOKEN,
+    OWNER,
+    OWNER_SLACK_IDS,
+    PEOPLE,
+    SERVERS,
+    AccessMachine,
+    Clock,
+    template_database,
+)
+from tests.support.model_hub import ModelHub, ModelWorld
+
+START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def machine(tmp_path: Path) -> Iterator[AccessMachine]:
+    clock = Clock(START)
+    hub = ModelHub(clock.now, users=[OWNER, *PEOPLE.values()])
+    hub.add_user(OWNER, servers=[s for s in SERVERS if s])
+    with FakeSlack(tokens={BOT_TOKEN}) as slack:
+        for slack_id in (*OWNER_SLACK_IDS, *PEOPLE):
+            slack.add_user(slack_id, name=slack_id.lower())
+
+        class Scripted(AccessMachine):
+            pass
+
+        Scripted.world = ModelWorld(hub)
+        Scripted.slack = slack
+        Scripted.template = template_database(tmp_path)
+        Scripted.workdir = tmp_path
+        Scripted.clock = clock
+        Scripted.start = START
+        running = Scripted()
+        yield running
+        running.teardown()
+
+
+def scopes(machine: AccessMachine, user: str) -> frozenset[str]:
+    return machine.world.scopes_of(OWNER, "", user)
+
+
+def test_an_end_keeps_what_an_acceptance_no_pass_has_seen_gives(machine: AccessMachine) -> None:
+    machine.share({"UALICE"}, "", manage=False, minutes=30)
+    machine.background_pass()
+    machine.recipient_accepts(0)
+    machine.background_pass()  # the 30m share is active
+    machine.share({"UALICE"}, "", manage=False, minutes=180)
+    machine.recipient_accepts(1)  # she uses the second link too; no pass has seen it
+    machine.time_passes(70)  # the first one is due
+    machine.background_pass()  # checks: the second is active, and she holds its access
+    assert scopes(machine, "alice") == {f"access:servers!server={OWNER}/"}
+
+
+def test_a_link_that_gives_back_what_a_revoke_took_is_judged_as_misuse(
+    machine: AccessMachine,
+) -> None:
+    machine.share({"UBOB"}, "", manage=True, minutes=180)
+    machine.background_pass()
+    machine.recipient_accepts(0)
+    machine.background_pass()  # Bob holds access and start/stop
+    machine.share({"UALICE"}, "", manage=True, minutes=180)
+    machine.background_pass()  # Alice's link's baseline: Bob with both
+    machine.owner_revokes("UBOB", "")  # Bob's share ends: both scopes go
+    machine.someone_else_accepts(1, "bob")  # ... and he uses Alice's link to get them back
+    machine.background_pass()
+    assert scopes(machine, "bob") == frozenset()
+
+
+def test_a_withdrawal_that_meets_an_unseen_acceptance_ends_the_share(
+    machine: AccessMachine,
+) -> None:
+    machine.share({"UALICE"}, "", manage=True, minutes=180)
+    machine.recipient_accepts(0)
+    machine.owner_revokes("UALICE", "")
+    machine.background_pass()
+    assert scopes(machine, "alice") == frozenset()
+
+
+def test_a_link_used_twice_and_a_share_made_in_the_hub_meanwhile(machine: AccessMachine) -> None:
+    machine.share({"UALICE"}, "", manage=False, minutes=180)
+    machine.recipient_accepts(0)
+    machine.recipient_accepts(0)
+    machine.owner_shares_in_the_hub("carol", "", manage=False)
+    machine.background_pass()  # Carol's access is kept, and reported to the owner
+    assert scopes(machine, "carol") == {f"access:servers!server={OWNER}/"}
+    [flag] = machine.h.flags.pending()
+    assert flag.hub_user == "carol"
+
+
+def test_an_acceptance_seen_in_the_same_pass_explains_that_persons_growth(
+    machine: AccessMachine,
+) -> None:
+    machine.share({"UBOB"}, "", manage=False, minutes=180)  # judged first in the pass
+    machine.share({"UALICE"}, "", manage=False, minutes=180)
+    machine.recipient_accepts(0)  # Bob uses his link
+    machine.recipient_accepts(1)  # Alice hers: Bob's growth is his own grant's, not misuse
+    machine.background_pass()
+    assert machine.h.flags.pending() == []

@@ -31,12 +31,12 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from bot.clock import utcnow
+from bot.sandbox.fake_slack import FakeSlack
+from bot.sandbox.hub import RunningHub, start_hub
+from bot.sandbox.slack_client import BOT_TOKEN, RunningApp, app_env
 from bot.store.db import ensure_schema, make_engine
 from bot.store.models import GrantRow, OutboxRow
 from bot.store.repository import Repository
-from bot.testing.fake_slack import FakeSlack
-from bot.testing.hub import RunningHub, start_hub
-from bot.testing.slack_client import BOT_TOKEN, RunningApp, app_env
 from tests.support.faults import (
     command_until_killed,
     poll,

@@ -1,6 +1,6 @@
 """Performance benchmarks of sharebot against the floor it cannot go below.
 
-Starts a real JupyterHub (bot/testing/hub.py), the fake Slack Web API (in this process) and
+Starts a real JupyterHub (bot/sandbox/hub.py), the fake Slack Web API (in this process) and
 `sharebot serve` (a subprocess), then measures, each figure beside its floor:
 
 1. ack  : N concurrent senders post signed `/share-server @x 1h` commands for a fixed
@@ -48,12 +48,12 @@ from bot.aio import bounded
 from bot.clock import utcnow
 from bot.domain.access import grant_scopes
 from bot.domain.grants import GrantState
+from bot.sandbox.fake_slack import FakeSlack
+from bot.sandbox.hub import RunningHub, start_hub
+from bot.sandbox.slack_client import BOT_TOKEN, RunningApp, app_env, run_cli, sign, start_app
 from bot.store.db import ensure_schema, make_engine
 from bot.store.models import ExternalShare, GrantRow
 from bot.store.repository import NewGrant, Repository
-from bot.testing.fake_slack import FakeSlack
-from bot.testing.hub import RunningHub, start_hub
-from bot.testing.slack_client import BOT_TOKEN, RunningApp, app_env, run_cli, sign, start_app
 
 OWNER_SLACK = "UOWNER"
 

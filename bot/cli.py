@@ -170,13 +170,13 @@ def cmd_serve(_args: argparse.Namespace) -> int:
     import uvicorn
 
     from bot.runtime import build
-    from bot.web import create_app
+    from bot.web.app import create_app
 
     settings = _settings()
     engine = _ready_engine(settings.database_url, auto_migrate=settings.auto_migrate)
     worker = None
     if settings.worker_process:
-        from bot.worker import WorkerProcess
+        from bot.web.worker import WorkerProcess
 
         worker = WorkerProcess(log_level=logging.getLevelName(logging.getLogger().level))
     try:
@@ -201,7 +201,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import uvicorn
 
     from bot.runtime import build
-    from bot.worker import WORKER_NICENESS, create_worker_app
+    from bot.web.worker import WORKER_NICENESS, create_worker_app
 
     settings = _settings()
     engine = _ready_engine(settings.database_url)
@@ -213,7 +213,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from bot.demo import run
+    from bot.sandbox.demo import run
 
     if args.log_level == "INFO":  # the default: the story is the output, not our log
         logging.getLogger().setLevel(logging.WARNING)
@@ -267,7 +267,7 @@ def cmd_unlink(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(_args: argparse.Namespace) -> int:
-    from bot.jobs import sweep_once
+    from bot.app.jobs import sweep_once
     from bot.runtime import build
 
     settings = _settings()
@@ -327,7 +327,7 @@ def cmd_check(_args: argparse.Namespace) -> int:
 
 
 def cmd_digest(args: argparse.Namespace) -> int:
-    from bot.digest import from_runtime
+    from bot.app.digest import from_runtime
     from bot.runtime import build
 
     settings = _settings()

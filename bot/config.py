@@ -216,7 +216,7 @@ class Settings(BaseSettings):
     sweep_concurrency: int = Field(
         default=10, ge=1, le=100, validation_alias="SHAREBOT_SWEEP_CONCURRENCY"
     )
-    # serve starts a second process for the work; this one only acknowledges (bot.worker).
+    # serve starts a second process for the work; this one only acknowledges (bot.web.worker).
     worker_process: bool = Field(default=False, validation_alias="SHAREBOT_WORKER_PROCESS")
     # Seconds a replica holds a grant or a notice it works on (a dead process's claim is
     # taken over after it); tests of crashes shorten it.

@@ -8,16 +8,16 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Engine
 
+from bot.app.decisions import ApprovalConfig, DecisionService
+from bot.app.home import HomeService
+from bot.app.identity import IdentityResolver
+from bot.app.linking import LinkingConfig, LinkingService
+from bot.app.notices import NoticeService, keep_undelivered
+from bot.app.sharing import ShareService
 from bot.config import Settings
-from bot.decisions import ApprovalConfig, DecisionService
-from bot.domain.requests import Policy
-from bot.home import HomeService
+from bot.domain.decisions import Policy
 from bot.hub.client import HubClient
-from bot.identity import IdentityResolver
-from bot.linking import LinkingConfig, LinkingService
-from bot.metrics import Metrics
-from bot.notices import NoticeService, keep_undelivered
-from bot.service import ShareService
+from bot.ops.metrics import Metrics
 from bot.slack.messenger import KeepAliveWebClient, SlackMessenger, make_web_client
 from bot.store.db import make_engine
 from bot.store.decisions import Decisions

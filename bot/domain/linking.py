@@ -26,7 +26,7 @@ def new_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
-def digest(secret: str) -> str:
+def sha256_hex(secret: str) -> str:
     """How a secret is stored: its SHA-256, hex."""
     return hashlib.sha256(secret.encode()).hexdigest()
 

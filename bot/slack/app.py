@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.digest import from_runtime as digest_service
-from bot.handoff import LocalRunner
+from bot.app.digest import from_runtime as digest_service
 from bot.runtime import Runtime
 from bot.slack import listeners
 from bot.slack.messenger import without_session
+from bot.web.handoff import LocalRunner
 
 
 def create_bolt_app(
@@ -18,7 +18,7 @@ def create_bolt_app(
     lazy_runner: LocalRunner | None = None,
 ) -> AsyncApp:
     """The Bolt app. Each listener acks first and leaves its work to ``lazy_runner``
-    (:mod:`bot.handoff`; a task of this process by default)."""
+    (:mod:`bot.web.handoff`; a task of this process by default)."""
     settings = runtime.settings
     app = AsyncApp(
         client=without_session(runtime.messenger.client),

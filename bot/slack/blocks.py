@@ -22,10 +22,10 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.domain.access import AccessFlag
+from bot.domain.decisions import Decision, shorter_durations
 from bot.domain.digest import Item, Status
 from bot.domain.durations import format_duration
 from bot.domain.grants import Grant
-from bot.domain.requests import Decision, shorter_durations
 from bot.slack import texts
 
 ACCEPT_ACTION = "open_accept_link"

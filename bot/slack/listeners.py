@@ -5,7 +5,7 @@ answers Slack (a usage error or help for a bad command, an empty 200 otherwise),
 ``lazy`` function that does the work afterwards. The app runs with
 ``process_before_response=True``, so the acknowledgement goes out as soon as the ``ack``
 function returns; where the lazy part runs is the lazy listener runner's choice
-(:mod:`bot.handoff`): a task in this process, or the worker process.
+(:mod:`bot.web.handoff`): a task in this process, or the worker process.
 """
 
 from __future__ import annotations
@@ -21,15 +21,16 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltRequest, AsyncRespond
 from slack_bolt.response import BoltResponse
 
+from bot.app.decisions import DecisionService
+from bot.app.digest import DigestService
+from bot.app.linking import LinkingService
+from bot.app.sharing import ShareService
 from bot.clock import utcnow
-from bot.decisions import DecisionService
-from bot.digest import DigestService
 from bot.domain import commands
 from bot.domain.durations import format_duration
 from bot.errors import CommandError, SharebotError
-from bot.linking import LinkingService
-from bot.service import ShareService
-from bot.slack import blocks, home, texts
+from bot.slack import blocks, texts
+from bot.slack import home_view as home
 
 log = logging.getLogger(__name__)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from bot.domain.access import AccessFlag, FlagState, Kept
+from bot.domain.decisions import Decision, DecisionKind, DecisionState
 from bot.domain.digest import Item, OwnerCount, Reason, Status
 from bot.domain.durations import for_how_long, format_duration, is_until_revoked
 from bot.domain.grants import Grant
 from bot.domain.reconcile import ExternalShare
-from bot.domain.requests import Decision, DecisionKind, DecisionState
 
 USAGE = """*Share your JupyterHub server for a while*
 • `/share-server @alice 1h` share your default server with Alice for an hour

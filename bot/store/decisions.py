@@ -9,14 +9,14 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.domain.durations import from_seconds, to_seconds
-from bot.domain.grants import InvalidTransition
-from bot.domain.requests import (
+from bot.domain.decisions import (
     DECISION_TRANSITIONS,
     Decision,
     DecisionKind,
     DecisionState,
 )
+from bot.domain.durations import from_seconds, to_seconds
+from bot.domain.grants import InvalidTransition
 from bot.store.base import Store, record_audit
 from bot.store.models import DecisionMessage, DecisionRow, GrantRow
 

@@ -118,7 +118,7 @@ class GrantRow(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # When the invitation DM went out. NULL on an invited grant: an intent whose code or DM
-    # may not have happened (the process died); the sweep recovers it (bot.service).
+    # may not have happened (the process died); the sweep recovers it (bot.app.sharing).
     invite_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # When the owner and recipient were reminded of the coming end (long grants only).
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -165,7 +165,7 @@ class LinkFlow(Base):
 
 
 class DecisionRow(Base):
-    """An access request or a policy approval; see bot.domain.requests."""
+    """An access request or a policy approval; see bot.domain.decisions."""
 
     __tablename__ = "decisions"
     __table_args__ = (Index("ix_decisions_state", "state"),)

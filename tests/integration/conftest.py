@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import Engine
 
 from bot.clock import utcnow
+from bot.sandbox.fake_slack import FakeSlack
 from bot.store.db import ensure_schema, make_engine
 from bot.store.repository import Repository
-from bot.testing.fake_slack import FakeSlack
 from tests.support.app import BOT_TOKEN, RunningApp, app_env, start_app
 from tests.support.hub import RunningHub, start_test_hub
 

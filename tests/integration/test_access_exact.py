@@ -16,9 +16,10 @@ import pytest
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
-from bot.slack import blocks, home
+from bot.sandbox.fake_slack import FakeSlack
+from bot.slack import blocks
+from bot.slack import home_view as home
 from bot.store.models import GrantRow
-from bot.testing.fake_slack import FakeSlack
 from tests.support.app import RunningApp, block_action, run_cli, start_app
 from tests.support.fault_proxy import FaultProxy
 from tests.support.faults import poll

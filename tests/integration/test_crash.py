@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from bot.sandbox.fake_slack import FakeSlack
+from bot.sandbox.slack_client import RunningApp
 from bot.store.models import AuditEvent, GrantRow, OutboxRow
-from bot.testing.fake_slack import FakeSlack
-from bot.testing.slack_client import RunningApp
 from tests.integration.test_replicas import hub_requests
 from tests.support.faults import (
     command_until_killed,

@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from bot.demo import digest_available
-from bot.testing.hub import REPO_ROOT
+from bot.sandbox.demo import digest_available
+from bot.sandbox.hub import REPO_ROOT
 from tests.support import postgres
 
 pytestmark = [

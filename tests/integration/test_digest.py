@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
+from bot.sandbox.fake_slack import FakeSlack
 from bot.slack import blocks
 from bot.store.models import AuditEvent, DigestMessage, ExternalShare, GrantRow
-from bot.testing.fake_slack import FakeSlack
 from tests.support.app import BOT_TOKEN, RunningApp, block_action, run_cli, start_app
 from tests.support.hub import RunningHub
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from bot.testing.fake_slack import FakeSlack
+from bot.sandbox.fake_slack import FakeSlack
 from tests.support.app import RunningApp, start_app
 from tests.support.hub import RunningHub, free_port
 from tests.support.stories import grants, share

@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
-from bot.slack import blocks, home
+from bot.sandbox.fake_slack import FakeSlack
+from bot.slack import blocks
+from bot.slack import home_view as home
 from bot.store.models import AuditEvent, GrantRow
-from bot.testing.fake_slack import FakeSlack
 from tests.support.app import RunningApp, block_action, run_cli
 from tests.support.hub import RunningHub
 from tests.support.stories import accept_url_in, grants, share, share_users

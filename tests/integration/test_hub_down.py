@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from bot.testing.fake_slack import FakeSlack
-from bot.testing.slack_client import RunningApp
+from bot.sandbox.fake_slack import FakeSlack
+from bot.sandbox.slack_client import RunningApp
 from tests.integration.test_replicas import last_sweep
 from tests.support.faults import poll, start_normal
 from tests.support.hub import RunningHub

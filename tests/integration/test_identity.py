@@ -14,11 +14,11 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from bot.clock import utcnow
+from bot.sandbox.fake_slack import FakeSlack
 from bot.slack import blocks
 from bot.store.db import ensure_schema, make_engine
 from bot.store.models import AuditEvent, LinkFlow, UserLink
 from bot.store.repository import Repository
-from bot.testing.fake_slack import FakeSlack
 from tests.support.app import RunningApp, run_cli, start_app
 from tests.support.hub import RunningHub
 from tests.support.stories import accept_url_in, click, grants, share, share_users

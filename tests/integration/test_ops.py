@@ -13,7 +13,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.testing.fake_slack import DEFAULT_SCOPES, FakeSlack
+from bot.sandbox.fake_slack import DEFAULT_SCOPES, FakeSlack
 from tests.support.app import RunningApp, run_cli, start_app
 from tests.support.faults import poll
 from tests.support.hub import RunningHub

@@ -11,8 +11,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
+from bot.sandbox.fake_slack import FakeSlack
 from bot.store.models import OutboxRow
-from bot.testing.fake_slack import FakeSlack
 from tests.support.app import RunningApp
 from tests.support.faults import poll
 from tests.support.hub import RunningHub

@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from bot.sandbox.fake_slack import FakeSlack
+from bot.sandbox.slack_client import RunningApp, spawn_app, start_app, wait_healthy
 from bot.store.db import current_revision, head_revision, make_engine
 from bot.store.models import AuditEvent
-from bot.testing.fake_slack import FakeSlack
-from bot.testing.slack_client import RunningApp, spawn_app, start_app, wait_healthy
 from tests.support.hub import RunningHub
 from tests.support.stories import (
     accept_url_in,

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
+from bot.sandbox.fake_slack import FakeSlack
 from bot.slack import blocks
 from bot.store.models import DecisionRow
-from bot.testing.fake_slack import FakeSlack
 from tests.support.app import RunningApp, block_action, start_app, view_submission
 from tests.support.hub import RunningHub
 from tests.support.stories import (

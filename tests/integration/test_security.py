@@ -14,9 +14,10 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from bot.slack import blocks, home
+from bot.sandbox.fake_slack import FakeSlack
+from bot.slack import blocks
+from bot.slack import home_view as home
 from bot.store.models import AuditEvent
-from bot.testing.fake_slack import FakeSlack
 from tests.integration.test_home import accepted_share, click_home, home_button
 from tests.integration.test_requests import decisions
 from tests.support.app import BOT_TOKEN, SIGNING_SECRET, RunningApp, block_action, sign, start_app

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from bot.sandbox.fake_slack import FakeSlack
 from bot.store.models import AuditEvent
-from bot.testing.fake_slack import FakeSlack
 from tests.support.app import RunningApp
 from tests.support.hub import RunningHub
 from tests.support.stories import (

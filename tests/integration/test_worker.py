@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from bot.testing.fake_slack import FakeSlack
+from bot.sandbox.fake_slack import FakeSlack
 from tests.support.app import RunningApp, sign, start_app
 from tests.support.faults import poll
 from tests.support.hub import RunningHub

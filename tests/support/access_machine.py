@@ -39,23 +39,23 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from sqlalchemy import Engine
 
-from bot.digest import DigestConfig, DigestService, ReconcileReport
+from bot.app.digest import DigestConfig, DigestService, ReconcileReport
+from bot.app.identity import IdentityResolver
+from bot.app.notices import NoticeService
+from bot.app.sharing import ShareService
 from bot.domain.access import FlagState, grant_scopes
 from bot.domain.commands import Revoke, Share
 from bot.domain.digest import Schedule
 from bot.domain.grants import OPEN_STATES, Grant, GrantState
 from bot.errors import SharebotError
 from bot.hub.client import HubClient
-from bot.identity import IdentityResolver
-from bot.notices import NoticeService
-from bot.service import ShareService
+from bot.sandbox.fake_slack import FakeSlack
 from bot.slack.messenger import KeepAliveWebClient, SlackMessenger, make_web_client
 from bot.store.db import ensure_schema, make_engine
 from bot.store.digests import Digests
 from bot.store.flags import Flags
 from bot.store.outbox import Outbox
 from bot.store.repository import Repository
-from bot.testing.fake_slack import FakeSlack
 from tests.support.model_hub import HubWorld
 
 OWNER = "owner"

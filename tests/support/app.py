@@ -1,9 +1,9 @@
 """The signed-request client for ``sharebot serve`` now lives in the package (``sharebot demo``
-needs it at runtime): :mod:`bot.testing.slack_client`. Re-exported here for the tests."""
+needs it at runtime): :mod:`bot.sandbox.slack_client`. Re-exported here for the tests."""
 
 from __future__ import annotations
 
-from bot.testing.slack_client import (
+from bot.sandbox.slack_client import (
     BOT_TOKEN,
     SIGNING_SECRET,
     RunningApp,

@@ -12,8 +12,8 @@ from typing import TypeVar
 
 import httpx
 
-from bot.testing.hub import REPO_ROOT
-from bot.testing.slack_client import RunningApp, start_app
+from bot.sandbox.hub import REPO_ROOT
+from bot.sandbox.slack_client import RunningApp, start_app
 
 T = TypeVar("T")
 

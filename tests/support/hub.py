@@ -1,5 +1,5 @@
 """The real-JupyterHub harness now lives in the package (``sharebot demo`` needs it at
-runtime): :mod:`bot.testing.hub`. Re-exported here so test imports stay as they were.
+runtime): :mod:`bot.sandbox.hub`. Re-exported here so test imports stay as they were.
 
 Which JupyterHub the tests run is the tests' choice, not the product's:
 ``SHAREBOT_TEST_HUB_PYTHON`` names the Python of a virtualenv with another JupyterHub release
@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from bot.testing.hub import (
+from bot.sandbox.hub import (
     ADMIN_SERVICE_NAME,
     CHP_NAME,
     COOKIE_SECRET_HEX,

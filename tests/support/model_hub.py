@@ -47,7 +47,7 @@ from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bot.testing.hub import RunningHub
+from bot.sandbox.hub import RunningHub
 
 __all__ = [
     "SCOPE_NAMES",

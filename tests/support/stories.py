@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
+from bot.sandbox.fake_slack import FakeSlack
+from bot.sandbox.slack_client import RunningApp, block_action
 from bot.store.models import GrantRow
-from bot.testing.fake_slack import FakeSlack
-from bot.testing.slack_client import RunningApp, block_action
 from tests.support.hub import RunningHub
 
 

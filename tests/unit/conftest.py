@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.testing.fake_slack import FakeSlack
+from bot.sandbox.fake_slack import FakeSlack
 from tests.support.flaky_hub import FlakyHub
 
 

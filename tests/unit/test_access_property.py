@@ -11,7 +11,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from bot.testing.fake_slack import FakeSlack
+from bot.sandbox.fake_slack import FakeSlack
 from tests.support.access_machine import (
     BOT_TOKEN,
     OWNER,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.testing.fake_slack import FakeSlack
+from bot.sandbox.fake_slack import FakeSlack
 from tests.support.access_machine import (
     BOT_TOKEN,
     OWNER,

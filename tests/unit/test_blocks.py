@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.domain.decisions import Decision, DecisionKind, DecisionState
 from bot.domain.grants import GrantState
-from bot.domain.requests import Decision, DecisionKind, DecisionState
 from bot.slack import blocks
 from tests.support.factories import NOW, make_grant
 

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from bot import cli, demo
+from bot import cli
+from bot.sandbox import demo
+from bot.sandbox import hub as hub_harness
 from bot.slack import blocks
-from bot.testing import hub as hub_harness
 
 
 def test_slack_text_escapes_demo_people_only() -> None:

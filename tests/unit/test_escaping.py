@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.domain.requests import DecisionKind, DecisionState
+from bot.domain.decisions import DecisionKind, DecisionState
 from bot.slack import blocks, texts
 from tests.support.factories import make_grant
 from tests.unit.test_blocks import decision

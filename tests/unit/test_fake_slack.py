@@ -1,4 +1,4 @@
-"""Tests of bot.testing.fake_slack, driven by the real slack_sdk clients over HTTP."""
+"""Tests of bot.sandbox.fake_slack, driven by the real slack_sdk clients over HTTP."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.testing.fake_slack import Call, FakeSlack, message_text
+from bot.sandbox.fake_slack import Call, FakeSlack, message_text
 
 TOKEN = "xoxb-test"
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from bot.handoff import HandoffRunner, LocalRunner, strip_lazy, to_bolt_request, to_payload
+from bot.web.handoff import HandoffRunner, LocalRunner, strip_lazy, to_bolt_request, to_payload
 
 BODY = "command=%2Fshare-server&text=%3C%40UALICE%3E+1h&user_id=UOWNER"
 

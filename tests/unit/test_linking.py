@@ -5,7 +5,7 @@ import hashlib
 
 import pytest
 
-from bot.domain.linking import digest, hub_user_from_slack_profile, new_secret, pkce_challenge
+from bot.domain.linking import hub_user_from_slack_profile, new_secret, pkce_challenge, sha256_hex
 
 FULL_MEMBER = {
     "id": "U1",
@@ -69,4 +69,4 @@ def test_pkce_s256_matches_rfc7636_example() -> None:
 def test_secrets_are_random_and_stored_hashed() -> None:
     a, b = new_secret(), new_secret()
     assert a != b and len(a) >= 43
-    assert digest(a) != a and len(digest(a)) == 64
+    assert sha256_hex(a) != a and len(sha256_hex(a)) == 64

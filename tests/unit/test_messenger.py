@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.sandbox.fake_slack import FakeSlack
 from bot.slack.messenger import make_web_client
-from bot.testing.fake_slack import FakeSlack
 
 TOKEN = "xoxb-test"
 

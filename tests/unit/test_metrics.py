@@ -14,11 +14,11 @@ from sqlalchemy import Engine
 from bot.domain.grants import EndReason, GrantState
 from bot.errors import HubAuthError, HubNotFound, HubUnavailable, SlackDeliveryError
 from bot.hub.client import HubClient, endpoint_template
-from bot.metrics import Metrics
+from bot.ops.metrics import Metrics
+from bot.sandbox.fake_slack import FakeSlack
 from bot.slack.messenger import SlackMessenger, make_web_client
 from bot.store.db import ensure_schema, make_engine
 from bot.store.repository import NewGrant, Repository
-from bot.testing.fake_slack import FakeSlack
 from tests.support import factories
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from bot.app.notices import NoticeService, keep_undelivered
 from bot.domain.outbox import (
     GIVE_UP_AFTER,
     NoticeState,
@@ -21,13 +22,12 @@ from bot.domain.outbox import (
     retry_delay,
 )
 from bot.errors import SlackDeliveryError
-from bot.metrics import Metrics
-from bot.notices import NoticeService, keep_undelivered
+from bot.ops.metrics import Metrics
+from bot.sandbox.fake_slack import FakeSlack
 from bot.slack.messenger import SlackMessenger, make_web_client
 from bot.store.db import ensure_schema, make_engine
 from bot.store.models import AuditEvent
 from bot.store.outbox import Notice, Outbox
-from bot.testing.fake_slack import FakeSlack
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 SECRET_TEXT = "alice accepted your share (secret-ish text)"

@@ -10,19 +10,19 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
+from bot.app.identity import IdentityResolver
+from bot.app.notices import NoticeService
+from bot.app.sharing import ShareService
 from bot.domain.commands import Share
 from bot.domain.grants import Grant, GrantState, orphan_codes
 from bot.domain.outbox import next_attempt
 from bot.hub.client import HubClient
-from bot.identity import IdentityResolver
-from bot.metrics import Metrics
-from bot.notices import NoticeService
-from bot.service import ShareService
+from bot.ops.metrics import Metrics
+from bot.sandbox.fake_slack import FakeSlack
 from bot.slack.messenger import SlackMessenger, make_web_client
 from bot.store.db import ensure_schema, make_engine
 from bot.store.outbox import Outbox, OutgoingNotice
 from bot.store.repository import Repository
-from bot.testing.fake_slack import FakeSlack
 from tests.support.factories import new_grant
 from tests.support.flaky_hub import FlakyHub
 

@@ -13,8 +13,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.decisions import ApprovalConfig, DecisionService
+from bot.app.decisions import ApprovalConfig, DecisionService
+from bot.app.home import HomeService
+from bot.app.identity import IdentityResolver
+from bot.app.sharing import ShareService
 from bot.domain.commands import Share
+from bot.domain.decisions import DecisionKind, Policy
 from bot.domain.grants import (
     EndReason,
     Grant,
@@ -22,17 +26,13 @@ from bot.domain.grants import (
     length_after_extension,
     reminder_due,
 )
-from bot.domain.requests import DecisionKind, Policy
-from bot.home import HomeService
 from bot.hub.client import HubClient
-from bot.identity import IdentityResolver
-from bot.service import ShareService
+from bot.sandbox.fake_slack import FakeSlack
 from bot.slack import blocks
 from bot.slack.messenger import SlackMessenger, make_web_client
 from bot.store.db import ensure_schema, make_engine
 from bot.store.decisions import Decisions
 from bot.store.repository import Repository
-from bot.testing.fake_slack import FakeSlack
 from tests.support.factories import NOW, make_grant
 from tests.support.flaky_hub import FlakyHub
 

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import pytest
 
+from bot.domain.decisions import Decision, DecisionKind, DecisionState
 from bot.domain.grants import Grant, GrantState
-from bot.domain.requests import Decision, DecisionKind, DecisionState
+from bot.sandbox.render import SECRET_LINK, plain, redact, render_message
 from bot.slack import blocks, texts
-from bot.testing.render import SECRET_LINK, plain, redact, render_message
 from tests.support.factories import NOW, make_grant
 
 NAMES = {"UOWNER": "owner", "UALICE": "alice", "UBOB": "bob"}

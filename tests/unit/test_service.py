@@ -9,19 +9,19 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.digest import DigestConfig, DigestService
+from bot.app.digest import DigestConfig, DigestService
+from bot.app.identity import IdentityResolver
+from bot.app.sharing import ShareService
 from bot.domain.commands import Revoke, Share
 from bot.domain.digest import Schedule
 from bot.domain.grants import EndReason, GrantState
 from bot.errors import HubUnavailable
 from bot.hub.client import HubClient
-from bot.identity import IdentityResolver
-from bot.service import ShareService
+from bot.sandbox.fake_slack import FakeSlack
 from bot.slack.messenger import SlackMessenger, make_web_client
 from bot.store.db import ensure_schema, make_engine
 from bot.store.digests import Digests
 from bot.store.repository import Repository
-from bot.testing.fake_slack import FakeSlack
 from tests.support.flaky_hub import FlakyHub
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from bot.domain.commands import Request, Share, parse_command
+from bot.domain.decisions import DecisionKind, DecisionState, Policy, shorter_durations
 from bot.domain.durations import (
     UNTIL_REVOKED,
     for_how_long,
@@ -18,7 +19,6 @@ from bot.domain.durations import (
     to_seconds,
 )
 from bot.domain.grants import GrantState, deadline_after_acceptance
-from bot.domain.requests import DecisionKind, DecisionState, Policy, shorter_durations
 from bot.errors import CommandError
 from bot.store.db import ensure_schema, make_engine
 from bot.store.decisions import Decisions

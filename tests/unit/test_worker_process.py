@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.errors import WorkerError
-from bot.worker import WorkerProcess
+from bot.web.worker import WorkerProcess
 
 
 def test_a_worker_that_exits_at_start_up_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,6 +22,8 @@ from datetime import datetime, timedelta
 from typing import Any, ParamSpec, Protocol, TypeVar
 
 from bot.aio import bounded
+from bot.app.identity import IdentityResolver
+from bot.app.notices import NoticeService
 from bot.clock import utcnow
 from bot.domain import commands
 from bot.domain.access import (
@@ -68,8 +70,6 @@ from bot.errors import (
     SlackDeliveryError,
 )
 from bot.hub.client import HubClient, ShareCodeInfo
-from bot.identity import IdentityResolver
-from bot.notices import NoticeService
 from bot.slack import blocks, texts
 from bot.slack.messenger import SlackMessenger
 from bot.store.flags import Flags
@@ -112,7 +112,7 @@ class SweepReport:
 
 
 class HomeRefresher(Protocol):
-    """Republishes the App Home tab of the people a change concerns (bot.home)."""
+    """Republishes the App Home tab of the people a change concerns (bot.app.home)."""
 
     async def refresh(self, *slack_ids: str) -> None: ...
 

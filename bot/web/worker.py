@@ -2,7 +2,7 @@
 
 ``sharebot serve`` starts it as a child (:class:`WorkerProcess`) and talks to it over a
 Unix socket in a private directory (mode 0700: only our own user can connect). The web
-process acknowledges Slack and hands each request's work over (:mod:`bot.handoff`); the
+process acknowledges Slack and hands each request's work over (:mod:`bot.web.handoff`); the
 worker runs it, and the sweep and digest jobs, on its own CPU time. Why: on a small machine
 the work of a busy minute (database writes, hub and Slack calls, Home tabs) kept the acks
 waiting for the interpreter; see the README's "Performance".
@@ -33,12 +33,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.aio import KeptTasks, cancel_all
+from bot.app.jobs import start_jobs
 from bot.errors import WorkerError
-from bot.handoff import to_bolt_request
-from bot.jobs import start_jobs
-from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from bot.ops.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.runtime import Runtime
 from bot.slack.app import create_bolt_app
+from bot.web.handoff import to_bolt_request
 
 log = logging.getLogger(__name__)
 

@@ -44,7 +44,7 @@ Payloads are not validated against Slack's block kit schema.
 Tokens are never recorded, printed or logged: the ``token`` parameter is dropped from the
 recorded parameters and the HTTP server's request log is disabled.
 
-Run ``python -m bot.testing.fake_slack --port 8099 --token xoxb-test`` to serve it in the
+Run ``python -m bot.sandbox.fake_slack --port 8099 --token xoxb-test`` to serve it in the
 foreground, printing one line per call, until Ctrl-C.
 """
 
@@ -998,7 +998,7 @@ def _parse_user(spec: str) -> tuple[str, str | None, str | None]:
 def main(argv: list[str] | None = None) -> int:
     """Serve a FakeSlack in the foreground, printing one line per call, until Ctrl-C."""
     parser = argparse.ArgumentParser(
-        prog="python -m bot.testing.fake_slack", description=main.__doc__
+        prog="python -m bot.sandbox.fake_slack", description=main.__doc__
     )
     parser.add_argument("--port", type=int, default=8099, help="port on 127.0.0.1 (0 = any)")
     parser.add_argument(

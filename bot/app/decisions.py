@@ -11,18 +11,18 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.app.sharing import HomeRefresher, ShareService
 from bot.domain import commands
 from bot.domain.access import MANAGE
-from bot.domain.grants import Grant, GrantState, length_after_extension
-from bot.domain.requests import (
+from bot.domain.decisions import (
     Decision,
     DecisionKind,
     DecisionState,
     Policy,
     is_overdue,
 )
+from bot.domain.grants import Grant, GrantState, length_after_extension
 from bot.errors import SharebotError, ShareRefused, SlackDeliveryError
-from bot.service import HomeRefresher, ShareService
 from bot.slack import blocks, texts
 from bot.slack.messenger import SlackMessenger
 from bot.store.decisions import Decisions

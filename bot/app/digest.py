@@ -29,6 +29,7 @@ from typing import ParamSpec, TypeVar
 from slack_sdk.models.blocks import Block
 
 from bot.aio import bounded
+from bot.app.sharing import ShareService
 from bot.domain.digest import (
     Item,
     ItemKind,
@@ -48,7 +49,6 @@ from bot.domain.reconcile import ExternalShare, HubShare, ShareKind, plan
 from bot.errors import HubError, SlackDeliveryError
 from bot.hub.client import HubClient
 from bot.runtime import Runtime
-from bot.service import ShareService
 from bot.slack import blocks, texts
 from bot.slack.messenger import SlackMessenger
 from bot.store.digests import ADMIN, OWNER, Digests, Message

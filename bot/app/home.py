@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from bot.domain.grants import OPEN_STATES, Grant
 from bot.errors import SlackDeliveryError
-from bot.slack.home import MAX_BLOCKS, HomeData, home_view
+from bot.slack.home_view import MAX_BLOCKS, HomeData, home_view
 from bot.slack.messenger import SlackMessenger
 from bot.store.decisions import Decisions
 from bot.store.repository import Repository

@@ -14,19 +14,19 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from bot import pages
 from bot.aio import cancel_all
+from bot.app.jobs import start_jobs
+from bot.app.linking import COOKIE, LinkingService, LinkPageError
 from bot.clock import utcnow
 from bot.errors import SharebotError
-from bot.handoff import HandoffRunner, LocalRunner, strip_lazy
-from bot.jobs import start_jobs
-from bot.linking import COOKIE, LinkingService, LinkPageError
-from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.ops.check import warn_over_broad_token
+from bot.ops.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.runtime import Runtime
 from bot.slack.app import create_bolt_app
 from bot.store.db import check_schema
-from bot.worker import DRAIN_SECONDS, WorkerProcess
+from bot.web import pages
+from bot.web.handoff import HandoffRunner, LocalRunner, strip_lazy
+from bot.web.worker import DRAIN_SECONDS, WorkerProcess
 
 log = logging.getLogger(__name__)
 

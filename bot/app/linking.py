@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlencode, urlsplit
 
-from bot.domain.linking import LINK_TTL, FlowStep, digest, new_secret, pkce_challenge
+from bot.domain.linking import LINK_TTL, FlowStep, new_secret, pkce_challenge, sha256_hex
 from bot.errors import HubError, SharebotError
 from bot.hub.client import HubClient
 from bot.slack import texts
@@ -90,7 +90,7 @@ class LinkingService:
             return texts.linking_not_configured()
         nonce = new_secret()
         await asyncio.to_thread(
-            self.flows.issue, slack_user_id, digest(nonce), now=now, ttl=self.config.ttl
+            self.flows.issue, slack_user_id, sha256_hex(nonce), now=now, ttl=self.config.ttl
         )
         return texts.link_offer(f"{self.config.public_base}link/{nonce}")
 
@@ -108,7 +108,7 @@ class LinkingService:
 
     async def start(self, nonce: str, now: datetime) -> tuple[str, str]:
         """Open the one-time link: returns (hub authorize URL, browser cookie value)."""
-        flow = await asyncio.to_thread(self.flows.by_nonce, digest(nonce))
+        flow = await asyncio.to_thread(self.flows.by_nonce, sha256_hex(nonce))
         if flow is None:
             raise LinkPageError(404, "Unknown link", texts.PAGE_UNKNOWN_LINK)
         self._check_usable(flow, FlowStep.ISSUED, now)
@@ -118,8 +118,8 @@ class LinkingService:
             flow,
             FlowStep.AUTHORIZING,
             now=now,
-            state_hash=digest(state),
-            browser_hash=digest(browser),
+            state_hash=sha256_hex(state),
+            browser_hash=sha256_hex(browser),
             code_verifier=verifier,
         )
         if not won:
@@ -148,7 +148,7 @@ class LinkingService:
     ) -> Confirmation:
         if not state:
             raise LinkPageError(400, "Missing state", texts.PAGE_STATE_MISMATCH)
-        flow = await asyncio.to_thread(self.flows.by_state, digest(state))
+        flow = await asyncio.to_thread(self.flows.by_state, sha256_hex(state))
         if flow is None:
             raise LinkPageError(400, "State mismatch", texts.PAGE_STATE_MISMATCH)
         self._check_browser(flow, browser)
@@ -179,7 +179,7 @@ class LinkingService:
             FlowStep.CONFIRMING,
             now=now,
             hub_user=hub_user,
-            csrf_hash=digest(csrf),
+            csrf_hash=sha256_hex(csrf),
             code_verifier=None,
         )
         if not won:
@@ -202,7 +202,7 @@ class LinkingService:
         if (
             not csrf
             or flow.csrf_hash is None
-            or not hmac.compare_digest(digest(csrf), flow.csrf_hash)
+            or not hmac.compare_digest(sha256_hex(csrf), flow.csrf_hash)
         ):
             raise LinkPageError(403, "Request not verified", texts.PAGE_CSRF)
         self._check_usable(flow, FlowStep.CONFIRMING, now)
@@ -236,6 +236,6 @@ class LinkingService:
         if (
             not browser
             or flow.browser_hash is None
-            or not hmac.compare_digest(digest(browser), flow.browser_hash)
+            or not hmac.compare_digest(sha256_hex(browser), flow.browser_hash)
         ):
             raise LinkPageError(400, "Different browser", texts.PAGE_OTHER_BROWSER)

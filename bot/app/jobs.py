@@ -7,11 +7,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
+from bot.app.digest import DigestReport, DigestService
+from bot.app.digest import from_runtime as digest_service
+from bot.app.sharing import SweepReport
 from bot.clock import utcnow
-from bot.digest import DigestReport, DigestService
-from bot.digest import from_runtime as digest_service
 from bot.runtime import Runtime
-from bot.service import SweepReport
 
 log = logging.getLogger(__name__)
 

@@ -1,11 +1,11 @@
 """``sharebot demo``: the whole product on one machine, in well under a minute, no accounts.
 
 Starts a throwaway JupyterHub (with configurable-http-proxy, users owner/alice/bob; see
-:mod:`bot.testing.hub`), the Slack stand-in (:mod:`bot.testing.fake_slack`) and
+:mod:`bot.sandbox.hub`), the Slack stand-in (:mod:`bot.sandbox.fake_slack`) and
 ``sharebot serve`` (a subprocess with an SQLite database), all in a temporary directory and on
 free ports. Then it plays a story by sending signed requests as Slack would
-(:mod:`bot.testing.slack_client`) and logging in to the hub as the people would, and prints
-the conversation as they would see it (:mod:`bot.testing.render`), with a check after each
+(:mod:`bot.sandbox.slack_client`) and logging in to the hub as the people would, and prints
+the conversation as they would see it (:mod:`bot.sandbox.render`), with a check after each
 step that the hub agrees. Everything is stopped and removed on exit, error or Ctrl-C.
 
 Accept links and share codes are never printed: people only see them behind a button.
@@ -35,14 +35,10 @@ from sqlalchemy.orm import Session
 
 from bot.clock import utcnow
 from bot.errors import SharebotError
-from bot.slack import blocks
-from bot.store.db import ensure_schema, make_engine
-from bot.store.models import ExternalShare, GrantRow
-from bot.store.repository import Repository
-from bot.testing.fake_slack import Call, FakeSlack, message_text
-from bot.testing.hub import ProxyNotFound, RunningHub, find_chp, start_hub
-from bot.testing.render import redact, render_message
-from bot.testing.slack_client import (
+from bot.sandbox.fake_slack import Call, FakeSlack, message_text
+from bot.sandbox.hub import ProxyNotFound, RunningHub, find_chp, start_hub
+from bot.sandbox.render import redact, render_message
+from bot.sandbox.slack_client import (
     BOT_TOKEN,
     RunningApp,
     app_env,
@@ -50,6 +46,10 @@ from bot.testing.slack_client import (
     run_cli,
     start_app,
 )
+from bot.slack import blocks
+from bot.store.db import ensure_schema, make_engine
+from bot.store.models import ExternalShare, GrantRow
+from bot.store.repository import Repository
 
 #: How long one step may wait for sharebot or the hub before the demo gives up.
 STEP_TIMEOUT = 30.0

@@ -25,8 +25,8 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.domain.decisions import Decision
 from bot.domain.grants import Grant, GrantState
-from bot.domain.requests import Decision
 from bot.slack import blocks, texts
 
 MAX_BLOCKS = 100  # Slack's limit for a Home tab view

@@ -25,9 +25,9 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.domain.decisions import DecisionState
 from bot.domain.grants import GrantState
 from bot.domain.outbox import NoticeState
-from bot.domain.requests import DecisionState
 from bot.errors import HubAuthError, HubError, HubNotFound, HubUnavailable
 from bot.store.models import DecisionRow, GrantRow, OutboxRow
 

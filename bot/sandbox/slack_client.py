@@ -2,7 +2,7 @@
 
 Used by the integration tests (``tests/support/app.py`` re-exports this module) and by
 ``sharebot demo``. The token and signing secret below are fixed, test-only values: they only
-ever meet the fake Slack API (:mod:`bot.testing.fake_slack`), never real Slack.
+ever meet the fake Slack API (:mod:`bot.sandbox.fake_slack`), never real Slack.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 import httpx
 from slack_sdk.signature import SignatureVerifier
 
-from bot.testing.hub import RunningHub, die_with_parent, free_port
+from bot.sandbox.hub import RunningHub, die_with_parent, free_port
 
 BOT_TOKEN = "xoxb-test"
 SIGNING_SECRET = "test-signing-secret-0123456789abcdef"

@@ -1,1 +1,0 @@
-"""Test support code for sharebot (fakes of external services; not used in production)."""

@@ -36,7 +36,7 @@ from bot.sandbox.hub import RunningHub, start_hub
 from bot.sandbox.slack_client import BOT_TOKEN, RunningApp, app_env
 from bot.store.db import ensure_schema, make_engine
 from bot.store.models import GrantRow, OutboxRow
-from bot.store.repository import Repository
+from bot.store.grants import Grants
 from tests.support.faults import (
     command_until_killed,
     poll,
@@ -191,7 +191,7 @@ class Bench:
         )
         self.crash(figures, "bot.slack.messenger:SlackMessenger.dm", before=True, setup=invite)
         self.crash(
-            figures, "bot.store.repository:Repository.transition", before=False, setup=accepted
+            figures, "bot.store.grants:Grants.transition", before=False, setup=accepted
         )
         self.crash(figures, "bot.hub.client:HubClient.revoke_share", before=False, setup=revoked)
 

@@ -35,7 +35,7 @@ from bot.sandbox.fake_slack import FakeSlack
 from bot.slack import blocks
 from bot.store.db import ensure_schema, make_engine
 from bot.store.models import GrantRow
-from bot.store.repository import Repository
+from bot.store.grants import Grants
 from tests.support.app import BOT_TOKEN, app_env, block_action, sign, start_app
 from tests.support.forged import FORGERIES, share_command
 from tests.support.hub import RunningHub, start_hub

@@ -53,7 +53,7 @@ from bot.sandbox.hub import RunningHub, start_hub
 from bot.sandbox.slack_client import BOT_TOKEN, RunningApp, app_env, run_cli, sign, start_app
 from bot.store.db import ensure_schema, make_engine
 from bot.store.models import ExternalShare, GrantRow
-from bot.store.repository import NewGrant, Repository
+from bot.store.grants import NewGrant, Grants
 
 OWNER_SLACK = "UOWNER"
 

@@ -23,7 +23,8 @@ from bot.config import (
 from bot.errors import SchemaError, SharebotError
 from bot.hub.client import HubClient
 from bot.store.db import check_schema, ensure_schema, head_revision, make_engine, migrate
-from bot.store.repository import Repository
+from bot.store.audit import AuditLog
+from bot.store.links import Links
 
 log = logging.getLogger("sharebot")
 
@@ -248,7 +249,7 @@ def cmd_link(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    previous = Repository(engine).link(
+    previous = Links(engine).link(
         args.slack_user_id, args.hub_username, method="admin", by="cli", now=utcnow()
     )
     replaced = f" (was {previous.hub_user})" if previous else ""
@@ -258,7 +259,7 @@ def cmd_link(args: argparse.Namespace) -> int:
 
 def cmd_unlink(args: argparse.Namespace) -> int:
     engine = _ready_engine(database_url_from_env())
-    previous = Repository(engine).unlink(args.slack_user_id, by="cli", now=utcnow())
+    previous = Links(engine).unlink(args.slack_user_id, by="cli", now=utcnow())
     if previous is None:
         print(f"Slack user {args.slack_user_id} was not linked")
         return 1
@@ -267,7 +268,6 @@ def cmd_unlink(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(_args: argparse.Namespace) -> int:
-    from bot.app.jobs import sweep_once
     from bot.runtime import build
 
     settings = _settings()
@@ -276,7 +276,7 @@ def cmd_sweep(_args: argparse.Namespace) -> int:
     async def once() -> None:
         runtime = build(settings, engine)
         try:
-            report = await sweep_once(runtime, utcnow)
+            report = await runtime.jobs.sweep_once()
             print(
                 f"sweep: {report.accepted} accepted, {report.lapsed} lapsed, "
                 f"{report.ended} ended, {report.failures} failures, "
@@ -306,7 +306,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         raise SchemaError(
             f"{err}. Check SHAREBOT_DATABASE_URL, or run `sharebot migrate` first."
         ) from None
-    events = Repository(engine).audit_log(since=since, until=until)
+    events = AuditLog(engine).audit_log(since=since, until=until)
     engine.dispose()
     audit.write(events, args.format, sys.stdout)
     return 0
@@ -327,7 +327,6 @@ def cmd_check(_args: argparse.Namespace) -> int:
 
 
 def cmd_digest(args: argparse.Namespace) -> int:
-    from bot.app.digest import from_runtime
     from bot.runtime import build
 
     settings = _settings()
@@ -336,9 +335,9 @@ def cmd_digest(args: argparse.Namespace) -> int:
     async def once() -> int:
         runtime = build(settings, engine)
         try:
-            digest = from_runtime(runtime)
+            digest = runtime.digest
             if args.reconcile_only:
-                found = await digest.reconcile(utcnow())
+                found = await runtime.reconciler.reconcile(utcnow())
                 print(
                     f"reconciliation: {found.owners} owners, {found.revoked_in_hub} grants "
                     f"revoked in the hub, {found.external_new} external shares found, "

@@ -1,44 +1,69 @@
-"""Wiring: build every long-lived object once from Settings, and close them together."""
+"""Wiring, the only place services are built: every long-lived object once from Settings
+(cosmic-python's bootstrap), closed together."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from sqlalchemy import Engine
 
+from bot.app.codes import Codes
 from bot.app.decisions import ApprovalConfig, DecisionService
+from bot.app.digest import DigestConfig, DigestService
+from bot.app.endings import Endings
+from bot.app.flags import FlagService
 from bot.app.home import HomeService
 from bot.app.identity import IdentityResolver
+from bot.app.jobs import Jobs
 from bot.app.linking import LinkingConfig, LinkingService
 from bot.app.notices import NoticeService, keep_undelivered
-from bot.app.sharing import ShareService
+from bot.app.reconcile import Reconciler
+from bot.app.recovery import Recovery
+from bot.app.sharing import Sharing
+from bot.app.sweep import Sweep
+from bot.clock import utcnow
 from bot.config import Settings
 from bot.domain.decisions import Policy
+from bot.domain.digest import StaleRules
 from bot.hub.client import HubClient
 from bot.ops.metrics import Metrics
 from bot.slack.messenger import KeepAliveWebClient, SlackMessenger, make_web_client
+from bot.slack.port import SlackSay
+from bot.store.audit import AuditLog
 from bot.store.db import make_engine
 from bot.store.decisions import Decisions
+from bot.store.digests import Digests
 from bot.store.flags import Flags
+from bot.store.grants import Grants
 from bot.store.link_flows import LinkFlows
+from bot.store.links import Links
 from bot.store.outbox import Outbox
-from bot.store.repository import Repository
 
 
 @dataclass
 class Runtime:
     settings: Settings
     engine: Engine
-    repo: Repository
     hub: HubClient
-    messenger: SlackMessenger
-    service: ShareService
-    linking: LinkingService
-    decisions: DecisionService
+    messenger: SlackMessenger  # the raw Slack client (Bolt's, the listeners')
+    say: SlackSay  # the use cases' port
+    grants: Grants
+    links: Links
+    audit: AuditLog
     metrics: Metrics
     notices: NoticeService
+    home: HomeService
+    sharing: Sharing
+    flags: FlagService
+    sweep: Sweep
+    decisions: DecisionService
+    digest: DigestService
+    reconciler: Reconciler
+    linking: LinkingService
+    jobs: Jobs
 
     async def aclose(self) -> None:
         await self.hub.aclose()
@@ -47,55 +72,126 @@ class Runtime:
         self.engine.dispose()
 
 
-def build(settings: Settings, engine: Engine | None = None) -> Runtime:
+def build(
+    settings: Settings,
+    engine: Engine | None = None,
+    *,
+    hub: HubClient | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> Runtime:
+    """Everything, once. ``engine``, ``hub`` and ``clock`` replace what the settings would
+    make (the sandbox and the tests put a scripted hub or a moved clock in)."""
     engine = engine or make_engine(settings.database_url)
     metrics = Metrics(engine)
-    repo = Repository(engine, on_audit=metrics.audited)
-    hub = HubClient(
+    audited = metrics.audited  # every store counts what it audits, once committed
+    grants = Grants(engine, on_audit=audited)
+    links = Links(engine, on_audit=audited)
+    audit = AuditLog(engine, on_audit=audited)
+    flag_store = Flags(engine, on_audit=audited)
+    outbox = Outbox(engine, on_audit=audited)
+    decision_store = Decisions(engine, on_audit=audited)
+    digests = Digests(engine, on_audit=audited)
+    hub = hub or HubClient(
         settings.hub_api_base,
         settings.jupyterhub_api_token.get_secret_value(),
         observer=metrics.hub_call,
     )
-    outbox = Outbox(engine)
-    claim_ttl = timedelta(seconds=settings.claim_ttl)
     messenger = SlackMessenger(
         make_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_base),
         on_failure=metrics.slack_failed,
         on_undelivered=keep_undelivered(outbox),
     )
-    identities = IdentityResolver(
-        repo=repo,
-        hub=hub,
-        messenger=messenger,
-        email_mapping=settings.email_mapping,
-        email_domains=settings.email_domains,
-    )
+    say = SlackSay(messenger)
+    claim_ttl = timedelta(seconds=settings.claim_ttl)
     notices = NoticeService(
         outbox,
-        messenger,
+        say,
         lease=claim_ttl,
         admin_channel=settings.admin_channel,
         on_given_up=metrics.notice_given_up,
     )
-    decision_store = Decisions(engine)
     home = HomeService(
-        repo=repo, decisions=decision_store, messenger=messenger, approvers=settings.approvers
+        grants=grants,
+        links=links,
+        decisions=decision_store,
+        say=say,
+        approvers=settings.approvers,
     )
-    service = ShareService(
+    admins = frozenset(settings.admins)
+    endings = Endings(
         hub=hub,
-        repo=repo,
-        messenger=messenger,
-        identities=identities,
+        grants=grants,
+        audit=audit,
+        say=say,
+        notices=notices,
+        home=home,
+        clock=clock,
+        claim_ttl=claim_ttl,
+    )
+    flags = FlagService(endings=endings, flags=flag_store, links=links, admins=admins)
+    codes = Codes(endings=endings, flags=flags)
+    sharing = Sharing(
+        endings=endings,
+        codes=codes,
+        links=links,
+        flags=flag_store,
+        identities=IdentityResolver(
+            links=links,
+            hub=hub,
+            say=say,
+            email_mapping=settings.email_mapping,
+            email_domains=settings.email_domains,
+        ),
         public_url=settings.hub_public_origin,
         invite_ttl=settings.invite_ttl,
-        home=home,
+        admins=admins,
+    )
+    sweep = Sweep(
+        endings=endings,
+        codes=codes,
+        flags=flags,
+        recovery=Recovery(endings=endings, sharing=sharing, audit=audit),
         remind_before=settings.remind_before,
         remind_min_duration=settings.remind_min_duration,
-        notices=notices,
-        claim_ttl=claim_ttl,
-        admins=frozenset(settings.admins),
         concurrency=settings.sweep_concurrency,
-        flags=Flags(engine),
+    )
+    decisions = DecisionService(
+        sharing=sharing,
+        decisions=decision_store,
+        grants=grants,
+        links=links,
+        say=say,
+        config=ApprovalConfig(
+            policy=Policy(approval_above=settings.approval_above),
+            approvers=settings.approvers,
+            channel=settings.approval_channel,
+            ttl=settings.request_ttl,
+            max_duration=settings.max_duration,
+        ),
+        home=home,
+    )
+    reconciler = Reconciler(
+        hub=hub,
+        grants=grants,
+        digests=digests,
+        interval=settings.reconcile_interval,
+        concurrency=settings.sweep_concurrency,
+    )
+    digest = DigestService(
+        hub=hub,
+        grants=grants,
+        links=links,
+        digests=digests,
+        reconciler=reconciler,
+        sharing=sharing,
+        say=say,
+        config=DigestConfig(
+            schedule=settings.digest_schedule,
+            rules=StaleRules(stale_after=settings.stale_after, inactivity=settings.stale_inactive),
+            snooze=settings.snooze,
+            admin_channel=settings.admin_channel,
+            concurrency=settings.sweep_concurrency,
+        ),
     )
     linking = LinkingService(
         config=LinkingConfig(
@@ -106,31 +202,38 @@ def build(settings: Settings, engine: Engine | None = None) -> Runtime:
             redirect_uri=settings.oauth_redirect_uri,
         ),
         hub=hub,
-        repo=repo,
-        flows=LinkFlows(engine),
-        messenger=messenger,
+        links=links,
+        flows=LinkFlows(engine, on_audit=audited),
+        say=say,
     )
-    decisions = DecisionService(
-        shares=service,
-        decisions=decision_store,
-        messenger=messenger,
-        config=ApprovalConfig(
-            policy=Policy(approval_above=settings.approval_above),
-            approvers=settings.approvers,
-            channel=settings.approval_channel,
-            ttl=settings.request_ttl,
-            max_duration=settings.max_duration,
-        ),
+    jobs = Jobs(
+        sweep=sweep,
+        decisions=decisions,
+        notices=notices,
+        digest=digest,
+        reconciler=reconciler,
+        interval=settings.sweep_interval,
+        on_success=metrics.job_succeeded,
+        clock=clock,
     )
     return Runtime(
-        settings,
-        engine,
-        repo,
-        hub,
-        messenger,
-        service,
-        linking,
-        decisions,
+        settings=settings,
+        engine=engine,
+        hub=hub,
+        messenger=messenger,
+        say=say,
+        grants=grants,
+        links=links,
+        audit=audit,
         metrics=metrics,
         notices=notices,
+        home=home,
+        sharing=sharing,
+        flags=flags,
+        sweep=sweep,
+        decisions=decisions,
+        digest=digest,
+        reconciler=reconciler,
+        linking=linking,
+        jobs=jobs,
     )

@@ -1,31 +1,47 @@
 """Use cases of requests and approvals: open, approve, deny, cancel, expire.
 
 Each decision is a guarded state change in the database (one click wins); after it, every
-posted copy of the message is updated and the people concerned are told.
+posted copy of the message is updated and the people concerned are told. Nobody decides a
+grant that gives them access (:meth:`bot.domain.decisions.Decision.who_decides`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.app.sharing import HomeRefresher, ShareService
+from bot.app.endings import db
+from bot.app.messages import (
+    CopyFor,
+    DecisionClosed,
+    DecisionCopy,
+    DecisionResult,
+    ExtensionReason,
+    Posted,
+)
+from bot.app.outcomes import (
+    Decided,
+    Extended,
+    ExtensionHeld,
+    Held,
+    PostedTo,
+    Reason,
+    Refusal,
+    Refused,
+    RequestSent,
+    ShareOutcome,
+)
+from bot.app.ports import HomeRefresher, Say
+from bot.app.sharing import Sharing
 from bot.domain import commands
 from bot.domain.access import MANAGE
-from bot.domain.decisions import (
-    Decision,
-    DecisionKind,
-    DecisionState,
-    Policy,
-    is_overdue,
-)
+from bot.domain.decisions import Decision, DecisionKind, DecisionState, Policy, is_overdue
 from bot.domain.grants import Grant, GrantState, length_after_extension
-from bot.errors import SharebotError, ShareRefused, SlackDeliveryError
-from bot.slack import blocks, texts
-from bot.slack.messenger import SlackMessenger
+from bot.errors import SharebotError, SlackDeliveryError
 from bot.store.decisions import Decisions
+from bot.store.grants import Grants
+from bot.store.links import Links
 
 log = logging.getLogger(__name__)
 
@@ -43,23 +59,27 @@ class DecisionService:
     def __init__(
         self,
         *,
-        shares: ShareService,
+        sharing: Sharing,
         decisions: Decisions,
-        messenger: SlackMessenger,
+        grants: Grants,
+        links: Links,
+        say: Say,
         config: ApprovalConfig,
-        home: HomeRefresher | None = None,
+        home: HomeRefresher,
     ) -> None:
-        self.shares = shares
+        self.sharing = sharing
         self.decisions = decisions
-        self.messenger = messenger
+        self.grants = grants
+        self.links = links
+        self.say = say
         self.config = config
-        self.home: HomeRefresher = home or shares.home
+        self.home = home
 
-    # -- entry points from slash commands ------------------------------------------------
+    # -- entry points from slash commands ----------------------------------------------------
 
     async def share_or_hold(
         self, caller: str, cmd: commands.Share, now: datetime, *, decision_id: int | None = None
-    ) -> str:
+    ) -> ShareOutcome | Held:
         """Share now, or hold the share for an approver when policy says so.
 
         ``decision_id`` names the owner's approved request this share carries out.
@@ -67,12 +87,11 @@ class DecisionService:
         extras = (MANAGE,) if cmd.manage else ()
         reasons = self.config.policy.reasons(cmd.duration, extras)
         if not reasons:
-            outcome = await self.shares.share(caller, cmd, now, decision_id=decision_id)
-            return outcome.message()
+            return await self.sharing.share(caller, cmd, now, decision_id=decision_id)
         if not self.config.approvers:
-            raise ShareRefused("approval needed, no approvers", user_message=texts.no_approvers())
-        owner_hub, _ = await self.shares.check(caller, cmd, now)
-        decision = await asyncio.to_thread(
+            raise Refused(Refusal(Reason.NO_APPROVERS), "approval needed, no approvers")
+        owner_hub, _ = await self.sharing.check(caller, cmd, now)
+        decision = await db(
             self.decisions.add,
             kind=DecisionKind.APPROVAL,
             requester_slack_id=caller,
@@ -88,15 +107,15 @@ class DecisionService:
         )
         posted_to = await self._post_for_deciders(decision)
         await self._refresh_homes(decision)
-        return texts.held_for_approval(decision, reasons, posted_to)
+        return Held(decision, tuple(reasons), posted_to)
 
-    async def request(self, caller: str, cmd: commands.Request, now: datetime) -> str:
+    async def request(self, caller: str, cmd: commands.Request, now: datetime) -> RequestSent:
         """Someone asks an owner for access to the owner's server."""
         as_share = commands.Share((caller,), cmd.duration, cmd.server, cmd.reason, cmd.manage)
         if caller == cmd.owner:
-            raise ShareRefused("self-request", user_message="You can't request your own server.")
-        owner_hub, _ = await self.shares.check(cmd.owner, as_share, now)
-        decision = await asyncio.to_thread(
+            raise Refused(Refusal(Reason.SELF_REQUEST), "self-request")
+        owner_hub, _ = await self.sharing.check(cmd.owner, as_share, now)
+        decision = await db(
             self.decisions.add,
             kind=DecisionKind.REQUEST,
             requester_slack_id=caller,
@@ -112,38 +131,39 @@ class DecisionService:
         )
         posted_to = await self._post_for_deciders(decision)
         await self._refresh_homes(decision)
-        return texts.request_sent(decision, posted_to)
+        return RequestSent(decision, posted_to)
 
     async def extend(
         self, grant_id: int, offered_deadline: int | None, clicker: str, now: datetime
-    ) -> str:
+    ) -> Extended | ExtensionHeld | Refusal:
         """The owner's Extend: by the grant's own duration, at once or through approval.
 
         ``offered_deadline`` (epoch seconds) is the deadline the button was shown for; once
         the deadline moved, the button extends nothing (double clicks).
         """
-        grant = await asyncio.to_thread(self.shares.repo.get, grant_id)
-        if grant is None or not await self.shares.may_act_as_owner(clicker, grant):
-            return texts.only_owner_extends()
+        grant = await db(self.grants.get, grant_id)
+        if grant is None or not await self.sharing.may_act_as_owner(clicker, grant):
+            return Refusal(Reason.ONLY_OWNER_EXTENDS)
         if grant.state is not GrantState.ACTIVE or grant.expires_at is None:
-            return texts.cannot_extend(grant)
+            return Refusal(Reason.CANNOT_EXTEND, grant=grant)
         if offered_deadline is not None and int(grant.expires_at.timestamp()) != offered_deadline:
-            return texts.already_extended(grant)
-        if grant.expires_at <= now:  # due: the sweep is ending it
-            return texts.cannot_extend(grant)
+            return Refusal(Reason.ALREADY_EXTENDED, grant=grant)
+        if grant.expires_at <= now:  # due: the background pass is ending it
+            return Refusal(Reason.CANNOT_EXTEND, grant=grant)
         extra = grant.duration
         total = length_after_extension(grant, extra)
-        if self.config.max_duration is not None and total > self.config.max_duration:
-            return texts.extension_over_limit(grant, total, self.config.max_duration)
+        limit = self.config.max_duration
+        if limit is not None and total > limit:
+            return Refusal(Reason.EXTENSION_OVER_LIMIT, grant=grant, total=total, limit=limit)
         reasons = self.config.policy.reasons(total, grant.extras)
         if not reasons:
-            extended = await self.shares.extend(grant, extra, clicker, now)
+            extended = await self.sharing.extend(grant, extra, clicker, now)
             if extended is None:
                 return await self._not_extended(grant.id)
-            return texts.extended_owner(extended)
+            return Extended(extended)
         if not self.config.approvers:
-            return texts.no_approvers()
-        decision = await asyncio.to_thread(
+            return Refusal(Reason.NO_APPROVERS)
+        decision = await db(
             self.decisions.add_extension,
             grant_id=grant.id,
             requester_slack_id=clicker,
@@ -153,56 +173,51 @@ class DecisionService:
             recipients=(grant.recipient_slack_id,),
             duration=extra,
             extras=grant.extras,
-            reason=texts.extension_reason(grant, length_after_extension(grant, extra)),
+            reason=self.say.render(ExtensionReason(grant, total)).text,
             now=now,
             ttl=self.config.ttl,
         )
         if decision is None:
-            return texts.extension_pending()
+            return Refusal(Reason.EXTENSION_PENDING)
         posted_to = await self._post_for_deciders(decision)
         await self._refresh_homes(decision)
-        return texts.extension_held(decision, reasons, posted_to)
+        return ExtensionHeld(decision, tuple(reasons), posted_to)
 
-    async def _not_extended(self, grant_id: int) -> str:
-        fresh = await asyncio.to_thread(self.shares.repo.get, grant_id)
-        if fresh is not None and fresh.state is GrantState.ACTIVE:
-            return texts.already_extended(fresh)
-        return texts.extension_failed_gone() if fresh is None else texts.cannot_extend(fresh)
+    async def _not_extended(self, grant_id: int) -> Refusal:
+        fresh = await db(self.grants.get, grant_id)
+        if fresh is None:
+            return Refusal(Reason.EXTENSION_GONE)
+        if fresh.state is GrantState.ACTIVE:
+            return Refusal(Reason.ALREADY_EXTENDED, grant=fresh)
+        return Refusal(Reason.CANNOT_EXTEND, grant=fresh)
 
-    async def _post_for_deciders(self, decision: Decision) -> str:
+    async def _post_for_deciders(self, decision: Decision) -> PostedTo:
         """Post the decider copies (and the requester's copy); returns who was asked."""
-        text = texts.decision_summary(decision)
-        decider_blocks = blocks.decision_for_decider(decision)
         try:
             if decision.kind is DecisionKind.REQUEST:
                 targets = [("dm", decision.owner_slack_id)]
-                posted_to = texts.user(decision.owner_slack_id)
+                posted_to = PostedTo(people=(decision.owner_slack_id,))
             else:
                 approvers = await self._approvers()
                 deciders = decision.who_decides(approvers)
                 if not deciders:
-                    raise ShareRefused(
-                        "no one may approve",
-                        user_message=texts.no_other_decider()
-                        if approvers
-                        else texts.no_approvers(),
-                    )
+                    reason = Reason.NO_OTHER_DECIDER if approvers else Reason.NO_APPROVERS
+                    raise Refused(Refusal(reason), "no one may approve")
                 if self.config.channel:
                     targets = [("channel", self.config.channel)]
-                    posted_to = f"the approvers in <#{self.config.channel}>"
+                    posted_to = PostedTo(channel=self.config.channel)
                 else:
                     targets = [("dm", d) for d in sorted(deciders)]
-                    posted_to = ", ".join(texts.user(d) for d in sorted(deciders))
+                    posted_to = PostedTo(people=tuple(sorted(deciders)))
+            copy = DecisionCopy(decision, CopyFor.DECIDER)
             for kind, target in targets:
                 if kind == "dm":
-                    channel, ts = await self.messenger.dm_copy(target, text, decider_blocks)
+                    posted = await self.say.dm(target, copy)
                 else:
-                    channel, ts = await self.messenger.post(target, text, decider_blocks)
-                await asyncio.to_thread(
-                    self.decisions.add_copy, decision.id, channel, ts, "decider"
-                )
+                    posted = await self.say.post(target, copy)
+                await db(self.decisions.add_copy, decision.id, posted.channel, posted.ts, "decider")
         except SharebotError:
-            await asyncio.to_thread(
+            await db(
                 self.decisions.move,
                 decision,
                 DecisionState.CANCELLED,
@@ -212,33 +227,30 @@ class DecisionService:
             )
             raise
         try:
-            channel, ts = await self.messenger.dm_copy(
-                decision.requester_slack_id,
-                texts.decision_requester_copy(decision),
-                blocks.decision_for_requester(decision),
+            posted = await self.say.dm(
+                decision.requester_slack_id, DecisionCopy(decision, CopyFor.REQUESTER)
             )
-            await asyncio.to_thread(self.decisions.add_copy, decision.id, channel, ts, "requester")
+            await db(self.decisions.add_copy, decision.id, posted.channel, posted.ts, "requester")
         except SlackDeliveryError as err:
             log.warning("%s: requester copy not delivered: %s", decision.label, err)
         return posted_to
 
     async def _approvers(self) -> frozenset[str]:
-        return await self.messenger.members(self.config.approvers)
+        return await self.say.members(self.config.approvers)
 
-    # -- clicks ---------------------------------------------------------------------------
+    # -- clicks -------------------------------------------------------------------------------
 
     async def approve(
         self, decision_id: int, clicker: str, now: datetime, duration: timedelta | None = None
-    ) -> str:
-        """Returns the ephemeral answer for the clicker."""
+    ) -> Decided | Refusal:
         decision = await self._load(decision_id)
         if clicker not in await self._deciders(decision):
-            return texts.not_a_decider(decision)
+            return Refusal(Reason.NOT_A_DECIDER, decision=decision)
         if decision.state is not DecisionState.PENDING:
-            return texts.already_decided(decision)
+            return Refusal(Reason.ALREADY_DECIDED, decision=decision)
         if duration is not None and not timedelta(0) < duration <= decision.duration:
-            return "Pick a duration shorter than the one asked for."
-        won = await asyncio.to_thread(
+            return Refusal(Reason.SHORTER_ONLY, decision=decision)
+        won = await db(
             self.decisions.move,
             decision,
             DecisionState.APPROVED,
@@ -250,17 +262,19 @@ class DecisionService:
             return await self._lost(decision_id)
         log.info("%s approved by %s", won.label, clicker)
         await self._refresh_copies(won)
-        detail = await self._carry_out(won, now)
+        failure = await self._carry_out(won, now)
         await self._refresh_homes(won)
-        return texts.decided_for_clicker(won) + (f" {detail}" if detail else "")
+        return Decided(won, failure)
 
-    async def deny(self, decision_id: int, clicker: str, note: str, now: datetime) -> str:
+    async def deny(
+        self, decision_id: int, clicker: str, note: str, now: datetime
+    ) -> Decided | Refusal:
         decision = await self._load(decision_id)
         if clicker not in await self._deciders(decision):
-            return texts.not_a_decider(decision)
+            return Refusal(Reason.NOT_A_DECIDER, decision=decision)
         if decision.state is not DecisionState.PENDING:
-            return texts.already_decided(decision)
-        won = await asyncio.to_thread(
+            return Refusal(Reason.ALREADY_DECIDED, decision=decision)
+        won = await db(
             self.decisions.move,
             decision,
             DecisionState.DENIED,
@@ -272,42 +286,40 @@ class DecisionService:
             return await self._lost(decision_id)
         log.info("%s denied by %s", won.label, clicker)
         await self._refresh_copies(won)
-        await self.messenger.notify(won.requester_slack_id, texts.decision_result_dm(won))
+        await self.say.notify(won.requester_slack_id, DecisionResult(won))
         await self._refresh_homes(won)
-        return texts.decided_for_clicker(won)
+        return Decided(won)
 
-    async def cancel(self, decision_id: int, clicker: str, now: datetime) -> str:
+    async def cancel(self, decision_id: int, clicker: str, now: datetime) -> Decided | Refusal:
         decision = await self._load(decision_id)
         if clicker != decision.requester_slack_id:
-            return texts.only_requester_cancels()
+            return Refusal(Reason.ONLY_REQUESTER_CANCELS)
         if decision.state is not DecisionState.PENDING:
-            return texts.already_decided(decision)
-        won = await asyncio.to_thread(
-            self.decisions.move, decision, DecisionState.CANCELLED, now=now, by=clicker
-        )
+            return Refusal(Reason.ALREADY_DECIDED, decision=decision)
+        won = await db(self.decisions.move, decision, DecisionState.CANCELLED, now=now, by=clicker)
         if won is None:
             return await self._lost(decision_id)
         await self._refresh_copies(won)
         await self._refresh_homes(won)
-        return texts.decided_for_clicker(won)
+        return Decided(won)
 
-    async def can_decide(self, decision_id: int, clicker: str) -> str | None:
-        """None when ``clicker`` may decide; otherwise the answer to show them."""
+    async def can_decide(self, decision_id: int, clicker: str) -> Refusal | None:
+        """None when ``clicker`` may decide; otherwise why not."""
         decision = await self._load(decision_id)
         if clicker not in await self._deciders(decision):
-            return texts.not_a_decider(decision)
+            return Refusal(Reason.NOT_A_DECIDER, decision=decision)
         if decision.state is not DecisionState.PENDING:
-            return texts.already_decided(decision)
+            return Refusal(Reason.ALREADY_DECIDED, decision=decision)
         return None
 
-    # -- background -----------------------------------------------------------------------
+    # -- background ----------------------------------------------------------------------------
 
     async def expire_overdue(self, now: datetime) -> int:
         expired = 0
-        for decision in await asyncio.to_thread(self.decisions.pending):
+        for decision in await db(self.decisions.pending):
             if not is_overdue(decision, now):
                 continue
-            won = await asyncio.to_thread(
+            won = await db(
                 self.decisions.move, decision, DecisionState.EXPIRED, now=now, unless_overdue=False
             )
             if won is None:
@@ -315,16 +327,16 @@ class DecisionService:
             expired += 1
             log.info("%s expired without a decision", won.label)
             await self._refresh_copies(won)
-            await self.messenger.notify(won.requester_slack_id, texts.decision_result_dm(won))
+            await self.say.notify(won.requester_slack_id, DecisionResult(won))
             await self._refresh_homes(won)
         return expired
 
-    # -- helpers --------------------------------------------------------------------------
+    # -- helpers -------------------------------------------------------------------------------
 
     async def _load(self, decision_id: int) -> Decision:
-        decision = await asyncio.to_thread(self.decisions.get, decision_id)
+        decision = await db(self.decisions.get, decision_id)
         if decision is None:
-            raise ShareRefused(f"no decision {decision_id}", user_message="That request is gone.")
+            raise Refused(Refusal(Reason.DECISION_GONE), f"no decision {decision_id}")
         return decision
 
     async def _deciders(self, decision: Decision) -> frozenset[str]:
@@ -332,16 +344,16 @@ class DecisionService:
             return decision.who_decides(await self._approvers())
         # A request is decided by whoever is linked to the server's owner now.
         owner = decision.owner_slack_id
-        linked = await asyncio.to_thread(self.shares.repo.hub_users, [owner])
+        linked = await db(self.links.hub_users, [owner])
         if linked.get(owner) != decision.owner_hub:
             return frozenset()
         return decision.who_decides(frozenset())
 
-    async def _lost(self, decision_id: int) -> str:
-        return texts.already_decided(await self._load(decision_id))
+    async def _lost(self, decision_id: int) -> Refusal:
+        return Refusal(Reason.ALREADY_DECIDED, decision=await self._load(decision_id))
 
-    async def _carry_out(self, decision: Decision, now: datetime) -> str:
-        """Run the approved share as the owner; a failure is recorded and told."""
+    async def _carry_out(self, decision: Decision, now: datetime) -> SharebotError | None:
+        """Run the approved share as the owner; a failure is recorded, told, and returned."""
         cmd = commands.Share(
             decision.recipients,
             decision.approved_duration or decision.duration,
@@ -349,6 +361,7 @@ class DecisionService:
             decision.reason,
             MANAGE in decision.extras,
         )
+        result: object
         try:
             if decision.kind is DecisionKind.EXTENSION:
                 result = await self._extend_approved(decision, now)
@@ -358,13 +371,12 @@ class DecisionService:
                     decision.owner_slack_id, cmd, now, decision_id=decision.id
                 )
             else:
-                outcome = await self.shares.share(
+                result = await self.sharing.share(
                     decision.owner_slack_id, cmd, now, decision_id=decision.id
                 )
-                result = outcome.message()
         except SharebotError as err:
             log.warning("%s: approved but sharing failed: %s", decision.label, err)
-            failed = await asyncio.to_thread(
+            failed = await db(
                 self.decisions.move,
                 decision,
                 DecisionState.FAILED,
@@ -376,20 +388,20 @@ class DecisionService:
                 await self._refresh_copies(failed)
                 decision = failed
             for person in _told_by_dm(decision):
-                await self.messenger.notify(person, texts.decision_result_dm(decision))
-            return err.user_message
+                await self.say.notify(person, DecisionResult(decision))
+            return err
         for person in _told_by_dm(decision):
-            await self.messenger.notify(person, texts.decision_result_dm(decision, result))
-        return ""
+            await self.say.notify(person, DecisionResult(decision, result))
+        return None
 
-    async def _extend_approved(self, decision: Decision, now: datetime) -> str:
-        """Carry out an approved extension; raises ShareRefused when the share is gone."""
+    async def _extend_approved(self, decision: Decision, now: datetime) -> Extended:
+        """Carry out an approved extension; refused when the share is gone."""
         grant: Grant | None = None
         if decision.grant_id is not None:
-            grant = await asyncio.to_thread(self.shares.repo.get, decision.grant_id)
+            grant = await db(self.grants.get, decision.grant_id)
         extended = None
         if grant is not None and grant.state is GrantState.ACTIVE:
-            extended = await self.shares.extend(
+            extended = await self.sharing.extend(
                 grant,
                 decision.approved_duration or decision.duration,
                 decision.decided_by or decision.requester_slack_id,
@@ -397,11 +409,10 @@ class DecisionService:
                 decision_id=decision.id,
             )
         if extended is None:
-            raise ShareRefused(
-                f"{decision.label}: the grant is no longer active",
-                user_message=texts.extension_failed_gone(),
+            raise Refused(
+                Refusal(Reason.EXTENSION_GONE), f"{decision.label}: the grant is no longer active"
             )
-        return texts.extended_owner(extended)
+        return Extended(extended)
 
     async def _refresh_homes(self, decision: Decision) -> None:
         """The Home tabs of everyone the decision concerns: requester, owner, deciders."""
@@ -416,13 +427,10 @@ class DecisionService:
 
     async def _refresh_copies(self, decision: Decision) -> None:
         """Replace the buttons of every posted copy with the outcome."""
-        for copy in await asyncio.to_thread(self.decisions.copies, decision.id):
+        for copy in await db(self.decisions.copies, decision.id):
             try:
-                await self.messenger.update(
-                    copy.channel,
-                    copy.ts,
-                    texts.decision_outcome(decision),
-                    blocks.decision_closed(decision, copy.audience),
+                await self.say.update(
+                    Posted(copy.channel, copy.ts), DecisionClosed(decision, copy.audience)
                 )
             except SlackDeliveryError as err:
                 log.warning("%s: could not update a copy: %s", decision.label, err)

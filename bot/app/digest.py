@@ -21,15 +21,25 @@ import functools
 import logging
 import os
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import ParamSpec, TypeVar
 
-from slack_sdk.models.blocks import Block
-
 from bot.aio import bounded
-from bot.app.sharing import ShareService
+from bot.app.messages import Digest, DigestSummary, Posted
+from bot.app.outcomes import (
+    DigestKept,
+    ExternalNowOurs,
+    ExternalRevoked,
+    ExternalRevokeFailed,
+    Reason,
+    Refusal,
+    Several,
+)
+from bot.app.ports import Say
+from bot.app.reconcile import Reconciler, ReconcileReport
+from bot.app.sharing import Sharing
 from bot.domain.digest import (
     Item,
     ItemKind,
@@ -44,15 +54,13 @@ from bot.domain.digest import (
     stale_items,
     summary,
 )
-from bot.domain.grants import OPEN_STATES, EndReason, Grant, GrantState
-from bot.domain.reconcile import ExternalShare, HubShare, ShareKind, plan
+from bot.domain.grants import OPEN_STATES, Grant, GrantState
+from bot.domain.reconcile import ExternalShare, ShareKind
 from bot.errors import HubError, SlackDeliveryError
 from bot.hub.client import HubClient
-from bot.runtime import Runtime
-from bot.slack import blocks, texts
-from bot.slack.messenger import SlackMessenger
 from bot.store.digests import ADMIN, OWNER, Digests, Message
-from bot.store.repository import Repository
+from bot.store.grants import Grants
+from bot.store.links import Links
 
 log = logging.getLogger(__name__)
 
@@ -68,21 +76,11 @@ class DigestConfig:
     rules: StaleRules = field(default_factory=StaleRules)
     snooze: timedelta = timedelta(days=7)
     admin_channel: str | None = None
-    reconcile_interval: timedelta = timedelta(minutes=15)
     # Slack's rate limit paces the digest: a 429 is waited out (slack_sdk's retry handler,
     # then here) and the same owner's digest is sent again, up to this many times.
     rate_limit_retries: int = 20
     # Owners reconciled, or sent their digest, at once (SHAREBOT_SWEEP_CONCURRENCY).
     concurrency: int = 10
-
-
-@dataclass
-class ReconcileReport:
-    owners: int = 0
-    revoked_in_hub: int = 0
-    external_new: int = 0
-    external_gone: int = 0
-    failures: int = 0
 
 
 @dataclass
@@ -106,106 +104,27 @@ class DigestService:
         self,
         *,
         hub: HubClient,
-        repo: Repository,
+        grants: Grants,
+        links: Links,
         digests: Digests,
-        shares: ShareService,
-        messenger: SlackMessenger,
+        reconciler: Reconciler,
+        sharing: Sharing,
+        say: Say,
         config: DigestConfig,
         runner: str | None = None,
     ) -> None:
         self.hub = hub
-        self.repo = repo
+        self.grants = grants
+        self.links = links
         self.digests = digests
-        self.shares = shares
-        self.messenger = messenger
+        self.reconciler = reconciler
+        self.sharing = sharing
+        self.say = say
         self.config = config
         self.runner = runner or runner_name()
-        self.last_reconcile: datetime | None = None
 
     async def _db(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         return await asyncio.to_thread(fn, *args, **kwargs)
-
-    # -- reconciliation -----------------------------------------------------------------
-
-    async def reconcile(self, now: datetime) -> ReconcileReport:
-        """Compare every linked owner's hub shares with our grants and record the result."""
-        report = ReconcileReport()
-        owners = await self._db(self.digests.linked_owners)
-
-        async def one(owner_hub: str) -> None:
-            report.owners += 1
-            try:
-                await self.reconcile_owner(owner_hub, now, report)
-            except HubError as err:
-                report.failures += 1
-                log.warning("cannot reconcile the shares of %s: %s", owner_hub, err)
-
-        await bounded(self.config.concurrency, [functools.partial(one, o) for o in sorted(owners)])
-        self.last_reconcile = now
-        if report.revoked_in_hub or report.external_new or report.external_gone:
-            log.info(
-                "reconciliation: %d grants revoked in the hub, %d external shares found, "
-                "%d gone, %d failures",
-                report.revoked_in_hub,
-                report.external_new,
-                report.external_gone,
-                report.failures,
-            )
-        return report
-
-    async def reconcile_if_due(self, now: datetime) -> ReconcileReport | None:
-        interval = self.config.reconcile_interval
-        if self.last_reconcile is not None and now - self.last_reconcile < interval:
-            return None
-        return await self.reconcile(now)
-
-    async def reconcile_owner(self, owner_hub: str, now: datetime, report: ReconcileReport) -> None:
-        # Our grants first, then the hub: a grant only turns active after its share exists.
-        grants = await self._db(self.repo.grants, states=OPEN_STATES, owner_hub=owner_hub)
-        listed = await self.hub.owner_shares(owner_hub)
-        shares = [
-            HubShare(
-                s.server,
-                ShareKind.GROUP if s.group else ShareKind.USER,
-                s.group or s.user or "",
-                s.scopes,
-                s.created_at,
-            )
-            for s in listed
-            if s.user or s.group
-        ]
-        known = await self._db(self.digests.externals, owner_hub)
-        result = plan(owner_hub, grants, shares, known)
-        confirmed: dict[str, set[str]] = {}  # server -> users holding a share, asked again
-        for grant in result.revoked_in_hub:
-            # A second look at this one server before closing anything: an owner-wide
-            # listing read page by page can skip a share when another is removed meanwhile.
-            if grant.server not in confirmed:
-                again = await self.hub.shares(owner_hub, grant.server)
-                confirmed[grant.server] = {s.user for s in again if s.user}
-            if grant.holder in confirmed[grant.server]:
-                continue
-            closed = await self._db(
-                self.repo.transition,
-                grant,
-                GrantState.REVOKED,
-                now=now,
-                action="revoked_in_hub",
-                detail={"share_kept": False, "seen_by": "reconciliation"},
-                end_reason=EndReason.REVOKED.value,
-                ended_at=now,
-            )
-            if closed is not None:
-                report.revoked_in_hub += 1
-                log.info("%s: the share was removed in the hub; closed", grant.label)
-        if result.external or result.gone:
-            new = await self._db(
-                self.digests.record_external, owner_hub, result.external, result.gone, now
-            )
-            for share in new:
-                log.info("%s: a share sharebot did not make", share.label)
-            report.external_new += len(new)
-            report.external_gone += len(result.gone)
 
     # -- the digest ---------------------------------------------------------------------
 
@@ -223,7 +142,7 @@ class DigestService:
         """
         day = local_day(self.config.schedule, now)
         report = DigestReport(day=day.isoformat())
-        report.reconcile = await self.reconcile(now)
+        report.reconcile = await self.reconciler.reconcile(now)
         run_id = await self._db(self.digests.start_run, day, self.runner, now)
         owners = await self._db(self.digests.linked_owners)
         per_owner: dict[str, list[Item]] = {}
@@ -272,35 +191,32 @@ class DigestService:
         statuses: list[tuple[Item, Status, datetime | None]] = [
             (item, Status.OPEN, None) for item in shown
         ]
+        digest = Digest(
+            message_id, owner_hub, tuple(statuses), len(items), self.config.snooze, len(items)
+        )
         try:
-            channel, ts = await self._send_paced(
-                slack_id,
-                texts.digest_fallback(len(items)),
-                blocks.digest(message_id, owner_hub, statuses, len(items), self.config.snooze),
-            )
+            posted = await self._send_paced(slack_id, digest)
         except SlackDeliveryError as err:
             report.failed += 1
             log.error("digest for %s not delivered (not retried today): %s", owner_hub, err)
             await self._db(self.digests.failed, message_id, str(err))
             return
-        await self._db(self.digests.sent, message_id, channel, ts, now)
+        await self._db(self.digests.sent, message_id, posted.channel, posted.ts, now)
         report.sent += 1
         log.info("digest:%d sent to %s (%d stale shares)", message_id, owner_hub, len(items))
 
-    async def _send_paced(
-        self, slack_id: str, text: str, message_blocks: Sequence[Block]
-    ) -> tuple[str, str]:
+    async def _send_paced(self, slack_id: str, digest: Digest) -> Posted:
         """DM a digest as fast as Slack allows: no fixed pause between owners; when Slack
         still says ``ratelimited`` after the client's own retries, wait ``Retry-After`` and
         send again, so that a rate limit slows the digest down but loses no one's."""
         for _ in range(self.config.rate_limit_retries):
             try:
-                return await self.messenger.dm_copy(slack_id, text, message_blocks)
+                return await self.say.dm(slack_id, digest)
             except SlackDeliveryError as err:
                 if err.code != "ratelimited":
                     raise
                 await asyncio.sleep(1.0 if err.retry_after is None else err.retry_after)
-        return await self.messenger.dm_copy(slack_id, text, message_blocks)
+        return await self.say.dm(slack_id, digest)
 
     async def _admin_summary(
         self, day: date, run_id: int, per_owner: dict[str, list[Item]], now: datetime
@@ -319,22 +235,21 @@ class DigestService:
         if message_id is None:
             return False
         counts, oldest = summary(per_owner)
-        text = texts.digest_admin_summary(counts, oldest)
         try:
-            channel, ts = await self.messenger.post(
-                self.config.admin_channel, text, blocks.text_message(text)
+            posted = await self.say.post(
+                self.config.admin_channel, DigestSummary(tuple(counts), tuple(oldest))
             )
         except SlackDeliveryError as err:
             log.error("digest summary not delivered to the admin channel: %s", err)
             await self._db(self.digests.failed, message_id, str(err))
             return False
-        await self._db(self.digests.sent, message_id, channel, ts, now)
+        await self._db(self.digests.sent, message_id, posted.channel, posted.ts, now)
         return True
 
     async def stale_for(self, owner_hub: str, now: datetime) -> list[Item]:
         """The owner's stale shares at ``now``, with the recipients' last activity."""
         grants = await self._db(
-            self.repo.grants, states=[GrantState.ACTIVE, GrantState.ENDING], owner_hub=owner_hub
+            self.grants.grants, states=[GrantState.ACTIVE, GrantState.ENDING], owner_hub=owner_hub
         )
         externals = await self._db(self.digests.externals, owner_hub)
         if self.config.rules.inactivity:
@@ -357,24 +272,26 @@ class DigestService:
 
     # -- buttons ------------------------------------------------------------------------
 
-    async def revoke(self, message_id: int, ref: str, clicker: str, now: datetime) -> str:
+    async def revoke(self, message_id: int, ref: str, clicker: str, now: datetime) -> object:
         message = await self._owned(message_id, clicker)
-        if isinstance(message, str):
+        if isinstance(message, Refusal):
             return message
         item = _item_of(message, ref)
         if item is None:
-            return texts.digest_unknown_item()
+            return Refusal(Reason.DIGEST_UNKNOWN_ITEM)
         answer = await self._revoke_item(message, item, clicker, now)
         await self.refresh(message, now)
         return answer
 
-    async def keep(self, message_id: int, ref: str, clicker: str, now: datetime) -> str:
+    async def keep(
+        self, message_id: int, ref: str, clicker: str, now: datetime
+    ) -> DigestKept | Refusal:
         message = await self._owned(message_id, clicker)
-        if isinstance(message, str):
+        if isinstance(message, Refusal):
             return message
         item = _item_of(message, ref)
         if item is None:
-            return texts.digest_unknown_item()
+            return Refusal(Reason.DIGEST_UNKNOWN_ITEM)
         until = now + self.config.snooze
         if item.kind is ItemKind.GRANT:
             kept = await self._db(self.digests.snooze_grant, item.id, until, clicker, now)
@@ -384,19 +301,19 @@ class DigestService:
                 self.digests.snooze_external, share, until, clicker, now
             )
         await self.refresh(message, now)
-        return texts.digest_kept(item, until) if kept else texts.digest_already_handled()
+        return DigestKept(item, until) if kept else Refusal(Reason.DIGEST_ALREADY_HANDLED)
 
-    async def revoke_all(self, message_id: int, clicker: str, now: datetime) -> str:
+    async def revoke_all(self, message_id: int, clicker: str, now: datetime) -> object:
         message = await self._owned(message_id, clicker)
-        if isinstance(message, str):
+        if isinstance(message, Refusal):
             return message
-        answers = []
+        answers: list[object] = []
         for item in message.items:
             status, _ = await self._status(item, now)
             if status is Status.OPEN:
                 answers.append(await self._revoke_item(message, item, clicker, now))
         await self.refresh(message, now)
-        return "\n".join(answers) if answers else texts.digest_nothing_left()
+        return Several(tuple(answers)) if answers else Refusal(Reason.DIGEST_NOTHING_LEFT)
 
     async def refresh(self, message: Message, now: datetime) -> None:
         """Show each item's current state in the digest message (buttons where still open)."""
@@ -407,49 +324,53 @@ class DigestService:
             status, at = await self._status(item, now)
             statuses.append((item, status, at))
         open_count = sum(1 for _, status, _ in statuses if status is Status.OPEN)
+        digest = Digest(
+            message.id,
+            message.owner_hub,
+            tuple(statuses),
+            len(statuses),
+            self.config.snooze,
+            open_count,
+        )
         try:
-            await self.messenger.update(
-                message.channel,
-                message.ts,
-                texts.digest_fallback(open_count),
-                blocks.digest(
-                    message.id, message.owner_hub, statuses, len(statuses), self.config.snooze
-                ),
-            )
+            await self.say.update(Posted(message.channel, message.ts), digest)
         except SlackDeliveryError as err:
             log.warning("digest:%d could not be updated: %s", message.id, err)
 
-    async def _owned(self, message_id: int, clicker: str) -> Message | str:
-        """The digest message when ``clicker`` is its owner, else the refusal to show."""
+    async def _owned(self, message_id: int, clicker: str) -> Message | Refusal:
+        """The digest message when ``clicker`` is its owner (and still linked to the hub
+        user it is about), else the refusal."""
         message = await self._db(self.digests.message, message_id)
         if message is None or message.kind != OWNER:
-            return texts.digest_unknown_item()
-        linked = await self._db(self.repo.slack_user_for, message.owner_hub)
+            return Refusal(Reason.DIGEST_UNKNOWN_ITEM)
+        linked = await self._db(self.links.slack_user_for, message.owner_hub)
         if clicker != message.target or linked != clicker:
             log.warning("digest:%d: %s clicked a digest that is not theirs", message.id, clicker)
-            return texts.digest_not_yours()
+            return Refusal(Reason.DIGEST_NOT_YOURS)
         return message
 
     async def _status(self, item: Item, now: datetime) -> tuple[Status, datetime | None]:
         if item.kind is ItemKind.GRANT:
-            return grant_status(await self._db(self.repo.get, item.id), now)
+            return grant_status(await self._db(self.grants.get, item.id), now)
         return external_status(await self._db(self.digests.external, item.id), now)
 
-    async def _revoke_item(self, message: Message, item: Item, clicker: str, now: datetime) -> str:
+    async def _revoke_item(
+        self, message: Message, item: Item, clicker: str, now: datetime
+    ) -> object:
         if item.kind is ItemKind.GRANT:
-            grant = await self._db(self.repo.get, item.id)
+            grant = await self._db(self.grants.get, item.id)
             if grant is None or grant.owner_hub != message.owner_hub:
-                return texts.digest_unknown_item()
+                return Refusal(Reason.DIGEST_UNKNOWN_ITEM)
             if not grant.state.is_open:
-                return texts.digest_already_handled()
-            return await self.shares.revoke_grant(grant.id, clicker, now)
+                return Refusal(Reason.DIGEST_ALREADY_HANDLED)
+            return await self.sharing.revoke_grant(grant.id, clicker, now)
         share = await self._db(self.digests.external, item.id)
         if share is None or share.owner_hub != message.owner_hub:
-            return texts.digest_unknown_item()
+            return Refusal(Reason.DIGEST_UNKNOWN_ITEM)
         if not share.present:
-            return texts.digest_already_handled()
+            return Refusal(Reason.DIGEST_ALREADY_HANDLED)
         if await self._covered_by_grant(share):
-            return texts.digest_external_now_ours(share)
+            return ExternalNowOurs(share)
         try:
             if share.kind is ShareKind.GROUP:
                 await self.hub.revoke_group_share(share.owner_hub, share.server, share.name)
@@ -457,17 +378,17 @@ class DigestService:
                 await self.hub.revoke_share(share.owner_hub, share.server, share.name)
         except HubError as err:
             log.warning("%s: revocation from the digest failed: %s", share.label, err)
-            return texts.digest_external_failed(share)
+            return ExternalRevokeFailed(share)
         await self._db(self.digests.external_revoked, share, clicker, now)
         log.info("%s revoked from the digest by %s", share.label, clicker)
-        return texts.digest_external_revoked(share)
+        return ExternalRevoked(share)
 
     async def _covered_by_grant(self, share: ExternalShare) -> bool:
         """An open grant of ours now gives this user access: revoking would end it too."""
         if share.kind is not ShareKind.USER:
             return False
         grants: list[Grant] = await self._db(
-            self.repo.grants, states=OPEN_STATES, owner_hub=share.owner_hub, server=share.server
+            self.grants.grants, states=OPEN_STATES, owner_hub=share.owner_hub, server=share.server
         )
         return any(share.name in (g.holder, g.recipient_hub) for g in grants)
 
@@ -478,23 +399,3 @@ def _item_of(message: Message, ref: str) -> Item | None:
         if parsed is not None and (item.kind, item.id) == parsed:
             return item
     return None
-
-
-def from_runtime(runtime: Runtime) -> DigestService:
-    """The digest service on a runtime's hub, store and Slack client, with its settings."""
-    settings = runtime.settings
-    return DigestService(
-        hub=runtime.hub,
-        repo=runtime.repo,
-        digests=Digests(runtime.engine),
-        shares=runtime.service,
-        messenger=runtime.messenger,
-        config=DigestConfig(
-            schedule=settings.digest_schedule,
-            rules=StaleRules(stale_after=settings.stale_after, inactivity=settings.stale_inactive),
-            snooze=settings.snooze,
-            admin_channel=settings.admin_channel,
-            reconcile_interval=settings.reconcile_interval,
-            concurrency=settings.sweep_concurrency,
-        ),
-    )

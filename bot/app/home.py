@@ -17,12 +17,13 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
+from bot.app.messages import HOME_LIMIT, HomeTab
+from bot.app.ports import Say
 from bot.domain.grants import OPEN_STATES, Grant
 from bot.errors import SlackDeliveryError
-from bot.slack.home_view import MAX_BLOCKS, HomeData, home_view
-from bot.slack.messenger import SlackMessenger
 from bot.store.decisions import Decisions
-from bot.store.repository import Repository
+from bot.store.grants import Grants
+from bot.store.links import Links
 
 log = logging.getLogger(__name__)
 
@@ -40,19 +41,21 @@ class HomeService:
     def __init__(
         self,
         *,
-        repo: Repository,
+        grants: Grants,
+        links: Links,
         decisions: Decisions,
-        messenger: SlackMessenger,
+        say: Say,
         approvers: tuple[str, ...] = (),
     ) -> None:
-        self.repo = repo
+        self.grants = grants
+        self.links = links
         self.decisions = decisions
-        self.messenger = messenger
+        self.say = say
         self.approvers = approvers
         self._refreshes: dict[str, _Refreshes] = {}
 
-    async def data_for(self, slack_id: str) -> HomeData:
-        link = await asyncio.to_thread(self.repo.link_of, slack_id)
+    async def data_for(self, slack_id: str) -> HomeTab:
+        link = await asyncio.to_thread(self.links.link_of, slack_id)
         # What the person's current link owns and was given: a Slack user who is no longer
         # linked to a hub user sees (and may act on) none of its shares. Only the newest
         # that could ever be shown, and the totals: an owner with thousands of open shares
@@ -62,20 +65,20 @@ class HomeService:
         by_total = with_total = 0
         if link is not None:
             shared_by, by_total = await asyncio.to_thread(
-                self.repo.newest_grants,
+                self.grants.newest_grants,
                 states=OPEN_STATES,
-                limit=MAX_BLOCKS,
+                limit=HOME_LIMIT,
                 owner_hub=link.hub_user,
             )
             shared_with, with_total = await asyncio.to_thread(
-                self.repo.newest_grants,
+                self.grants.newest_grants,
                 states=OPEN_STATES,
-                limit=MAX_BLOCKS,
+                limit=HOME_LIMIT,
                 recipient_hub=link.hub_user,
             )
         pending = await asyncio.to_thread(self.decisions.pending)
         approvers = await self._approvers() if pending else frozenset()
-        return HomeData(
+        return HomeTab(
             hub_user=link.hub_user if link else None,
             shared_by=shared_by,
             shared_with=shared_with,
@@ -87,7 +90,7 @@ class HomeService:
 
     async def publish(self, slack_id: str) -> None:
         """Render and publish ``slack_id``'s Home tab. Raises SlackDeliveryError."""
-        await self.messenger.publish_home(slack_id, home_view(await self.data_for(slack_id)))
+        await self.say.publish_home(slack_id, await self.data_for(slack_id))
 
     async def refresh(self, *slack_ids: str) -> None:
         """Publish the Home tab of each person once; failures are logged, never raised."""
@@ -114,7 +117,7 @@ class HomeService:
 
     async def _approvers(self) -> frozenset[str]:
         try:
-            return await self.messenger.members(self.approvers)
+            return await self.say.members(self.approvers)
         except SlackDeliveryError as err:
             log.warning("approver groups unknown for the Home tab: %s", err)
             return frozenset(a for a in self.approvers if a[:1] in ("U", "W"))

@@ -7,11 +7,11 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.app.ports import Say
 from bot.domain.linking import hub_user_from_slack_profile
 from bot.errors import HubError
 from bot.hub.client import HubClient
-from bot.slack.messenger import SlackMessenger
-from bot.store.repository import Repository
+from bot.store.links import Links
 
 log = logging.getLogger(__name__)
 
@@ -28,20 +28,20 @@ class IdentityResolver:
     def __init__(
         self,
         *,
-        repo: Repository,
+        links: Links,
         hub: HubClient,
-        messenger: SlackMessenger,
+        say: Say,
         email_mapping: str = "off",
         email_domains: tuple[str, ...] = (),
     ) -> None:
-        self.repo = repo
+        self.links = links
         self.hub = hub
-        self.messenger = messenger
+        self.say = say
         self.email_mapping = email_mapping
         self.email_domains = email_domains
 
     async def resolve(self, slack_ids: list[str], now: datetime) -> Resolution:
-        found = await asyncio.to_thread(self.repo.hub_users, slack_ids)
+        found = await asyncio.to_thread(self.links.hub_users, slack_ids)
         result = Resolution(hub_users=dict(found))
         if self.email_mapping == "off":
             return result
@@ -56,14 +56,14 @@ class IdentityResolver:
         return result
 
     async def _by_email(self, slack_id: str, now: datetime) -> tuple[str | None, str]:
-        user = await self.messenger.user_info(slack_id)
+        user = await self.say.user_info(slack_id)
         if user is None:
             return None, "Slack would not tell me who this is"
         match = hub_user_from_slack_profile(
             user,
             mode=self.email_mapping,
             domains=self.email_domains,
-            team_id=await self.messenger.team_id(),
+            team_id=await self.say.team_id(),
         )
         if match.hub_user is None:
             return None, match.reason
@@ -74,11 +74,11 @@ class IdentityResolver:
             return None, "JupyterHub could not be asked"
         if not exists:
             return None, f"JupyterHub has no user `{match.hub_user}`"
-        holder = await asyncio.to_thread(self.repo.slack_user_for, match.hub_user)
+        holder = await asyncio.to_thread(self.links.slack_user_for, match.hub_user)
         if holder is not None and holder != slack_id:
             return None, f"hub user `{match.hub_user}` is linked to someone else"
         await asyncio.to_thread(
-            self.repo.link, slack_id, match.hub_user, method="email", by="email-mapping", now=now
+            self.links.link, slack_id, match.hub_user, method="email", by="email-mapping", now=now
         )
         log.info("linked Slack user %s to hub user %s by email", slack_id, match.hub_user)
         return match.hub_user, ""

@@ -12,32 +12,52 @@ and bound to the browser that opened the link by an HttpOnly cookie.
 from __future__ import annotations
 
 import asyncio
+import enum
 import hmac
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlencode, urlsplit
 
+from bot.app.messages import Linked
+from bot.app.outcomes import LinkOffer, Reason, Refusal, Unlinked, WhoAmI
+from bot.app.ports import Say
 from bot.domain.linking import LINK_TTL, FlowStep, new_secret, pkce_challenge, sha256_hex
 from bot.errors import HubError, SharebotError
 from bot.hub.client import HubClient
-from bot.slack import texts
-from bot.slack.messenger import SlackMessenger
 from bot.store.link_flows import Flow, LinkFlows
-from bot.store.repository import Repository
+from bot.store.links import Links
 
 log = logging.getLogger(__name__)
 
 COOKIE = "sharebot-link"
 
 
-class LinkPageError(SharebotError):
-    """A linking step failed; ``status``, ``title`` and the message make the page."""
+class PageProblem(enum.StrEnum):
+    """Why a linking page could not go on (the web layer has the words for each)."""
 
-    def __init__(self, status: int, title: str, message: str) -> None:
-        super().__init__(message)
+    UNKNOWN_LINK = "unknown_link"
+    USED_LINK = "used_link"
+    EXPIRED_LINK = "expired_link"
+    STATE_MISMATCH = "state_mismatch"
+    OTHER_BROWSER = "other_browser"
+    CSRF = "csrf"
+    EXCHANGE_FAILED = "exchange_failed"
+    NOT_AUTHORIZED = "not_authorized"  # detail: what the hub said
+    INCOMPLETE_FORM = "incomplete_form"
+
+
+class LinkPageError(SharebotError):
+    """A linking step failed: the page shows ``status``, ``title`` and the problem."""
+
+    def __init__(
+        self, status: int, title: str, problem: PageProblem, detail: str | None = None
+    ) -> None:
+        super().__init__(f"{title}: {problem}", user_message=problem.value)
         self.status = status
         self.title = title
+        self.problem = problem
+        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -73,36 +93,36 @@ class LinkingService:
         *,
         config: LinkingConfig,
         hub: HubClient,
-        repo: Repository,
+        links: Links,
         flows: LinkFlows,
-        messenger: SlackMessenger,
+        say: Say,
     ) -> None:
         self.config = config
         self.hub = hub
-        self.repo = repo
+        self.links = links
         self.flows = flows
-        self.messenger = messenger
+        self.say = say
 
     # -- Slack side ---------------------------------------------------------------------
 
-    async def issue(self, slack_user_id: str, now: datetime) -> str:
+    async def issue(self, slack_user_id: str, now: datetime) -> LinkOffer | Refusal:
         if self.config.public_base is None:
-            return texts.linking_not_configured()
+            return Refusal(Reason.LINKING_NOT_CONFIGURED)
         nonce = new_secret()
         await asyncio.to_thread(
             self.flows.issue, slack_user_id, sha256_hex(nonce), now=now, ttl=self.config.ttl
         )
-        return texts.link_offer(f"{self.config.public_base}link/{nonce}")
+        return LinkOffer(f"{self.config.public_base}link/{nonce}")
 
-    async def unlink(self, slack_user_id: str, now: datetime) -> str:
+    async def unlink(self, slack_user_id: str, now: datetime) -> Unlinked:
         previous = await asyncio.to_thread(
-            self.repo.unlink, slack_user_id, by=slack_user_id, now=now
+            self.links.unlink, slack_user_id, by=slack_user_id, now=now
         )
-        return texts.unlinked(previous.hub_user if previous else None)
+        return Unlinked(previous.hub_user if previous else None)
 
-    async def whoami(self, slack_user_id: str) -> str:
-        link = await asyncio.to_thread(self.repo.link_of, slack_user_id)
-        return texts.whoami(link.hub_user if link else None, link.method if link else None)
+    async def whoami(self, slack_user_id: str) -> WhoAmI:
+        link = await asyncio.to_thread(self.links.link_of, slack_user_id)
+        return WhoAmI(link.hub_user if link else None, link.method if link else None)
 
     # -- browser side -------------------------------------------------------------------
 
@@ -110,7 +130,7 @@ class LinkingService:
         """Open the one-time link: returns (hub authorize URL, browser cookie value)."""
         flow = await asyncio.to_thread(self.flows.by_nonce, sha256_hex(nonce))
         if flow is None:
-            raise LinkPageError(404, "Unknown link", texts.PAGE_UNKNOWN_LINK)
+            raise LinkPageError(404, "Unknown link", PageProblem.UNKNOWN_LINK)
         self._check_usable(flow, FlowStep.ISSUED, now)
         state, verifier, browser = new_secret(), new_secret(), new_secret()
         won = await asyncio.to_thread(
@@ -123,7 +143,7 @@ class LinkingService:
             code_verifier=verifier,
         )
         if not won:
-            raise LinkPageError(410, "Link already used", texts.PAGE_USED_LINK)
+            raise LinkPageError(410, "Link already used", PageProblem.USED_LINK)
         query = urlencode(
             {
                 "client_id": self.config.client_id,
@@ -147,15 +167,15 @@ class LinkingService:
         now: datetime,
     ) -> Confirmation:
         if not state:
-            raise LinkPageError(400, "Missing state", texts.PAGE_STATE_MISMATCH)
+            raise LinkPageError(400, "Missing state", PageProblem.STATE_MISMATCH)
         flow = await asyncio.to_thread(self.flows.by_state, sha256_hex(state))
         if flow is None:
-            raise LinkPageError(400, "State mismatch", texts.PAGE_STATE_MISMATCH)
+            raise LinkPageError(400, "State mismatch", PageProblem.STATE_MISMATCH)
         self._check_browser(flow, browser)
         self._check_usable(flow, FlowStep.AUTHORIZING, now)
         if error or not code:
             await asyncio.to_thread(self.flows.fail, flow, now=now)
-            raise LinkPageError(400, "Not authorized", texts.page_no_code(error))
+            raise LinkPageError(400, "Not authorized", PageProblem.NOT_AUTHORIZED, error)
         assert flow.code_verifier is not None
         try:
             token = await self.hub.exchange_oauth_code(
@@ -169,7 +189,7 @@ class LinkingService:
             log.warning("account linking for %s failed at the hub: %s", flow.slack_user_id, err)
             await asyncio.to_thread(self.flows.fail, flow, now=now)
             raise LinkPageError(
-                502, "JupyterHub did not confirm", texts.PAGE_EXCHANGE_FAILED
+                502, "JupyterHub did not confirm", PageProblem.EXCHANGE_FAILED
             ) from None
         del token  # used once, never stored
         csrf = new_secret()
@@ -183,8 +203,8 @@ class LinkingService:
             code_verifier=None,
         )
         if not won:
-            raise LinkPageError(410, "Link already used", texts.PAGE_USED_LINK)
-        user = await self.messenger.user_info(flow.slack_user_id)
+            raise LinkPageError(410, "Link already used", PageProblem.USED_LINK)
+        user = await self.say.user_info(flow.slack_user_id)
         name = None
         if user:
             profile = user.get("profile") or {}
@@ -197,20 +217,20 @@ class LinkingService:
         """Store the link; returns (Slack user id, hub user)."""
         flow = await asyncio.to_thread(self.flows.get, flow_id)
         if flow is None:
-            raise LinkPageError(400, "Unknown request", texts.PAGE_STATE_MISMATCH)
+            raise LinkPageError(400, "Unknown request", PageProblem.STATE_MISMATCH)
         self._check_browser(flow, browser)
         if (
             not csrf
             or flow.csrf_hash is None
             or not hmac.compare_digest(sha256_hex(csrf), flow.csrf_hash)
         ):
-            raise LinkPageError(403, "Request not verified", texts.PAGE_CSRF)
+            raise LinkPageError(403, "Request not verified", PageProblem.CSRF)
         self._check_usable(flow, FlowStep.CONFIRMING, now)
         assert flow.hub_user is not None
         if not await asyncio.to_thread(self.flows.advance, flow, FlowStep.DONE, now=now):
-            raise LinkPageError(410, "Link already used", texts.PAGE_USED_LINK)
+            raise LinkPageError(410, "Link already used", PageProblem.USED_LINK)
         previous = await asyncio.to_thread(
-            self.repo.link,
+            self.links.link,
             flow.slack_user_id,
             flow.hub_user,
             method="oauth",
@@ -218,18 +238,17 @@ class LinkingService:
             now=now,
         )
         log.info("linked Slack user %s to hub user %s via OAuth", flow.slack_user_id, flow.hub_user)
-        await self.messenger.notify(
-            flow.slack_user_id,
-            texts.linked_notice(flow.hub_user, previous.hub_user if previous else None),
+        await self.say.notify(
+            flow.slack_user_id, Linked(flow.hub_user, previous.hub_user if previous else None)
         )
         return flow.slack_user_id, flow.hub_user
 
     @staticmethod
     def _check_usable(flow: Flow, step: FlowStep, now: datetime) -> None:
         if flow.expires_at <= now:
-            raise LinkPageError(410, "Link expired", texts.PAGE_EXPIRED_LINK)
+            raise LinkPageError(410, "Link expired", PageProblem.EXPIRED_LINK)
         if flow.step is not step:
-            raise LinkPageError(410, "Link already used", texts.PAGE_USED_LINK)
+            raise LinkPageError(410, "Link already used", PageProblem.USED_LINK)
 
     @staticmethod
     def _check_browser(flow: Flow, browser: str | None) -> None:
@@ -238,4 +257,4 @@ class LinkingService:
             or flow.browser_hash is None
             or not hmac.compare_digest(sha256_hex(browser), flow.browser_hash)
         ):
-            raise LinkPageError(400, "Different browser", texts.PAGE_OTHER_BROWSER)
+            raise LinkPageError(400, "Different browser", PageProblem.OTHER_BROWSER)

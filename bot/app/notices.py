@@ -17,17 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from slack_sdk.models.blocks import Block
-
+from bot.app.messages import NoticeGivenUp, Rendered
+from bot.app.ports import Say
 from bot.clock import utcnow
 from bot.domain.outbox import gives_up, is_permanent, next_attempt
 from bot.errors import SlackDeliveryError
-from bot.slack import texts
-from bot.slack.messenger import SlackMessenger, UndeliveredHook
 from bot.store.outbox import Notice, Outbox
 
 log = logging.getLogger(__name__)
@@ -41,8 +39,9 @@ LEASE = timedelta(minutes=5)
 _STOP_PASS = frozenset({None, "ratelimited"})
 
 
-def _blocks(notice: Notice) -> list[Block] | None:
-    return Block.parse_all(notice.blocks) if notice.blocks else None
+#: Told of a notice Slack did not take (whom, the text, why): the messenger's
+#: ``on_undelivered`` (bot.slack.messenger), which knows no database.
+UndeliveredHook = Callable[[str, str, SlackDeliveryError], Awaitable[None]]
 
 
 def keep_undelivered(outbox: Outbox, clock: Callable[[], datetime] = utcnow) -> UndeliveredHook:
@@ -66,14 +65,14 @@ class NoticeService:
     def __init__(
         self,
         outbox: Outbox,
-        messenger: SlackMessenger,
+        say: Say,
         *,
         lease: timedelta = LEASE,
         admin_channel: str | None = None,
         on_given_up: Callable[[], None] | None = None,
     ) -> None:
         self.outbox = outbox
-        self.messenger = messenger
+        self.say = say
         self.lease = lease
         self.admin_channel = admin_channel
         self._on_given_up = on_given_up
@@ -89,7 +88,7 @@ class NoticeService:
             sent: list[int] = []
             for notice in await asyncio.to_thread(self.outbox.pending_with_keys, keys):
                 try:
-                    await self.messenger.dm(notice.slack_user_id, notice.text, _blocks(notice))
+                    await self.say.send(notice.slack_user_id, Rendered(notice.text, notice.blocks))
                 except SlackDeliveryError as err:
                     await self._not_delivered(notice, err, now, report)
                     continue
@@ -111,7 +110,7 @@ class NoticeService:
             if notice is None:
                 continue  # another replica has it, or it was sent meanwhile
             try:
-                await self.messenger.dm(notice.slack_user_id, notice.text, _blocks(notice))
+                await self.say.send(notice.slack_user_id, Rendered(notice.text, notice.blocks))
             except SlackDeliveryError as err:
                 await self._not_delivered(notice, err, now, report)
                 if err.code in _STOP_PASS:
@@ -160,8 +159,6 @@ class NoticeService:
         if self.admin_channel is None:
             return
         try:
-            await self.messenger.post(
-                self.admin_channel, texts.notice_given_up_admin(user_id, key, attempts, error)
-            )
+            await self.say.post(self.admin_channel, NoticeGivenUp(user_id, key, attempts, error))
         except SlackDeliveryError as err:
             log.warning("the admin channel was not told of a notice given up: %s", err)

@@ -1,7 +1,7 @@
 """``sharebot audit``: the audit log as CSV or JSON Lines, for a time window.
 
 Pure apart from writing to the stream it is given: the CLI reads the events
-(``Repository.audit_log``) and passes ``now`` in.
+(``AuditLog.audit_log``) and passes ``now`` in.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, Literal, TextIO
 
 from bot.domain.durations import looks_like_duration, parse_duration
 from bot.errors import CommandError
-from bot.store.repository import Audit
+from bot.store.audit import Audit
 
 Format = Literal["csv", "json"]
 

@@ -49,7 +49,7 @@ from bot.sandbox.slack_client import (
 from bot.slack import blocks
 from bot.store.db import ensure_schema, make_engine
 from bot.store.models import ExternalShare, GrantRow
-from bot.store.repository import Repository
+from bot.store.links import Links
 
 #: How long one step may wait for sharebot or the hub before the demo gives up.
 STEP_TIMEOUT = 30.0
@@ -344,9 +344,9 @@ class Demo:
         database_url = f"sqlite:///{self.workdir / 'sharebot.sqlite'}"
         self.engine = make_engine(database_url)
         ensure_schema(self.engine)
-        repo = Repository(self.engine)
+        links = Links(self.engine)
         for person in PEOPLE:
-            repo.link(person.slack_id, person.name, method="admin", by="demo", now=utcnow())
+            links.link(person.slack_id, person.name, method="admin", by="demo", now=utcnow())
         self.say(
             "  linked Slack users to hub users, as `sharebot link U... NAME` does: "
             + ", ".join(f"@{p.name} -> {p.name}" for p in PEOPLE)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.app.digest import from_runtime as digest_service
 from bot.runtime import Runtime
-from bot.slack import listeners
+from bot.slack.listeners import Services, register_all
 from bot.slack.messenger import without_session
 from bot.web.handoff import LocalRunner
 
@@ -29,12 +28,19 @@ def create_bolt_app(
         request_verification_enabled=verify_signatures,
     )
     app.listener_runner.lazy_listener_runner = lazy_runner or LocalRunner(app.logger)
-    services = listeners.Services(runtime.service, runtime.linking, runtime.decisions)
-    listeners.register(
+    services = Services(
+        sharing=runtime.sharing,
+        decisions=runtime.decisions,
+        linking=runtime.linking,
+        digest=runtime.digest,
+        flags=runtime.flags,
+        home=runtime.home,
+        messenger=runtime.messenger,
+    )
+    register_all(
         app,
         services,
         max_duration=settings.max_duration,
         allow_until_revoked=settings.allow_until_revoked,
     )
-    listeners.register_digest(app, digest_service(runtime))
     return app

@@ -25,29 +25,16 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.domain.decisions import Decision
+from bot.app.messages import HOME_LIMIT
+from bot.app.messages import HomeTab as HomeData
 from bot.domain.grants import Grant, GrantState
 from bot.slack import blocks, texts
 
-MAX_BLOCKS = 100  # Slack's limit for a Home tab view
+MAX_BLOCKS = HOME_LIMIT  # Slack's limit for a Home tab view
 REVOKE_ACTION = "home_revoke"
 LEAVE_ACTION = "home_leave"
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class HomeData:
-    """Everything the Home tab of one person shows."""
-
-    hub_user: str | None
-    shared_by: Sequence[Grant] = ()
-    shared_with: Sequence[Grant] = ()
-    to_decide: Sequence[Decision] = ()
-    mine_pending: Sequence[Decision] = ()
-    # How many there are when only the newest were loaded (None: all of them are above).
-    shared_by_total: int | None = None
-    shared_with_total: int | None = None
 
 
 @dataclass

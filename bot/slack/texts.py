@@ -370,35 +370,6 @@ def linked_notice(hub_user: str, previous: str | None) -> str:
     )
 
 
-PAGE_UNKNOWN_LINK = "This link is not valid. Run /share-server link in Slack to get a new one."
-PAGE_USED_LINK = (
-    "This link was already used. Links work once; run /share-server link in Slack for a new one."
-)
-PAGE_EXPIRED_LINK = (
-    "This link has expired (links last 10 minutes). Run /share-server link in Slack again."
-)
-PAGE_STATE_MISMATCH = (
-    "This request does not belong to a linking sharebot started, so nothing was linked. "
-    "Start again with /share-server link in Slack."
-)
-PAGE_OTHER_BROWSER = (
-    "Finish linking in the browser where you opened the link from Slack. Nothing was linked."
-)
-PAGE_CSRF = "This form could not be verified, so nothing was linked. Start again from Slack."
-PAGE_EXCHANGE_FAILED = (
-    "JupyterHub did not confirm who you are, so nothing was linked. Try again in a minute; "
-    "if it keeps failing, tell your hub admin (the details are in sharebot's log)."
-)
-
-
-def page_no_code(error: str | None) -> str:
-    why = f" (JupyterHub said: {error})" if error else ""
-    return f"JupyterHub did not authorize the link{why}, so nothing was linked."
-
-
-# -- requests and approvals -------------------------------------------------------------
-
-
 def extras_label(extras: tuple[str, ...]) -> str:
     return "access, and start/stop the server" if "manage" in extras else "access"
 
@@ -487,6 +458,18 @@ def no_other_decider() -> str:
         "and nobody approves their own access. Ask your workspace admin to add another "
         "approver (SHAREBOT_APPROVERS). Nothing was shared."
     )
+
+
+def self_request() -> str:
+    return "You can't request your own server."
+
+
+def decision_gone() -> str:
+    return "That request is gone."
+
+
+def shorter_only() -> str:
+    return "Pick a duration shorter than the one asked for."
 
 
 def not_a_decider(d: Decision) -> str:

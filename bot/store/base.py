@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from typing import Any
@@ -33,8 +33,9 @@ def _write_lock(engine: Engine) -> threading.Lock | None:
 class Store:
     """Base of the repository and the other stores: ``with self._tx() as session``."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, on_audit: Callable[[str], None] | None = None) -> None:
         self.engine = engine
+        self._on_audit = on_audit  # told each audited action after its commit (metrics)
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._write_lock = _write_lock(engine)
         self._readers = sessionmaker(
@@ -52,6 +53,10 @@ class Store:
         """
         with self._write_lock or nullcontext(), self._sessions.begin() as session:
             yield session
+            actions: list[str] = session.info.pop(AUDITED, [])
+        if self._on_audit is not None:
+            for action in actions:
+                self._on_audit(action)
 
     @contextmanager
     def _read(self) -> Iterator[Session]:
@@ -73,8 +78,8 @@ def record_audit(
 ) -> None:
     """Add one audit event to the transaction (every store writes them through here).
 
-    The action is also noted on the session, so that the repository can tell its
-    ``on_audit`` hook (metrics) once the transaction has committed.
+    The action is also noted on the session, so that the store can tell its ``on_audit``
+    hook (metrics) once the transaction has committed.
     """
     session.info.setdefault(AUDITED, []).append(action)
     # A plain INSERT, not an ORM object: nothing reads it back in the transaction, and the

@@ -15,8 +15,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import BaseRoute, Mount, Route
 
 from bot.aio import cancel_all
-from bot.app.jobs import start_jobs
-from bot.app.linking import COOKIE, LinkingService, LinkPageError
+from bot.app.linking import COOKIE, LinkingService, LinkPageError, PageProblem
 from bot.clock import utcnow
 from bot.errors import SharebotError
 from bot.ops.check import warn_over_broad_token
@@ -85,7 +84,7 @@ def create_app(
         if worker is not None:
             tasks.append(asyncio.create_task(worker.supervise()))
         elif background:
-            tasks += start_jobs(runtime)
+            tasks += runtime.jobs.start()
         if runtime.settings.slack_app_token is not None:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
@@ -143,7 +142,7 @@ def linking_routes(linking: LinkingService) -> list[Route]:
         return response
 
     def failed(err: LinkPageError) -> HTMLResponse:
-        return html(pages.message(err.title, err.user_message), err.status)
+        return html(pages.message(err.title, pages.problem(err.problem, err.detail)), err.status)
 
     async def open_link(request: Request) -> Response:
         try:
@@ -193,7 +192,7 @@ def linking_routes(linking: LinkingService) -> list[Route]:
         csrf = form.get("csrf")
         try:
             if not flow.isdigit():
-                raise LinkPageError(400, "Unknown request", "This form is incomplete.")
+                raise LinkPageError(400, "Unknown request", PageProblem.INCOMPLETE_FORM)
             slack_user, hub_user = await linking.confirm(
                 flow_id=int(flow),
                 csrf=csrf if isinstance(csrf, str) else None,

@@ -33,7 +33,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.aio import KeptTasks, cancel_all
-from bot.app.jobs import start_jobs
 from bot.errors import WorkerError
 from bot.ops.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.runtime import Runtime
@@ -74,7 +73,7 @@ def create_worker_app(runtime: Runtime, *, parent_pid: int | None = None) -> Sta
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        tasks = start_jobs(runtime)
+        tasks = runtime.jobs.start()
         if parent_pid is not None:
             tasks.append(asyncio.create_task(_stop_when_orphaned(parent_pid)))
         try:

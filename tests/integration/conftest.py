@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from bot.clock import utcnow
 from bot.sandbox.fake_slack import FakeSlack
 from bot.store.db import ensure_schema, make_engine
-from bot.store.repository import Repository
+from bot.store.links import Links
 from tests.support.app import BOT_TOKEN, RunningApp, app_env, start_app
 from tests.support.hub import RunningHub, start_test_hub
 
@@ -72,7 +72,7 @@ def linked_env(env: dict[str, str], database_url: str) -> dict[str, str]:
     """The environment, with every test user linked (as `sharebot link` does; see test_cli)."""
     engine = make_engine(database_url)
     ensure_schema(engine)
-    repo = Repository(engine)
+    repo = Links(engine)
     for slack_id, name in USERS.items():
         repo.link(slack_id, name, method="admin", by="tests", now=utcnow())
     engine.dispose()

@@ -153,7 +153,7 @@ def test_crash_after_acceptance(
     db: Engine,
 ) -> None:
     # The first grant transition is the acceptance (invited -> active), in the sweep.
-    apps.append(start_crashing(linked_env, tmp_path, "bot.store.repository:Repository.transition"))
+    apps.append(start_crashing(linked_env, tmp_path, "bot.store.grants:Grants.transition"))
     apps[0].command("UOWNER", "<@UALICE> 1h", slack.new_response_url())
     url = accept_url_in(slack.wait_for_dm("UALICE", "shared", timeout=20))
     assert clean_hub.accept_share("alice", url).status_code == 302

@@ -17,8 +17,8 @@ from bot.clock import utcnow
 from bot.sandbox.fake_slack import FakeSlack
 from bot.slack import blocks
 from bot.store.db import ensure_schema, make_engine
+from bot.store.links import Links
 from bot.store.models import AuditEvent, LinkFlow, UserLink
-from bot.store.repository import Repository
 from tests.support.app import RunningApp, run_cli, start_app
 from tests.support.hub import RunningHub
 from tests.support.stories import accept_url_in, click, grants, share, share_users
@@ -35,7 +35,7 @@ def oauth_app(
     """sharebot on the port the hub registered as its OAuth redirect, nobody linked but Bob."""
     engine = make_engine(database_url)
     ensure_schema(engine)
-    Repository(engine).link("UBOB", "bob", method="admin", by="tests", now=utcnow())
+    Links(engine).link("UBOB", "bob", method="admin", by="tests", now=utcnow())
     engine.dispose()
     port = clean_hub.sharebot_port
     running = start_app(
@@ -247,7 +247,7 @@ def email_app(
 ) -> Iterator[RunningApp]:
     engine = make_engine(database_url)
     ensure_schema(engine)
-    Repository(engine).link("UOWNER", "owner", method="admin", by="tests", now=utcnow())
+    Links(engine).link("UOWNER", "owner", method="admin", by="tests", now=utcnow())
     engine.dispose()
     slack.add_user("UCAROL", name="carol", email="carol@example.org")
     slack.add_user("UGUEST", name="bob", email="bob@example.org", is_restricted=True)

@@ -31,7 +31,7 @@ import contextlib
 import shutil
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,24 +39,16 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from sqlalchemy import Engine
 
-from bot.app.digest import DigestConfig, DigestService, ReconcileReport
-from bot.app.identity import IdentityResolver
-from bot.app.notices import NoticeService
-from bot.app.sharing import ShareService
+from bot.app.outcomes import Reason, Refusal
+from bot.app.reconcile import ReconcileReport
 from bot.domain.access import FlagState, grant_scopes
 from bot.domain.commands import Revoke, Share
-from bot.domain.digest import Schedule
 from bot.domain.grants import OPEN_STATES, Grant, GrantState
 from bot.errors import SharebotError
-from bot.hub.client import HubClient
 from bot.sandbox.fake_slack import FakeSlack
-from bot.slack.messenger import KeepAliveWebClient, SlackMessenger, make_web_client
 from bot.store.db import ensure_schema, make_engine
-from bot.store.digests import Digests
-from bot.store.flags import Flags
-from bot.store.outbox import Outbox
-from bot.store.repository import Repository
 from tests.support.model_hub import HubWorld
+from tests.support.services import services
 
 OWNER = "owner"
 OWNER_SLACK_IDS = ("UOWNER", "UOWNER2")  # relinking moves the owner between these
@@ -112,7 +104,8 @@ class Truth:
 
 
 class Harness:
-    """sharebot's services for one example, on a fresh database and a world's hub."""
+    """sharebot's services for one example, on a fresh database and a world's hub, built by
+    the product's own wiring."""
 
     def __init__(
         self, world: HubWorld, slack: FakeSlack, template: Path, workdir: Path, clock: Clock
@@ -125,46 +118,28 @@ class Harness:
         database = workdir / "example.sqlite"
         shutil.copyfile(template, database)
         self.engine: Engine = make_engine(f"sqlite:///{database}")
-        self.repo = Repository(self.engine)
-        self.repo.link(OWNER_SLACK_IDS[0], OWNER, method="admin", by="test", now=start)
+        self.rt = services(
+            self.engine,
+            slack.api_url,
+            transport=world.sharebot_transport(),
+            api_url=world.api_url,
+            hub_token=world.service_token,
+            clock=clock.now,
+            jupyterhub_public_url="http://hub.test",
+            remind_before="off",
+        )
+        self.grants = self.rt.grants
+        self.flags = self.rt.flags.flags
+        self.rt.links.link(OWNER_SLACK_IDS[0], OWNER, method="admin", by="test", now=start)
         for slack_id, name in PEOPLE.items():
-            self.repo.link(slack_id, name, method="admin", by="test", now=start)
-        self.hub = HubClient(
-            world.api_url, world.service_token, transport=world.sharebot_transport()
-        )
-        self.messenger = SlackMessenger(make_web_client(BOT_TOKEN, slack.api_url))
-        notices = NoticeService(Outbox(self.engine), self.messenger)
-        self.flags = Flags(self.engine)
-        self.service = ShareService(
-            hub=self.hub,
-            repo=self.repo,
-            messenger=self.messenger,
-            identities=IdentityResolver(repo=self.repo, hub=self.hub, messenger=self.messenger),
-            public_url="http://hub.test",
-            invite_ttl=timedelta(hours=24),
-            remind_before=None,
-            clock=self.clock.now,
-            notices=notices,
-            flags=self.flags,
-        )
-        self.digest = DigestService(
-            hub=self.hub,
-            repo=self.repo,
-            digests=Digests(self.engine),
-            shares=self.service,
-            messenger=self.messenger,
-            config=DigestConfig(schedule=Schedule(None, frozenset(), UTC)),
-        )
+            self.rt.links.link(slack_id, name, method="admin", by="test", now=start)
 
     def run(self, work: Any) -> Any:
         return self.loop.run_until_complete(work)
 
     def close(self) -> None:
-        self.run(self.hub.aclose())
-        if isinstance(self.messenger.client, KeepAliveWebClient):
-            self.run(self.messenger.client.aclose())
+        self.run(self.rt.aclose())
         self.loop.close()
-        self.engine.dispose()
 
 
 class AccessMachine(RuleBasedStateMachine):
@@ -198,7 +173,7 @@ class AccessMachine(RuleBasedStateMachine):
     # -- helpers -------------------------------------------------------------------------
 
     def grants(self) -> list[Grant]:
-        return self.h.repo.grants(states=list(GrantState))
+        return self.h.grants.grants(states=list(GrantState))
 
     def _pick(self, items: list[Any], index: int) -> Any:
         return items[index % len(items)]
@@ -207,7 +182,7 @@ class AccessMachine(RuleBasedStateMachine):
         """Invitations whose link may still work: not accepted yet, or its code not gone."""
         found = []
         for invitation in self.invitations:
-            grant = self.h.repo.get(invitation.grant_id)
+            grant = self.h.grants.get(invitation.grant_id)
             if grant is not None and (grant.state.is_open or not grant.code_gone):
                 found.append(invitation)
         return found
@@ -238,7 +213,9 @@ class AccessMachine(RuleBasedStateMachine):
     )
     def share(self, who: set[str], server: str, manage: bool, minutes: int) -> None:
         cmd = Share(tuple(sorted(who)), timedelta(minutes=minutes), server, "", manage)
-        outcome = self._hub_call(self.h.service.share(self.owner_slack_id, cmd, self.h.clock.now()))
+        outcome = self._hub_call(
+            self.h.rt.sharing.share(self.owner_slack_id, cmd, self.h.clock.now())
+        )
         if outcome is None:
             return
         for grant in outcome.invited:
@@ -253,7 +230,7 @@ class AccessMachine(RuleBasedStateMachine):
     @rule(index=st.integers(0, 10**6))
     def recipient_accepts(self, index: int) -> None:
         invitation = self._pick(self.live_links(), index)
-        grant = self.h.repo.get(invitation.grant_id)
+        grant = self.h.grants.get(invitation.grant_id)
         # Hers from now on, if it was still an invitation (a link that outlived its
         # invitation, say because its deletion failed, gives nothing)
         invited = grant is not None and grant.state is GrantState.INVITED
@@ -275,7 +252,7 @@ class AccessMachine(RuleBasedStateMachine):
             if g.recipient_slack_id == person and g.server == server and g.state.is_open
         ]
         reply = self._hub_call(
-            self.h.service.revoke(
+            self.h.rt.sharing.revoke(
                 self.owner_slack_id, Revoke((person,), server), self.h.clock.now()
             )
         )
@@ -287,7 +264,7 @@ class AccessMachine(RuleBasedStateMachine):
     def recipient_leaves(self, index: int) -> None:
         grant = self._pick([g for g in self.grants() if g.state.is_open], index)
         reply = self._hub_call(
-            self.h.service.leave(grant.id, grant.recipient_slack_id, self.h.clock.now())
+            self.h.rt.sharing.leave(grant.id, grant.recipient_slack_id, self.h.clock.now())
         )
         if reply is not None:
             self.truth.ended.add(grant.id)
@@ -298,7 +275,7 @@ class AccessMachine(RuleBasedStateMachine):
         grant = self._pick([g for g in self.grants() if g.state is GrantState.ACTIVE], index)
         if grant.expires_at is not None and grant.expires_at > self.h.clock.now():
             self.h.run(
-                self.h.service.extend(
+                self.h.rt.sharing.extend(
                     grant, timedelta(minutes=minutes), self.owner_slack_id, self.h.clock.now()
                 )
             )
@@ -315,12 +292,12 @@ class AccessMachine(RuleBasedStateMachine):
         self.relinked = True
         old = self.owner_slack_id
         new = OWNER_SLACK_IDS[1 - OWNER_SLACK_IDS.index(old)]
-        self.h.repo.link(new, OWNER, method="admin", by="test", now=self.h.clock.now())
+        self.h.rt.links.link(new, OWNER, method="admin", by="test", now=self.h.clock.now())
         self.owner_slack_id = new
         for grant in [g for g in self.grants() if g.state.is_open][:1]:
-            answer = self.h.run(self.h.service.revoke_grant(grant.id, old, self.h.clock.now()))
-            assert "Only the person who shared" in answer
-            assert self.h.repo.get(grant.id) == grant  # nothing changed
+            answer = self.h.run(self.h.rt.sharing.revoke_grant(grant.id, old, self.h.clock.now()))
+            assert answer == Refusal(Reason.ONLY_OWNER_REVOKES)
+            assert self.h.grants.get(grant.id) == grant  # nothing changed
 
     # -- what the owner does in the hub --------------------------------------------------
 
@@ -348,7 +325,7 @@ class AccessMachine(RuleBasedStateMachine):
     def owner_decides_a_flag(self, index: int, keep: bool) -> None:
         flag = self._pick(self.h.flags.pending(), index)
         answer = self._hub_call(
-            self.h.service.decide_flag(flag.id, self.owner_slack_id, keep, self.h.clock.now())
+            self.h.rt.flags.decide(flag.id, self.owner_slack_id, keep, self.h.clock.now())
         )
         settled = self.h.flags.get(flag.id)
         key = (flag.hub_user, flag.server)
@@ -381,9 +358,9 @@ class AccessMachine(RuleBasedStateMachine):
         whatever an earlier fault interrupted, a clean pass has retried."""
         before = len(self.world.faults.fired)
         now = self.h.clock.now()
-        self.h.run(self.h.service.sweep(now))
+        self.h.run(self.h.rt.sweep.run(now))
         with contextlib.suppress(SharebotError):
-            self.h.run(self.h.digest.reconcile_owner(OWNER, now, ReconcileReport()))
+            self.h.run(self.h.rt.reconciler.reconcile_owner(OWNER, now, ReconcileReport()))
         self.passes += 1
         if len(self.world.faults.fired) == before and not self.world.faults.armed():
             self.check_promise()

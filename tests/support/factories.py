@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.domain.access import grant_scopes
 from bot.domain.grants import Grant, GrantState
-from bot.store.repository import NewGrant
+from bot.store.grants import NewGrant
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)  # a Thursday
 ACCESS = grant_scopes("owner", "")  # what a plain share of owner's default server gives

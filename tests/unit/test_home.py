@@ -183,7 +183,7 @@ class _GatedHome(HomeService):
     """A HomeService whose publish waits for a gate and records which render it was."""
 
     def __init__(self) -> None:
-        super().__init__(repo=None, decisions=None, messenger=None)  # type: ignore[arg-type]
+        super().__init__(grants=None, links=None, decisions=None, say=None)  # type: ignore[arg-type]
         self.gate = asyncio.Event()
         self.renders: list[str] = []
 

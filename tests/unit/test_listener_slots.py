@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.slack import listeners
+from bot.slack.listeners import common as listeners
 
 
 async def test_work_beyond_the_slots_waits_its_turn(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,7 +18,7 @@ from bot.ops.metrics import Metrics
 from bot.sandbox.fake_slack import FakeSlack
 from bot.slack.messenger import SlackMessenger, make_web_client
 from bot.store.db import ensure_schema, make_engine
-from bot.store.repository import NewGrant, Repository
+from bot.store.grants import Grants, NewGrant
 from tests.support import factories
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -133,7 +133,7 @@ def new_grant(recipient: str = "alice") -> NewGrant:
 
 def test_grant_counters_follow_the_audit_log_and_gauges_read_the_database(engine: Engine) -> None:
     metrics = Metrics(engine)
-    repo = Repository(engine, on_audit=metrics.audited)
+    repo = Grants(engine, on_audit=metrics.audited)
     first = repo.add_grant(new_grant("alice"), now=NOW)
     repo.add_grant(new_grant("bob"), now=NOW)
     assert value(metrics, "sharebot_grants_created_total") == 2

@@ -16,7 +16,7 @@ from bot.config import env_names, load_settings
 from bot.errors import CommandError
 from bot.hub import scopes
 from bot.ops import audit, check
-from bot.store.repository import Audit
+from bot.store.audit import Audit
 from tests.support.hub import SHAREBOT_SCOPES
 
 ROOT = Path(__file__).resolve().parents[2]

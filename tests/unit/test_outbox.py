@@ -25,6 +25,7 @@ from bot.errors import SlackDeliveryError
 from bot.ops.metrics import Metrics
 from bot.sandbox.fake_slack import FakeSlack
 from bot.slack.messenger import SlackMessenger, make_web_client
+from bot.slack.port import SlackSay
 from bot.store.db import ensure_schema, make_engine
 from bot.store.models import AuditEvent
 from bot.store.outbox import Notice, Outbox
@@ -230,7 +231,7 @@ async def delivery(
         make_web_client("xoxb-test", fake_slack.api_url),
         on_undelivered=keep_undelivered(outbox, clock=lambda: NOW),
     )
-    yield messenger, NoticeService(outbox, messenger)
+    yield messenger, NoticeService(outbox, SlackSay(messenger))
 
 
 async def test_a_refused_notice_is_delivered_once_by_a_later_pass(
@@ -251,7 +252,7 @@ async def test_a_refused_notice_is_delivered_once_by_a_later_pass(
 
     # Two replicas' passes at the same moment: one sends it.
     at = NOW + timedelta(seconds=30)
-    other = NoticeService(outbox, messenger)
+    other = NoticeService(outbox, SlackSay(messenger))
     reports = await asyncio.gather(notices.deliver_due(at), other.deliver_due(at))
     assert sum(r.sent for r in reports) == 1
     assert [m["text"] for m in fake_slack.dms_to("UOWNER")] == [SECRET_TEXT]

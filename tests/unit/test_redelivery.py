@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.slack.listeners import is_redelivery
+from bot.slack.listeners.events import is_redelivery
 
 
 @pytest.mark.parametrize(

@@ -10,21 +10,21 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from bot.app.identity import IdentityResolver
 from bot.app.notices import NoticeService
-from bot.app.sharing import ShareService
 from bot.domain.commands import Share
 from bot.domain.grants import Grant, GrantState, orphan_codes
 from bot.domain.outbox import next_attempt
-from bot.hub.client import HubClient
 from bot.ops.metrics import Metrics
+from bot.runtime import Runtime
 from bot.sandbox.fake_slack import FakeSlack
-from bot.slack.messenger import SlackMessenger, make_web_client
+from bot.slack.messenger import KeepAliveWebClient, SlackMessenger, make_web_client
+from bot.slack.port import SlackSay
 from bot.store.db import ensure_schema, make_engine
+from bot.store.grants import Grants
 from bot.store.outbox import Outbox, OutgoingNotice
-from bot.store.repository import Repository
 from tests.support.factories import new_grant
 from tests.support.flaky_hub import FlakyHub
+from tests.support.services import BOT_TOKEN, services
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 TTL = timedelta(seconds=3)
@@ -39,28 +39,25 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
-async def service(
-    engine: Engine, fake_slack: FakeSlack, hub_script: FlakyHub
-) -> AsyncIterator[ShareService]:
-    repo = Repository(engine)
-    repo.link("UOWNER", "owner", method="admin", by="t", now=NOW)
-    repo.link("UALICE", "alice", method="admin", by="t", now=NOW)
-    hub = HubClient("http://hub.test/hub/api", "tok", transport=httpx.MockTransport(hub_script))
-    messenger = SlackMessenger(make_web_client("xoxb-test", fake_slack.api_url))
-    yield ShareService(
-        hub=hub,
-        repo=repo,
-        messenger=messenger,
-        identities=IdentityResolver(repo=repo, hub=hub, messenger=messenger),
-        public_url="https://hub.example.org",
-        invite_ttl=timedelta(hours=24),
-        claim_ttl=TTL,
+async def rt(engine: Engine, fake_slack: FakeSlack, hub_script: FlakyHub) -> AsyncIterator[Runtime]:
+    runtime = services(
+        engine,
+        fake_slack.api_url,
+        transport=httpx.MockTransport(hub_script),
         clock=lambda: NOW,
+        claim_ttl=TTL.total_seconds(),
     )
-    await hub.aclose()
+    runtime.links.link("UOWNER", "owner", method="admin", by="t", now=NOW)
+    runtime.links.link("UALICE", "alice", method="admin", by="t", now=NOW)
+    yield runtime
+    await runtime.aclose()
 
 
-def intent(repo: Repository, *, code_id: str | None = None) -> Grant:
+def say(fake_slack: FakeSlack, client: KeepAliveWebClient | None = None) -> SlackSay:
+    return SlackSay(SlackMessenger(client or make_web_client(BOT_TOKEN, fake_slack.api_url)))
+
+
+def intent(repo: Grants, *, code_id: str | None = None) -> Grant:
     """What a process killed mid-invitation leaves: an intent whose claim has run out."""
     grant = repo.add_grant(
         new_grant(code_id=None, code_expires_at=None),
@@ -96,7 +93,7 @@ def test_orphan_codes_are_unknown_codes_made_since_the_intent() -> None:
 
 
 def test_a_notice_is_written_with_its_state_change_once(engine: Engine) -> None:
-    repo, outbox = Repository(engine), Outbox(engine)
+    repo, outbox = Grants(engine), Outbox(engine)
     grant = intent(repo, code_id="sc_1")
 
     def notices(g: Grant) -> list[OutgoingNotice]:
@@ -119,10 +116,8 @@ def test_a_notice_is_written_with_its_state_change_once(engine: Engine) -> None:
 async def test_a_first_try_is_leased_to_its_writer_and_left_to_the_sweep_if_it_dies(
     engine: Engine, fake_slack: FakeSlack
 ) -> None:
-    repo, outbox = Repository(engine), Outbox(engine)
-    notices = NoticeService(
-        outbox, SlackMessenger(make_web_client("xoxb-test", fake_slack.api_url))
-    )
+    repo, outbox = Grants(engine), Outbox(engine)
+    notices = NoticeService(outbox, say(fake_slack))
     first, second = intent(repo, code_id="sc_1"), intent(repo, code_id="sc_2")
 
     def told(g: Grant) -> list[OutgoingNotice]:
@@ -152,9 +147,9 @@ async def test_a_429_delays_the_next_try_by_retry_after(
 ) -> None:
     outbox = Outbox(engine)
     outbox.enqueue([OutgoingNotice("k:1", "UALICE", "hello")], NOW)
-    client = make_web_client("xoxb-test", fake_slack.api_url)
+    client = make_web_client(BOT_TOKEN, fake_slack.api_url)
     client.retry_handlers.clear()  # no inline waiting: the outbox must do it
-    notices = NoticeService(outbox, SlackMessenger(client))
+    notices = NoticeService(outbox, say(fake_slack, client))
     fake_slack.fail_next("chat.postMessage", status=429, retry_after=600)
     report = await notices.deliver(["k:1"], NOW)
     assert report.failed == 1
@@ -170,7 +165,7 @@ async def test_a_notice_given_up_is_counted_and_posted_to_the_admin_channel(
     metrics = Metrics()
     notices = NoticeService(
         outbox,
-        SlackMessenger(make_web_client("xoxb-test", fake_slack.api_url)),
+        say(fake_slack),
         admin_channel="C0ADMIN",
         on_given_up=metrics.notice_given_up,
     )
@@ -186,46 +181,46 @@ async def test_a_notice_given_up_is_counted_and_posted_to_the_admin_channel(
 
 
 async def test_an_invitation_interrupted_after_the_code_is_recovered(
-    service: ShareService, hub_script: FlakyHub, fake_slack: FakeSlack
+    rt: Runtime, hub_script: FlakyHub, fake_slack: FakeSlack
 ) -> None:
-    grant = intent(service.repo)
+    grant = intent(rt.grants)
     hub_script.codes["sc_7"] = 0  # made by the hub; the process died before recording it
-    report = await service.sweep(NOW)
+    report = await rt.sweep.run(NOW)
     assert report.recovered == 1
-    [fresh] = service.repo.grants(states=[GrantState.INVITED])
+    [fresh] = rt.grants.grants(states=[GrantState.INVITED])
     assert fresh.id == grant.id and fresh.invite_sent_at is not None
     assert list(hub_script.codes) == [fresh.code_id] and fresh.code_id != "sc_7"
     fake_slack.wait_for_dm("UALICE", "shared")
-    assert (await service.sweep(NOW)).recovered == 0  # done once
+    assert (await rt.sweep.run(NOW)).recovered == 0  # done once
 
 
 async def test_an_invitation_held_by_a_live_worker_is_left_alone(
-    service: ShareService, hub_script: FlakyHub
+    rt: Runtime, hub_script: FlakyHub
 ) -> None:
-    grant = intent(service.repo)
-    assert service.repo.claim(grant.id, "alive:2:ffff", now=NOW, ttl=timedelta(minutes=5))
+    grant = intent(rt.grants)
+    assert rt.grants.claim(grant.id, "alive:2:ffff", now=NOW, ttl=timedelta(minutes=5))
     hub_script.codes["sc_1"] = 0
-    assert (await service.sweep(NOW)).recovered == 0
+    assert (await rt.sweep.run(NOW)).recovered == 0
     assert list(hub_script.codes) == ["sc_1"]
 
 
 async def test_an_interrupted_invitation_too_old_to_resend_fails_and_tells_the_owner(
-    service: ShareService, hub_script: FlakyHub, fake_slack: FakeSlack
+    rt: Runtime, hub_script: FlakyHub, fake_slack: FakeSlack
 ) -> None:
-    intent(service.repo, code_id="sc_9")
+    intent(rt.grants, code_id="sc_9")
     hub_script.codes["sc_9"] = 0
-    report = await service.sweep(NOW + timedelta(days=2))
+    report = await rt.sweep.run(NOW + timedelta(days=2))
     assert report.recovered == 1
-    assert service.repo.grants(states=[GrantState.FAILED])
+    assert rt.grants.grants(states=[GrantState.FAILED])
     assert hub_script.codes == {}
     fake_slack.wait_for_dm("UOWNER", "could not be completed")
 
 
 async def test_a_share_records_the_intent_then_the_code_then_the_dm(
-    service: ShareService, hub_script: FlakyHub
+    rt: Runtime, hub_script: FlakyHub
 ) -> None:
-    await service.share("UOWNER", Share(("UALICE",), timedelta(hours=1)), NOW)
-    [grant] = service.repo.grants(states=[GrantState.INVITED])
+    await rt.sharing.share("UOWNER", Share(("UALICE",), timedelta(hours=1)), NOW)
+    [grant] = rt.grants.grants(states=[GrantState.INVITED])
     assert grant.code_id == "sc_1" and grant.invite_sent_at is not None
-    actions = [a.action for a in service.repo.audit_log(grant_id=grant.id)]
+    actions = [a.action for a in rt.audit.audit_log(grant_id=grant.id)]
     assert actions == ["invite", "code_created", "invite_sent"]

@@ -13,10 +13,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.app.decisions import ApprovalConfig, DecisionService
-from bot.app.home import HomeService
-from bot.app.identity import IdentityResolver
-from bot.app.sharing import ShareService
+from bot.app.decisions import ApprovalConfig
+from bot.app.outcomes import (
+    Decided,
+    Extended,
+    ExtensionHeld,
+    LeaveResult,
+    PostedTo,
+    Reason,
+    Refusal,
+)
 from bot.domain.commands import Share
 from bot.domain.decisions import DecisionKind, Policy
 from bot.domain.grants import (
@@ -26,15 +32,13 @@ from bot.domain.grants import (
     length_after_extension,
     reminder_due,
 )
-from bot.hub.client import HubClient
+from bot.runtime import Runtime
 from bot.sandbox.fake_slack import FakeSlack
 from bot.slack import blocks
-from bot.slack.messenger import SlackMessenger, make_web_client
 from bot.store.db import ensure_schema, make_engine
-from bot.store.decisions import Decisions
-from bot.store.repository import Repository
 from tests.support.factories import NOW, make_grant
 from tests.support.flaky_hub import FlakyHub
+from tests.support.services import services
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -97,44 +101,25 @@ def test_extend_button_carries_id_and_deadline() -> None:
 
 
 @pytest.fixture
-async def services(
-    tmp_path: Path, fake_slack: FakeSlack, hub_script: FlakyHub
-) -> AsyncIterator[tuple[ShareService, DecisionService]]:
+async def rt(tmp_path: Path, fake_slack: FakeSlack, hub_script: FlakyHub) -> AsyncIterator[Runtime]:
     engine = make_engine(f"sqlite:///{tmp_path / 's.sqlite'}")
     ensure_schema(engine)
-    repo = Repository(engine)
-    repo.link("UOWNER", "owner", method="admin", by="t", now=NOW)
-    repo.link("UALICE", "alice", method="admin", by="t", now=NOW)
-    hub = HubClient("http://hub.test/hub/api", "tok", transport=httpx.MockTransport(hub_script))
-    messenger = SlackMessenger(make_web_client("xoxb-test", fake_slack.api_url))
-    decisions = Decisions(engine)
-    home = HomeService(repo=repo, decisions=decisions, messenger=messenger, approvers=("UAPPR",))
-    shares = ShareService(
-        hub=hub,
-        repo=repo,
-        messenger=messenger,
-        identities=IdentityResolver(repo=repo, hub=hub, messenger=messenger),
-        public_url="https://hub.example.org",
-        invite_ttl=timedelta(hours=24),
-        home=home,
+    runtime = services(
+        engine, fake_slack.api_url, transport=httpx.MockTransport(hub_script), approvers="UAPPR"
     )
-    decider = DecisionService(
-        shares=shares,
-        decisions=decisions,
-        messenger=messenger,
-        config=ApprovalConfig(policy=Policy(), approvers=("UAPPR",)),
-    )
-    yield shares, decider
-    await hub.aclose()
-    engine.dispose()
+    runtime.links.link("UOWNER", "owner", method="admin", by="t", now=NOW)
+    runtime.links.link("UALICE", "alice", method="admin", by="t", now=NOW)
+    runtime.decisions.config = ApprovalConfig(policy=Policy(), approvers=("UAPPR",))
+    yield runtime
+    await runtime.aclose()
 
 
-async def active_grant(shares: ShareService, hub_script: FlakyHub, duration: timedelta) -> Grant:
-    await shares.share("UOWNER", Share(("UALICE",), duration), NOW)
+async def active_grant(rt: Runtime, hub_script: FlakyHub, duration: timedelta) -> Grant:
+    await rt.sharing.share("UOWNER", Share(("UALICE",), duration), NOW)
     hub_script.codes["sc_1"] = 1
     hub_script.shares.add("alice")
-    assert (await shares.sweep(NOW + timedelta(minutes=1))).accepted == 1
-    [active] = shares.repo.grants(states=[GrantState.ACTIVE])
+    assert (await rt.sweep.run(NOW + timedelta(minutes=1))).accepted == 1
+    [active] = rt.grants.grants(states=[GrantState.ACTIVE])
     return active
 
 
@@ -143,15 +128,14 @@ def reminders(fake: FakeSlack, user: str) -> list[str]:
 
 
 async def test_reminder_sent_once_then_extend(
-    services: tuple[ShareService, DecisionService], hub_script: FlakyHub, fake_slack: FakeSlack
+    rt: Runtime, hub_script: FlakyHub, fake_slack: FakeSlack
 ) -> None:
-    shares, decider = services
-    g = await active_grant(shares, hub_script, 2 * DAY)
+    g = await active_grant(rt, hub_script, 2 * DAY)
     assert g.expires_at is not None
     before_end = g.expires_at - timedelta(minutes=30)
-    assert (await shares.sweep(g.expires_at - 2 * HOUR)).reminded == 0
-    assert (await shares.sweep(before_end)).reminded == 1
-    assert (await shares.sweep(before_end + timedelta(minutes=1))).reminded == 0
+    assert (await rt.sweep.run(g.expires_at - 2 * HOUR)).reminded == 0
+    assert (await rt.sweep.run(before_end)).reminded == 1
+    assert (await rt.sweep.run(before_end + timedelta(minutes=1))).reminded == 0
     assert len(reminders(fake_slack, "UOWNER")) == 1 and len(reminders(fake_slack, "UALICE")) == 1
     owner_dm = next(m for m in fake_slack.dms_to("UOWNER") if ":hourglass" in m["text"])
     value = owner_dm["blocks"][1]["elements"][0]["value"]
@@ -159,122 +143,118 @@ async def test_reminder_sent_once_then_extend(
     assert target is not None
 
     # only the owner may extend
-    refused = await decider.extend(target[0], target[1], "UALICE", before_end)
-    assert "Only the person who shared" in refused
-    assert shares.repo.get(g.id) == replace(g, reminded_at=before_end, state=GrantState.ACTIVE)
+    refused = await rt.decisions.extend(target[0], target[1], "UALICE", before_end)
+    assert refused == Refusal(Reason.ONLY_OWNER_EXTENDS)
+    assert rt.grants.get(g.id) == replace(g, reminded_at=before_end, state=GrantState.ACTIVE)
 
-    answer = await decider.extend(target[0], target[1], "UOWNER", before_end)
-    assert answer.startswith("Extended")
-    extended = shares.repo.get(g.id)
+    answer = await rt.decisions.extend(target[0], target[1], "UOWNER", before_end)
+    extended = rt.grants.get(g.id)
+    assert answer == Extended(extended)  # type: ignore[arg-type]
     assert extended is not None and extended.expires_at == g.expires_at + 2 * DAY
     assert extended.reminded_at is None  # the new end is announced again
     fake_slack.wait_for_dm("UALICE", "extended your access")
     # a second click on the same button extends nothing
-    again = await decider.extend(target[0], target[1], "UOWNER", before_end)
-    assert "already extended" in again
-    assert shares.repo.get(g.id) == extended
-    assert [a.action for a in shares.repo.audit_log(grant_id=g.id)].count("extended") == 1
+    again = await rt.decisions.extend(target[0], target[1], "UOWNER", before_end)
+    assert again == Refusal(Reason.ALREADY_EXTENDED, grant=extended)
+    assert rt.grants.get(g.id) == extended
+    assert [a.action for a in rt.audit.audit_log(grant_id=g.id)].count("extended") == 1
     # the Home tabs of both were refreshed after the extension
     home = fake_slack.home_view("UOWNER")
     assert home is not None and "active until" in str(home["blocks"])
 
 
 async def test_extension_needing_approval_goes_to_an_approver(
-    services: tuple[ShareService, DecisionService], hub_script: FlakyHub, fake_slack: FakeSlack
+    rt: Runtime, hub_script: FlakyHub, fake_slack: FakeSlack
 ) -> None:
-    shares, decider = services
-    decider.config = ApprovalConfig(policy=Policy(approval_above=3 * DAY), approvers=("UAPPR",))
-    g = await active_grant(shares, hub_script, 2 * DAY)
+    rt.decisions.config = ApprovalConfig(
+        policy=Policy(approval_above=3 * DAY), approvers=("UAPPR",)
+    )
+    g = await active_grant(rt, hub_script, 2 * DAY)
     assert g.expires_at is not None
-    answer = await decider.extend(g.id, int(g.expires_at.timestamp()), "UOWNER", NOW)
-    assert "needs approval" in answer
-    assert shares.repo.get(g.id) == g  # not extended yet
-    again = await decider.extend(g.id, int(g.expires_at.timestamp()), "UOWNER", NOW)
-    assert "already waiting" in again
-    [pending] = decider.decisions.pending()
+    answer = await rt.decisions.extend(g.id, int(g.expires_at.timestamp()), "UOWNER", NOW)
+    assert isinstance(answer, ExtensionHeld) and answer.posted_to == PostedTo(people=("UAPPR",))
+    assert rt.grants.get(g.id) == g  # not extended yet
+    again = await rt.decisions.extend(g.id, int(g.expires_at.timestamp()), "UOWNER", NOW)
+    assert again == Refusal(Reason.EXTENSION_PENDING)
+    [pending] = rt.decisions.decisions.pending()
     assert pending.kind is DecisionKind.EXTENSION and pending.grant_id == g.id
     ask = fake_slack.wait_for_dm("UAPPR", "wants to extend a share by 2d")
     assert "4d in all" in ask["text"]
-    assert "can't approve" in await decider.approve(pending.id, "UOWNER", NOW)  # not their own
-    done = await decider.approve(pending.id, "UAPPR", NOW, duration=DAY)
-    assert "Approved for 1d" in done
-    extended = shares.repo.get(g.id)
+    mine = await rt.decisions.approve(pending.id, "UOWNER", NOW)  # not their own
+    assert mine == Refusal(Reason.NOT_A_DECIDER, decision=pending)
+    done = await rt.decisions.approve(pending.id, "UAPPR", NOW, duration=DAY)
+    assert isinstance(done, Decided) and done.detail is None
+    assert done.decision.approved_duration == DAY
+    extended = rt.grants.get(g.id)
     assert extended is not None and extended.expires_at == g.expires_at + DAY
     fake_slack.wait_for_dm("UOWNER", "Extended: <@UALICE> keeps access")
 
 
 async def test_leave_ends_access_and_tells_the_owner(
-    services: tuple[ShareService, DecisionService], hub_script: FlakyHub, fake_slack: FakeSlack
+    rt: Runtime, hub_script: FlakyHub, fake_slack: FakeSlack
 ) -> None:
-    shares, _ = services
-    g = await active_grant(shares, hub_script, HOUR)
-    assert "Only the person the server was shared with" in await shares.leave(g.id, "UOWNER", NOW)
+    g = await active_grant(rt, hub_script, HOUR)
+    refused = await rt.sharing.leave(g.id, "UOWNER", NOW)
+    assert refused == Refusal(Reason.ONLY_RECIPIENT_LEAVES)
     assert hub_script.shares == {"alice"}
-    answer = await shares.leave(g.id, "UALICE", NOW)
-    assert answer.startswith("You left")
+    answer = await rt.sharing.leave(g.id, "UALICE", NOW)
+    assert isinstance(answer, LeaveResult) and answer.done
     assert hub_script.shares == set()
-    left = shares.repo.get(g.id)
+    left = rt.grants.get(g.id)
     assert left is not None and left.state is GrantState.REVOKED
     fake_slack.wait_for_dm("UOWNER", "<@UALICE> left your share")
-    assert "left" in [a.action for a in shares.repo.audit_log(grant_id=g.id)]
-    assert "already ended" in await shares.leave(g.id, "UALICE", NOW)
+    assert "left" in [a.action for a in rt.audit.audit_log(grant_id=g.id)]
+    assert await rt.sharing.leave(g.id, "UALICE", NOW) == Refusal(Reason.SHARE_CLOSED)
     home = fake_slack.home_view("UALICE")
     assert home is not None and "Nobody is sharing a server with you" in str(home["blocks"])
 
 
 async def test_decline_an_invitation(
-    services: tuple[ShareService, DecisionService], hub_script: FlakyHub, fake_slack: FakeSlack
+    rt: Runtime, hub_script: FlakyHub, fake_slack: FakeSlack
 ) -> None:
-    shares, _ = services
-    await shares.share("UOWNER", Share(("UALICE",), HOUR), NOW)
-    [g] = shares.repo.grants(states=[GrantState.INVITED])
-    assert "Declined" in await shares.leave(g.id, "UALICE", NOW)
+    await rt.sharing.share("UOWNER", Share(("UALICE",), HOUR), NOW)
+    [g] = rt.grants.grants(states=[GrantState.INVITED])
+    declined = await rt.sharing.leave(g.id, "UALICE", NOW)
+    assert isinstance(declined, LeaveResult) and declined.done
+    assert declined.grant.state is GrantState.CANCELLED
     assert hub_script.codes == {}
     fake_slack.wait_for_dm("UOWNER", "declined your invitation")
 
 
 async def test_a_failing_home_never_breaks_the_action(
-    services: tuple[ShareService, DecisionService], hub_script: FlakyHub, fake_slack: FakeSlack
+    rt: Runtime, hub_script: FlakyHub, fake_slack: FakeSlack
 ) -> None:
-    shares, _ = services
     fake_slack.fail_next("views.publish", error="internal_error", times=10)
-    outcome = await shares.share("UOWNER", Share(("UALICE",), HOUR), NOW)
+    outcome = await rt.sharing.share("UOWNER", Share(("UALICE",), HOUR), NOW)
     assert len(outcome.invited) == 1
     assert [c.error for c in fake_slack.calls("views.publish")] == ["internal_error"] * 2
 
 
-async def test_extension_stays_within_the_longest_share(
-    services: tuple[ShareService, DecisionService], hub_script: FlakyHub
-) -> None:
-    shares, decider = services
-    decider.config = ApprovalConfig(policy=Policy(), max_duration=3 * DAY)
-    g = await active_grant(shares, hub_script, 2 * DAY)
+async def test_extension_stays_within_the_longest_share(rt: Runtime, hub_script: FlakyHub) -> None:
+    rt.decisions.config = ApprovalConfig(policy=Policy(), max_duration=3 * DAY)
+    g = await active_grant(rt, hub_script, 2 * DAY)
     assert g.expires_at is not None
-    answer = await decider.extend(g.id, int(g.expires_at.timestamp()), "UOWNER", NOW)
-    assert "longer than the 3d that shares may last" in answer
-    assert shares.repo.get(g.id) == g
+    answer = await rt.decisions.extend(g.id, int(g.expires_at.timestamp()), "UOWNER", NOW)
+    assert answer == Refusal(Reason.EXTENSION_OVER_LIMIT, grant=g, total=4 * DAY, limit=3 * DAY)
+    assert rt.grants.get(g.id) == g
 
 
-async def test_no_extension_once_the_deadline_has_passed(
-    services: tuple[ShareService, DecisionService], hub_script: FlakyHub
-) -> None:
-    shares, decider = services
-    g = await active_grant(shares, hub_script, 2 * DAY)
+async def test_no_extension_once_the_deadline_has_passed(rt: Runtime, hub_script: FlakyHub) -> None:
+    g = await active_grant(rt, hub_script, 2 * DAY)
     assert g.expires_at is not None
     late = g.expires_at + timedelta(seconds=1)
-    answer = await decider.extend(g.id, int(g.expires_at.timestamp()), "UOWNER", late)
-    assert "can't be extended" in answer
-    assert shares.repo.get(g.id) == g
+    answer = await rt.decisions.extend(g.id, int(g.expires_at.timestamp()), "UOWNER", late)
+    assert answer == Refusal(Reason.CANNOT_EXTEND, grant=g)
+    assert rt.grants.get(g.id) == g
 
 
 async def test_an_expiry_read_before_an_extension_does_not_end_the_grant(
-    services: tuple[ShareService, DecisionService], hub_script: FlakyHub
+    rt: Runtime, hub_script: FlakyHub
 ) -> None:
-    shares, _ = services
-    g = await active_grant(shares, hub_script, 2 * DAY)
+    g = await active_grant(rt, hub_script, 2 * DAY)
     assert g.expires_at is not None
-    extended = await shares.extend(g, DAY, "UOWNER", NOW)  # after the sweep read `g`
+    extended = await rt.sharing.extend(g, DAY, "UOWNER", NOW)  # after the sweep read `g`
     assert extended is not None
-    assert await shares._start_ending(g, EndReason.EXPIRED, "expire", NOW) is None
-    assert shares.repo.mark_reminded(g, now=NOW) is None  # nor remind of the old end
-    assert shares.repo.get(g.id) == extended
+    assert await rt.sweep.endings.start_ending(g, EndReason.EXPIRED, "expire", NOW) is None
+    assert rt.grants.mark_reminded(g, now=NOW) is None  # nor remind of the old end
+    assert rt.grants.get(g.id) == extended

@@ -12,9 +12,11 @@ from sqlalchemy import Engine, text
 
 from bot.domain.grants import GrantState, InvalidTransition
 from bot.errors import SchemaError
+from bot.store.audit import AuditLog
 from bot.store.db import alembic_config, ensure_schema, make_engine
 from bot.store.decisions import Decisions
-from bot.store.repository import Repository
+from bot.store.grants import Grants
+from bot.store.links import Links
 from tests.support.factories import new_grant
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -49,7 +51,7 @@ def test_unknown_revision_is_refused(engine: Engine) -> None:
 
 
 def test_times_round_trip_as_aware_utc(engine: Engine) -> None:
-    repo = Repository(engine)
+    repo = Grants(engine)
     grant = repo.add_grant(new_grant(), now=NOW)
     stored = repo.get(grant.id)
     assert stored is not None
@@ -58,7 +60,7 @@ def test_times_round_trip_as_aware_utc(engine: Engine) -> None:
 
 
 def test_guarded_transition_has_one_winner(engine: Engine) -> None:
-    repo = Repository(engine)
+    repo = Grants(engine)
     grant = repo.add_grant(new_grant(), now=NOW)
     first = repo.transition(grant, GrantState.ACTIVE, now=NOW, action="accept")
     second = repo.transition(grant, GrantState.WITHDRAWING, now=NOW, action="withdraw")
@@ -67,12 +69,12 @@ def test_guarded_transition_has_one_winner(engine: Engine) -> None:
     assert repo.get(grant.id).state is GrantState.ACTIVE  # type: ignore[union-attr]
     with pytest.raises(InvalidTransition):
         repo.transition(first, GrantState.INVITED, now=NOW, action="bad")
-    actions = [a.action for a in repo.audit_log(grant_id=grant.id)]
+    actions = [a.action for a in AuditLog(engine).audit_log(grant_id=grant.id)]
     assert actions == ["invite", "accept"]
 
 
 def test_links_are_one_to_one(engine: Engine) -> None:
-    repo = Repository(engine)
+    repo = Links(engine)
     assert repo.link("U1", "alice", method="admin", by="t", now=NOW) is None
     replaced = repo.link("U1", "bob", method="admin", by="t", now=NOW)
     assert replaced is not None and replaced.hub_user == "alice"
@@ -81,11 +83,11 @@ def test_links_are_one_to_one(engine: Engine) -> None:
     assert repo.slack_user_for("bob") == "U2"
     assert repo.unlink("U2", by="t", now=NOW) is not None
     assert repo.hub_users(["U2"]) == {}
-    assert [a.action for a in repo.audit_log()] == ["link", "link", "link", "unlink"]
+    assert [a.action for a in AuditLog(engine).audit_log()] == ["link", "link", "link", "unlink"]
 
 
 def test_one_worker_at_a_time_claims_a_grant(engine: Engine) -> None:
-    repo = Repository(engine)
+    repo = Grants(engine)
     grant = repo.add_grant(new_grant(), now=NOW)
     ttl = timedelta(minutes=5)
     assert repo.claim(grant.id, "replica-a", now=NOW, ttl=ttl)
@@ -100,7 +102,7 @@ def test_one_worker_at_a_time_claims_a_grant(engine: Engine) -> None:
 
 
 def test_one_pending_extension_per_grant_even_when_clicked_at_once(engine: Engine) -> None:
-    grant = Repository(engine).add_grant(new_grant(), now=NOW)
+    grant = Grants(engine).add_grant(new_grant(), now=NOW)
     decisions = Decisions(engine)
     opened: list[object] = []
     barrier = threading.Barrier(4)
@@ -134,7 +136,7 @@ def test_one_pending_extension_per_grant_even_when_clicked_at_once(engine: Engin
     assert pending.grant_id == grant.id
 
 
-def _active(repo: Repository, recipient: str, ends: datetime, **fields: object) -> int:
+def _active(repo: Grants, recipient: str, ends: datetime, **fields: object) -> int:
     grant = repo.add_grant(new_grant(recipient_hub=recipient), now=NOW - timedelta(hours=2))
     active = repo.transition(
         grant, GrantState.ACTIVE, now=NOW, action="accept", expires_at=ends, **fields
@@ -144,7 +146,7 @@ def _active(repo: Repository, recipient: str, ends: datetime, **fields: object) 
 
 
 def test_due_work_is_what_has_ended_or_ends_within_the_reminder_window(engine: Engine) -> None:
-    repo = Repository(engine)
+    repo = Grants(engine)
     ended = _active(repo, "a", NOW - timedelta(seconds=1))
     at_deadline = _active(repo, "b", NOW)
     soon = _active(repo, "c", NOW + timedelta(minutes=30))
@@ -174,7 +176,7 @@ def test_due_work_is_found_through_the_deadline_index(engine: Engine) -> None:
 
 
 def test_active_grants_for_a_holder_of_one_server(engine: Engine) -> None:
-    repo = Repository(engine)
+    repo = Grants(engine)
     mine = _active(repo, "alice", NOW + timedelta(hours=1))
     _active(repo, "bob", NOW + timedelta(hours=1))
     by_link = _active(repo, "carol", NOW + timedelta(hours=1), accepted_hub_user="alice")
@@ -188,7 +190,7 @@ def test_active_grants_for_a_holder_of_one_server(engine: Engine) -> None:
 
 
 def test_newest_grants_of_an_owner_and_how_many_there_are(engine: Engine) -> None:
-    repo = Repository(engine)
+    repo = Grants(engine)
     ids = [
         repo.add_grant(new_grant(recipient_hub=f"r{i}"), now=NOW + timedelta(minutes=i)).id
         for i in range(5)

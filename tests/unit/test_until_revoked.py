@@ -22,8 +22,8 @@ from bot.domain.grants import GrantState, deadline_after_acceptance
 from bot.errors import CommandError
 from bot.store.db import ensure_schema, make_engine
 from bot.store.decisions import Decisions
+from bot.store.grants import Grants
 from bot.store.models import GrantRow
-from bot.store.repository import Repository
 from tests.support.factories import new_grant
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -82,7 +82,7 @@ def test_policy_treats_it_as_above_any_threshold() -> None:
 
 
 def test_stored_as_null_and_read_back(engine: Engine) -> None:
-    repo = Repository(engine)
+    repo = Grants(engine)
     grant = repo.add_grant(
         new_grant(duration=UNTIL_REVOKED),
         now=NOW,

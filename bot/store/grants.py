@@ -1,4 +1,4 @@
-"""The repository: one short transaction per call, domain objects out, guarded updates.
+"""Grants: one short transaction per call, domain objects out, guarded updates.
 
 Callers never see SQLAlchemy objects. Every state change is an
 ``UPDATE ... WHERE id = :id AND state = :expected``: exactly one caller wins.
@@ -6,34 +6,25 @@ Callers never see SQLAlchemy objects. Every state change is an
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.domain.access import NewFlag
 from bot.domain.durations import from_seconds, to_seconds
-from bot.domain.grants import OPEN_STATES, EndReason, Grant, GrantState, check_transition
-from bot.store.base import AUDITED, Store, record_audit
+from bot.domain.grants import EndReason, Grant, GrantState, check_transition
+from bot.store.base import Store, record_audit
 from bot.store.flags import add_flags
-from bot.store.models import AuditEvent, DecisionRow, GrantRow, UserLink
+from bot.store.models import GrantRow
 from bot.store.outbox import OutgoingNotice, enqueue
 
 #: The notices a state change sends, computed from the grant as it is after the change.
 NoticesFor = Callable[[Grant], list[OutgoingNotice]]
-
-
-@dataclass(frozen=True)
-class Link:
-    slack_user_id: str
-    hub_user: str
-    method: str
-    linked_at: datetime
 
 
 @dataclass(frozen=True)
@@ -52,17 +43,6 @@ class NewGrant:
     baseline: Mapping[str, frozenset[str]] | None = None
     extras: tuple[str, ...] = ()
     decision_id: int | None = None
-
-
-@dataclass(frozen=True)
-class Audit:
-    at: datetime
-    action: str
-    grant_id: int | None
-    actor_slack_id: str | None
-    actor_hub: str | None
-    detail: dict[str, Any]
-    id: int | None = None
 
 
 def _update_grant(
@@ -86,113 +66,7 @@ class DueWork:
     to_remind: list[Grant]
 
 
-class Repository(Store):
-    def __init__(self, engine: Engine, *, on_audit: Callable[[str], None] | None = None) -> None:
-        super().__init__(engine)
-        self._on_audit = on_audit  # told each audited action after its commit (metrics)
-
-    @contextmanager
-    def _tx(self) -> Iterator[Session]:
-        """A transaction; once it commits, ``on_audit`` hears each action it audited."""
-        with super()._tx() as session:
-            yield session
-            actions: list[str] = session.info.pop(AUDITED, [])
-        if self._on_audit is not None:
-            for action in actions:
-                self._on_audit(action)
-
-    # -- links ------------------------------------------------------------------------
-
-    def link(
-        self, slack_user_id: str, hub_user: str, *, method: str, by: str | None, now: datetime
-    ) -> Link | None:
-        """Map a Slack user to a hub user, replacing either side's old link.
-
-        Returns the replaced link of this Slack user, if any. The audit entry names both the
-        hub user this Slack user had before and the Slack user who had this hub user before.
-        When the hub user was linked to another Slack user, what that one held as the hub
-        user moves to this one (owner actions follow the current link): the open grants of
-        the hub user's servers and to the hub user, and the pending decisions about its
-        servers (:func:`_follow_link`).
-        """
-        with self._tx() as session:
-            old = session.get(UserLink, slack_user_id)
-            previous = _link(old) if old else None
-            displaced = session.scalar(
-                select(UserLink.slack_user_id).where(
-                    UserLink.hub_user == hub_user, UserLink.slack_user_id != slack_user_id
-                )
-            )
-            session.execute(
-                delete(UserLink)
-                .where(or_(UserLink.hub_user == hub_user, UserLink.slack_user_id == slack_user_id))
-                .execution_options(synchronize_session="fetch")
-            )
-            session.add(
-                UserLink(
-                    slack_user_id=slack_user_id,
-                    hub_user=hub_user,
-                    method=method,
-                    linked_by=by,
-                    linked_at=now,
-                )
-            )
-            moved = _follow_link(session, hub_user, slack_user_id) if displaced else 0
-            record_audit(
-                session,
-                now,
-                "link",
-                None,
-                by,
-                None,
-                {
-                    "slack_user": slack_user_id,
-                    "hub_user": hub_user,
-                    "method": method,
-                    "replaced": previous.hub_user if previous else None,
-                    "displaced_slack_user": displaced,
-                    "moved": moved,
-                },
-            )
-        return previous
-
-    def link_of(self, slack_user_id: str) -> Link | None:
-        with self._read() as session:
-            row = session.get(UserLink, slack_user_id)
-            return _link(row) if row else None
-
-    def unlink(self, slack_user_id: str, *, by: str | None, now: datetime) -> Link | None:
-        with self._tx() as session:
-            old = session.get(UserLink, slack_user_id)
-            if old is None:
-                return None
-            previous = _link(old)
-            session.delete(old)
-            record_audit(
-                session,
-                now,
-                "unlink",
-                None,
-                by,
-                None,
-                {"slack_user": slack_user_id, "hub_user": previous.hub_user},
-            )
-        return previous
-
-    def hub_users(self, slack_user_ids: Iterable[str]) -> dict[str, str]:
-        ids = list(slack_user_ids)
-        with self._read() as session:
-            rows = session.scalars(select(UserLink).where(UserLink.slack_user_id.in_(ids)))
-            return {row.slack_user_id: row.hub_user for row in rows}
-
-    def slack_user_for(self, hub_user: str) -> str | None:
-        with self._read() as session:
-            return session.scalar(
-                select(UserLink.slack_user_id).where(UserLink.hub_user == hub_user)
-            )
-
-    # -- grants -----------------------------------------------------------------------
-
+class Grants(Store):
     def add_grant(
         self,
         new: NewGrant,
@@ -655,72 +529,6 @@ class Repository(Store):
 
     # -- audit ------------------------------------------------------------------------
 
-    def audit(
-        self,
-        action: str,
-        *,
-        now: datetime,
-        grant_id: int | None = None,
-        actor_slack_id: str | None = None,
-        actor_hub: str | None = None,
-        detail: dict[str, Any] | None = None,
-    ) -> None:
-        with self._tx() as session:
-            record_audit(session, now, action, grant_id, actor_slack_id, actor_hub, detail or {})
-
-    def audit_log(
-        self,
-        *,
-        grant_id: int | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> list[Audit]:
-        """Events in order; ``since`` inclusive, ``until`` exclusive."""
-        query = select(AuditEvent).order_by(AuditEvent.id)
-        if grant_id is not None:
-            query = query.where(AuditEvent.grant_id == grant_id)
-        if since is not None:
-            query = query.where(AuditEvent.at >= since)
-        if until is not None:
-            query = query.where(AuditEvent.at < until)
-        with self._read() as session:
-            return [
-                Audit(
-                    e.at,
-                    e.action,
-                    e.grant_id,
-                    e.actor_slack_id,
-                    e.actor_hub,
-                    dict(e.detail),
-                    e.id,
-                )
-                for e in session.scalars(query)
-            ]
-
-
-def _follow_link(session: Session, hub_user: str, slack_user_id: str) -> int:
-    """Point what the hub user holds in sharebot at their new Slack user; how many rows."""
-    open_states = [s.value for s in OPEN_STATES]
-    moved = 0
-    for column, hub_column in (
-        (GrantRow.owner_slack_id, GrantRow.owner_hub),
-        (GrantRow.recipient_slack_id, GrantRow.recipient_hub),
-    ):
-        result = session.execute(
-            update(GrantRow)
-            .where(hub_column == hub_user, GrantRow.state.in_(open_states))
-            .values({column: slack_user_id})
-            .execution_options(synchronize_session=False)
-        )
-        moved += int(result.rowcount or 0)  # type: ignore[attr-defined]
-    result = session.execute(
-        update(DecisionRow)
-        .where(DecisionRow.owner_hub == hub_user, DecisionRow.state == "pending")
-        .values(owner_slack_id=slack_user_id)
-        .execution_options(synchronize_session=False)
-    )
-    return moved + int(result.rowcount or 0)  # type: ignore[attr-defined]
-
 
 def _forget_scopes(
     session: Session, owner_hub: str, server: str, user: str, scopes: frozenset[str]
@@ -763,10 +571,6 @@ def _baseline(value: dict[str, list[str]] | None) -> dict[str, frozenset[str]] |
     return {user: frozenset(scopes) for user, scopes in value.items()}
 
 
-def _link(row: UserLink) -> Link:
-    return Link(row.slack_user_id, row.hub_user, row.method, row.linked_at)
-
-
 def _grant(row: GrantRow) -> Grant:
     return Grant(
         id=row.id,
@@ -800,6 +604,3 @@ def _grant(row: GrantRow) -> Grant:
         snoozed_until=row.snoozed_until,
         invite_sent_at=row.invite_sent_at,
     )
-
-
-__all__ = ["Audit", "Link", "NewGrant", "Repository"]

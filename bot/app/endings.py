@@ -1,0 +1,298 @@
+"""What the use cases that change grants share: claims on a grant, state changes with
+their notices (the outbox hand-off), and ending a grant exactly.
+
+Ending a grant removes from the hub only the scopes nothing justifies any more
+(:func:`bot.domain.access.to_remove`): not the holder's earlier access, not what another
+of the holder's grants on that server still gives. A grant is claimed while it is worked
+on, so that two replicas (or two tasks of one) never end it twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
+from datetime import datetime, timedelta
+from typing import Any, ParamSpec, TypeVar
+
+from bot.app.messages import Audience, Ended, Message
+from bot.app.notices import NoticeService
+from bot.app.ports import HomeRefresher, NoHome, Say
+from bot.clock import utcnow
+from bot.domain.access import Kept, Scopes, kept_after, to_remove
+from bot.domain.grants import UNACCEPTED_STATES, EndReason, Grant, GrantState, final_state
+from bot.errors import HubError
+from bot.hub.client import HubClient
+from bot.store.audit import AuditLog
+from bot.store.grants import Grants
+from bot.store.outbox import OutgoingNotice
+
+log = logging.getLogger(__name__)
+
+#: How long a replica may hold a grant it works on before another may take it over (it
+#: releases it as soon as it is done; this only matters when a process dies mid-work).
+CLAIM_TTL = timedelta(minutes=5)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+# The people whose Home tab the running background pass refreshes at its end.
+_PASS_HOMES: ContextVar[set[str] | None] = ContextVar("sharebot_pass_homes", default=None)
+
+
+async def db(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """A store call, off the event loop."""
+    return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+class Endings:
+    def __init__(
+        self,
+        *,
+        hub: HubClient,
+        grants: Grants,
+        audit: AuditLog,
+        say: Say,
+        notices: NoticeService,
+        home: HomeRefresher | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        claim_ttl: timedelta = CLAIM_TTL,
+        worker: str | None = None,
+    ) -> None:
+        self.hub = hub
+        self.grants = grants
+        self.audit = audit
+        self.say = say
+        self.notices = notices
+        self.home: HomeRefresher = home or NoHome()
+        # Claims time out by the wall clock, not by the ``now`` a long pass started with.
+        self.clock = clock
+        self.claim_ttl = claim_ttl
+        # Names this process in grant claims (each claim adds its own token, so two tasks
+        # of one process never hold a grant together). Fits grants.claimed_by (64).
+        self.worker = worker or f"{socket.gethostname()[:40]}:{os.getpid()}"
+
+    # -- claims ---------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def claimed(self, grant: Grant) -> AsyncIterator[Grant | None]:
+        """Claim ``grant`` for this task; yield its fresh state, or None when another
+        replica holds it or it has left the state it was in (someone finished first)."""
+        token = await self.claim(grant)
+        if token is None:
+            log.debug("%s: another worker has it", grant.label)
+            yield None
+            return
+        try:
+            fresh = await db(self.grants.get, grant.id)
+            yield fresh if fresh is not None and fresh.state is grant.state else None
+        finally:
+            await db(self.grants.release, grant.id, token)
+
+    async def claim(self, grant: Grant) -> str | None:
+        """Claim ``grant`` under a new token; the token to release it with, or None."""
+        token = self.new_token()
+        claimed = await db(self.grants.claim, grant.id, token, now=self.clock(), ttl=self.claim_ttl)
+        return token if claimed else None
+
+    def new_token(self) -> str:
+        return f"{self.worker}:{secrets.token_hex(4)}"
+
+    # -- Home tabs -------------------------------------------------------------------------
+
+    async def refresh_home(self, *slack_ids: str) -> None:
+        """Refresh these people's Home tabs now, or at the end of the running pass."""
+        batch = _PASS_HOMES.get()
+        if batch is None:
+            await self.home.refresh(*slack_ids)
+        else:
+            batch.update(s for s in slack_ids if s)
+
+    @contextmanager
+    def homes_at_the_end(self) -> Iterator[set[str]]:
+        """Within: Home tab refreshes are collected (the caller publishes them after)."""
+        homes: set[str] = set()
+        token = _PASS_HOMES.set(homes)
+        try:
+            yield homes
+        finally:
+            _PASS_HOMES.reset(token)
+
+    # -- state changes and their notices (the outbox) ----------------------------------
+
+    def notice(self, grant: Grant, event: str, slack_id: str, message: Message) -> OutgoingNotice:
+        """A grant's notice, in the Slack layer's words; its key names the grant, the event
+        and the audience (so it is written once)."""
+        audience = "owner" if slack_id == grant.owner_slack_id else "recipient"
+        rendered = self.say.render(message)
+        return OutgoingNotice(
+            f"grant:{grant.id}:{event}:{audience}", slack_id, rendered.text, rendered.blocks
+        )
+
+    async def change(
+        self,
+        grant: Grant,
+        new_state: GrantState,
+        *,
+        now: datetime,
+        notices: Callable[[Grant], list[OutgoingNotice]] | None = None,
+        **kwargs: Any,
+    ) -> Grant | None:
+        """``Grants.transition`` with its notices written in the same transaction, then a
+        first try to deliver them (the background pass retries what Slack does not take).
+        None when someone else moved the grant first."""
+        keys: list[str] = []
+
+        def collect(changed: Grant) -> list[OutgoingNotice]:
+            made = notices(changed) if notices is not None else []
+            keys.extend(n.key for n in made)
+            return made
+
+        changed = await db(
+            self.grants.transition,
+            grant,
+            new_state,
+            now=now,
+            notices=collect,
+            notice_lease=self.notices.lease,
+            **kwargs,
+        )
+        if changed is not None and keys:
+            await self.notices.deliver(keys, now)  # leased to us by the transition
+        return changed
+
+    async def tell(self, notices: list[OutgoingNotice]) -> None:
+        """Enqueue notices not tied to a state change (a key already there is skipped)."""
+        added = await db(
+            self.notices.outbox.enqueue, notices, self.clock(), lease=self.notices.lease
+        )
+        await self.notices.deliver(added, self.clock())
+
+    # -- ending ---------------------------------------------------------------------------
+
+    async def start_ending(
+        self,
+        grant: Grant,
+        reason: EndReason,
+        action: str,
+        now: datetime,
+        actor_slack_id: str | None = None,
+    ) -> Grant | None:
+        """active -> ending, with why; None if someone else moved the grant first (or, for
+        an expiry, extended it since the deadline was read)."""
+        return await db(
+            self.grants.transition,
+            grant,
+            GrantState.ENDING,
+            now=now,
+            action=action,
+            actor_slack_id=actor_slack_id,
+            unchanged=("expires_at",) if reason is EndReason.EXPIRED else (),
+            end_reason=reason.value,
+        )
+
+    async def finish(self, grant: Grant, now: datetime) -> bool:
+        """End an ``ending`` grant now, unless another replica is already doing it (then
+        False: this caller cannot say the hub has confirmed)."""
+        async with self.claimed(grant) as mine:
+            if mine is None:
+                return False
+            return await self.finish_claimed(mine, now)
+
+    async def still_justifying(self, grant: Grant) -> list[Scopes]:
+        """The scopes of the holder's other grants on the server that still give access:
+        active ones, and invitations whose code has been exchanged (perhaps by the holder,
+        before the background pass saw it)."""
+        owner, server, holder = grant.owner_hub, grant.server, grant.holder
+        others = [
+            g
+            for g in await db(
+                self.grants.for_holder,
+                owner,
+                server,
+                holder,
+                states=[GrantState.ACTIVE, *UNACCEPTED_STATES],
+            )
+            if g.id != grant.id
+        ]
+        justifying = [g.scopes for g in others if g.state is GrantState.ACTIVE]
+        unaccepted = [g for g in others if g.state in UNACCEPTED_STATES and g.code_id]
+        if unaccepted:
+            codes = {c.id: c for c in await self.hub.share_codes(owner, server)}
+            for other in unaccepted:
+                info = codes.get(other.code_id or "")
+                if info is not None and info.exchange_count > other.code_exchanges:
+                    justifying.append(other.scopes)
+        return justifying
+
+    async def finish_claimed(self, grant: Grant, now: datetime) -> bool:
+        """Remove from the hub what nothing justifies any more of an ending grant's scopes
+        (the caller holds its claim); True when done (the hub confirmed)."""
+        reason = grant.end_reason or EndReason.EXPIRED
+        try:
+            others = await self.still_justifying(grant)
+            remove = to_remove(grant.ledger, others)
+            if remove:
+                await self.hub.revoke_share(grant.owner_hub, grant.server, grant.holder, remove)
+        except HubError as err:
+            log.warning("%s: revocation failed, will retry: %s", grant.label, err)
+            await db(self.grants.record_failure, grant, str(err), now=now, action="revoke_failed")
+            return False
+        kept = kept_after(grant.ledger, others)
+        ended = await self.change(
+            grant,
+            final_state(reason),
+            now=now,
+            action="expired" if reason is EndReason.EXPIRED else "revoked",
+            detail={"removed": sorted(remove), "kept": kept.value},
+            ended_at=now,
+            removed={grant.holder: remove} if remove else None,
+            notices=lambda _: self.end_notices(grant, reason, kept),
+        )
+        if ended is None:
+            return True  # another pass or replica finished it
+        log.info("%s ended (%s%s)", grant.label, reason, f", {kept} kept" if kept else "")
+        await self.refresh_home(grant.owner_slack_id, grant.recipient_slack_id)
+        return True
+
+    def end_notices(self, grant: Grant, reason: EndReason, kept: Kept) -> list[OutgoingNotice]:
+        """Who is told that ``grant`` ended (the words speak of the grant as it was before
+        it ended): both sides of an expiry, the owner of a leave, the recipient of a revoke."""
+        audiences = {
+            EndReason.EXPIRED: (Audience.OWNER, Audience.RECIPIENT),
+            EndReason.LEFT: (Audience.OWNER,),
+        }.get(reason, (Audience.RECIPIENT,))
+        return [
+            self.notice(
+                grant,
+                reason.value,
+                grant.owner_slack_id if to is Audience.OWNER else grant.recipient_slack_id,
+                Ended(grant, reason, kept, to),
+            )
+            for to in audiences
+        ]
+
+    async def withdraw_code(self, grant: Grant, now: datetime) -> bool:
+        """Delete the grant's code; True when the hub confirmed it gone. A failure is
+        audited and leaves the code watched (``code_gone`` unset): the background pass
+        deletes it later and judges any use of it meanwhile."""
+        if not grant.code_id:
+            return True
+        try:
+            await self.hub.delete_share_code(grant.owner_hub, grant.server, grant.code_id)
+        except HubError as err:
+            log.warning("%s: could not delete share code %s: %s", grant.label, grant.code_id, err)
+            await db(
+                self.audit.audit,
+                "code_delete_failed",
+                now=now,
+                grant_id=grant.id,
+                detail={"error": str(err)},
+            )
+            return False
+        return True

@@ -1,0 +1,66 @@
+"""The buttons of grants: Extend (the owner's reminder), Revoke and Leave (the Home tab),
+Revoke and "I shared it: keep" (access a link may have given someone else), and the
+accept link (a link button: Slack still sends the click, which is only acknowledged)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp, AsyncRespond
+
+from bot.app.outcomes import Reason, Refusal
+from bot.clock import utcnow
+from bot.slack import blocks
+from bot.slack import home_view as home
+from bot.slack.listeners.common import Services, ack_only, answer, done, tell
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    app.action(blocks.ACCEPT_ACTION)(ack_only)
+
+    async def extend(body: dict[str, Any], respond: AsyncRespond) -> None:
+        clicker = body["user"]["id"]
+        target = blocks.extend_target(body["actions"][0].get("value"))
+        if target is None:
+            raise ValueError("an Extend button without a grant id")
+        grant_id, deadline = target
+        work = services.decisions.extend(grant_id, deadline, clicker, utcnow())
+        await tell(services, body, respond, await answer(f"extend by {clicker}", work))
+
+    app.action(blocks.EXTEND_ACTION)(ack=ack_only, lazy=[extend])
+
+    async def home_revoke(body: dict[str, Any], respond: AsyncRespond) -> None:
+        clicker, grant_id = _grant_click(body)
+        work = services.sharing.revoke_grant(grant_id, clicker, utcnow())
+        await tell(services, body, respond, await answer(f"revoke by {clicker}", work))
+
+    app.action(home.REVOKE_ACTION)(ack=ack_only, lazy=[home_revoke])
+
+    async def home_leave(body: dict[str, Any], respond: AsyncRespond) -> None:
+        clicker, grant_id = _grant_click(body)
+        work = services.sharing.leave(grant_id, clicker, utcnow())
+        await tell(services, body, respond, await answer(f"leave by {clicker}", work))
+
+    app.action(home.LEAVE_ACTION)(ack=ack_only, lazy=[home_leave])
+
+    async def flag_decided(body: dict[str, Any], respond: AsyncRespond) -> None:
+        clicker = body["user"]["id"]
+        action = body["actions"][0]
+        flag_id = blocks.flag_id_of(action.get("value"))
+        keep = action.get("action_id") == blocks.FLAG_KEEP_ACTION
+        work = (
+            services.flags.decide(flag_id, clicker, keep, utcnow())
+            if flag_id is not None
+            else done(Refusal(Reason.FLAG_NOT_YOURS))
+        )
+        await tell(services, body, respond, await answer(f"access decision by {clicker}", work))
+
+    app.action(blocks.FLAG_REVOKE_ACTION)(ack=ack_only, lazy=[flag_decided])
+    app.action(blocks.FLAG_KEEP_ACTION)(ack=ack_only, lazy=[flag_decided])
+
+
+def _grant_click(body: dict[str, Any]) -> tuple[str, int]:
+    grant_id = home.grant_id_of(body["actions"][0].get("value"))
+    if grant_id is None:
+        raise ValueError("a Home button without a grant id")
+    return body["user"]["id"], grant_id

@@ -1,0 +1,370 @@
+"""The Slack layer's words for what the use cases say and return.
+
+:func:`render` turns a :mod:`bot.app.messages` message into text and blocks;
+:func:`reply` turns an outcome of :mod:`bot.app.outcomes` (or a refusal, or an error)
+into the text of an ephemeral answer. The sentences themselves are in
+:mod:`bot.slack.texts`, the blocks in :mod:`bot.slack.blocks`; this module picks which.
+"""
+
+from __future__ import annotations
+
+from functools import singledispatch
+
+from slack_sdk.models.blocks import Block
+
+from bot.app import messages as m
+from bot.app import outcomes as o
+from bot.app.outcomes import Reason, Refusal
+from bot.domain.grants import EndReason
+from bot.errors import SharebotError
+from bot.slack import blocks, texts
+
+
+def _rendered(text: str, message_blocks: list[Block] | None = None) -> m.Rendered:
+    return m.Rendered(text, [b.to_dict() for b in message_blocks] if message_blocks else None)
+
+
+# -- messages ------------------------------------------------------------------------------
+
+
+@singledispatch
+def render(message: m.Message) -> m.Rendered:
+    raise TypeError(f"no words for {type(message).__name__}")
+
+
+@render.register
+def _(message: m.Invitation) -> m.Rendered:
+    grant = message.grant
+    return _rendered(texts.invitation_dm(grant), blocks.invitation(grant, message.accept_url))
+
+
+@render.register
+def _(message: m.Accepted) -> m.Rendered:
+    return _rendered(texts.accepted_owner(message.grant))
+
+
+@render.register
+def _(message: m.Lapsed) -> m.Rendered:
+    return _rendered(texts.lapsed_owner(message.grant))
+
+
+@render.register
+def _(message: m.Ended) -> m.Rendered:
+    grant, kept = message.grant, message.kept
+    owner = message.audience is m.Audience.OWNER
+    if message.reason is EndReason.EXPIRED:
+        return _rendered(
+            texts.expired_owner(grant, kept) if owner else texts.expired_recipient(grant, kept)
+        )
+    if message.reason is EndReason.LEFT:
+        return _rendered(texts.left_owner(grant, kept))
+    return _rendered(texts.revoked_recipient(grant, kept))
+
+
+@render.register
+def _(message: m.Withdrawn) -> m.Rendered:
+    return _rendered(texts.withdrawn_recipient(message.grant))
+
+
+@render.register
+def _(message: m.Declined) -> m.Rendered:
+    return _rendered(texts.declined_owner(message.grant))
+
+
+@render.register
+def _(message: m.LinkSpent) -> m.Rendered:
+    if message.misused:
+        return _rendered(texts.link_spent_recipient(message.grant))
+    return _rendered(texts.link_spent_owner(message.grant))
+
+
+@render.register
+def _(message: m.LinkMisused) -> m.Rendered:
+    return _rendered(texts.misused_owner(message.grant, message.intruder, message.removed))
+
+
+@render.register
+def _(message: m.UnexplainedAccess) -> m.Rendered:
+    return _rendered(
+        texts.unexplained_owner(message.grant, message.flag),
+        blocks.unexplained_access(message.grant, message.flag),
+    )
+
+
+@render.register
+def _(message: m.InvitationNotRecovered) -> m.Rendered:
+    return _rendered(texts.invitation_not_recovered(message.grant))
+
+
+@render.register
+def _(message: m.RevokedByAdmin) -> m.Rendered:
+    return _rendered(texts.revoked_by_admin(message.grant, message.admin))
+
+
+@render.register
+def _(message: m.Reminder) -> m.Rendered:
+    if message.audience is m.Audience.OWNER:
+        return _rendered(
+            texts.reminder_owner(message.grant), blocks.reminder_for_owner(message.grant)
+        )
+    return _rendered(texts.reminder_recipient(message.grant))
+
+
+@render.register
+def _(message: m.ExtendedForRecipient) -> m.Rendered:
+    return _rendered(texts.extended_recipient(message.grant))
+
+
+@render.register
+def _(message: m.ExtensionReason) -> m.Rendered:
+    return _rendered(texts.extension_reason(message.grant, message.total))
+
+
+@render.register
+def _(message: m.DecisionCopy) -> m.Rendered:
+    decision = message.decision
+    if message.audience is m.CopyFor.DECIDER:
+        return _rendered(texts.decision_summary(decision), blocks.decision_for_decider(decision))
+    return _rendered(
+        texts.decision_requester_copy(decision), blocks.decision_for_requester(decision)
+    )
+
+
+@render.register
+def _(message: m.DecisionClosed) -> m.Rendered:
+    return _rendered(
+        texts.decision_outcome(message.decision),
+        blocks.decision_closed(message.decision, message.audience),
+    )
+
+
+@render.register
+def _(message: m.DecisionResult) -> m.Rendered:
+    detail = reply(message.detail) if message.detail is not None else ""
+    return _rendered(texts.decision_result_dm(message.decision, detail))
+
+
+@render.register
+def _(message: m.Digest) -> m.Rendered:
+    return _rendered(
+        texts.digest_fallback(message.still_open),
+        blocks.digest(
+            message.message_id,
+            message.owner_hub,
+            list(message.statuses),
+            message.total,
+            message.snooze,
+        ),
+    )
+
+
+@render.register
+def _(message: m.DigestSummary) -> m.Rendered:
+    text = texts.digest_admin_summary(list(message.counts), list(message.oldest))
+    return _rendered(text, blocks.text_message(text))
+
+
+@render.register
+def _(message: m.Linked) -> m.Rendered:
+    return _rendered(texts.linked_notice(message.hub_user, message.previous))
+
+
+@render.register
+def _(message: m.NoticeGivenUp) -> m.Rendered:
+    return _rendered(
+        texts.notice_given_up_admin(message.slack_id, message.key, message.attempts, message.error)
+    )
+
+
+# -- replies ---------------------------------------------------------------------------------
+
+
+@singledispatch
+def reply(outcome: object) -> str:
+    """The ephemeral answer for an outcome (a string is already one)."""
+    if isinstance(outcome, str):
+        return outcome
+    raise TypeError(f"no words for {type(outcome).__name__}")
+
+
+@reply.register
+def _(error: SharebotError) -> str:
+    if isinstance(error, o.Refused):
+        return refusal(error.refusal)
+    return error.user_message
+
+
+@reply.register
+def _(outcome: Refusal) -> str:
+    return refusal(outcome)
+
+
+@reply.register
+def _(outcome: o.ShareOutcome) -> str:
+    lines = [texts.invited(g) for g in outcome.invited]
+    lines += [texts.invite_failed(who, reply(why)) for who, why in outcome.failed]
+    return "\n".join(lines)
+
+
+@reply.register
+def _(outcome: o.ShareList) -> str:
+    return texts.list_shares(list(outcome.grants))
+
+
+@reply.register
+def _(outcome: o.RevokeResult) -> str:
+    return texts.revoke_summary(list(outcome.done), list(outcome.pending))
+
+
+@reply.register
+def _(outcome: o.LeaveResult) -> str:
+    return texts.left_answer(outcome.grant, outcome.done)
+
+
+@reply.register
+def _(outcome: o.FlagDecided) -> str:
+    return texts.flag_decided(outcome.flag)
+
+
+@reply.register
+def _(outcome: o.Held) -> str:
+    decision = outcome.decision
+    return texts.held_for_approval(decision, list(outcome.reasons), posted_to(outcome.posted_to))
+
+
+@reply.register
+def _(outcome: o.RequestSent) -> str:
+    return texts.request_sent(outcome.decision, posted_to(outcome.posted_to))
+
+
+@reply.register
+def _(outcome: o.Extended) -> str:
+    return texts.extended_owner(outcome.grant)
+
+
+@reply.register
+def _(outcome: o.ExtensionHeld) -> str:
+    decision = outcome.decision
+    return texts.extension_held(decision, list(outcome.reasons), posted_to(outcome.posted_to))
+
+
+@reply.register
+def _(outcome: o.Decided) -> str:
+    detail = reply(outcome.detail) if outcome.detail is not None else ""
+    return texts.decided_for_clicker(outcome.decision) + (f" {detail}" if detail else "")
+
+
+@reply.register
+def _(outcome: o.DigestKept) -> str:
+    return texts.digest_kept(outcome.item, outcome.until)
+
+
+@reply.register
+def _(outcome: o.ExternalRevoked) -> str:
+    return texts.digest_external_revoked(outcome.share)
+
+
+@reply.register
+def _(outcome: o.ExternalRevokeFailed) -> str:
+    return texts.digest_external_failed(outcome.share)
+
+
+@reply.register
+def _(outcome: o.ExternalNowOurs) -> str:
+    return texts.digest_external_now_ours(outcome.share)
+
+
+@reply.register
+def _(outcome: o.Several) -> str:
+    return "\n".join(reply(one) for one in outcome.outcomes)
+
+
+@reply.register
+def _(outcome: o.LinkOffer) -> str:
+    return texts.link_offer(outcome.url)
+
+
+@reply.register
+def _(outcome: o.Unlinked) -> str:
+    return texts.unlinked(outcome.previous)
+
+
+@reply.register
+def _(outcome: o.WhoAmI) -> str:
+    return texts.whoami(outcome.hub_user, outcome.method)
+
+
+def posted_to(to: o.PostedTo) -> str:
+    if to.channel is not None:
+        return f"the approvers in <#{to.channel}>"
+    return ", ".join(texts.user(p) for p in to.people)
+
+
+def refusal(refused: Refusal) -> str:
+    reason = refused.reason
+    if reason is Reason.SELF_SHARE:
+        return texts.self_share()
+    if reason is Reason.UNKNOWN_SERVER:
+        return texts.unknown_server(refused.server or "", list(refused.available))
+    if reason is Reason.NOT_LINKED_CALLER:
+        return texts.not_linked_caller(refused.why)
+    if reason is Reason.NOT_LINKED_RECIPIENTS:
+        return texts.not_linked_recipients(list(refused.people), dict(refused.why_not))
+    if reason in (Reason.SHARE_CLOSED, Reason.CLOSED_WHILE_INVITING):
+        return texts.share_closed()
+    if reason is Reason.ONLY_OWNER_REVOKES:
+        return texts.only_owner_revokes()
+    if reason is Reason.ONLY_RECIPIENT_LEAVES:
+        return texts.only_recipient_leaves()
+    if reason is Reason.NOTHING_TO_REVOKE:
+        where = f" on server `{refused.server}`" if refused.server else ""
+        if refused.people:
+            who = ", ".join(texts.user(r) for r in refused.people)
+            where = f" with {who}{where}"
+        return texts.nothing_to_revoke(where)
+    if reason is Reason.FLAG_NOT_YOURS:
+        return texts.flag_not_yours()
+    if reason is Reason.FLAG_SETTLED and refused.flag is not None:
+        return texts.flag_settled(refused.flag)
+    if reason is Reason.FLAG_REMOVE_FAILED and refused.flag is not None:
+        return texts.flag_remove_failed(refused.flag)
+    if reason is Reason.NO_APPROVERS:
+        return texts.no_approvers()
+    if reason is Reason.NO_OTHER_DECIDER:
+        return texts.no_other_decider()
+    if reason is Reason.SELF_REQUEST:
+        return texts.self_request()
+    if reason is Reason.ONLY_OWNER_EXTENDS:
+        return texts.only_owner_extends()
+    if reason is Reason.CANNOT_EXTEND and refused.grant is not None:
+        return texts.cannot_extend(refused.grant)
+    if reason is Reason.ALREADY_EXTENDED and refused.grant is not None:
+        return texts.already_extended(refused.grant)
+    if reason is Reason.EXTENSION_OVER_LIMIT and refused.grant is not None:
+        assert refused.total is not None and refused.limit is not None
+        return texts.extension_over_limit(refused.grant, refused.total, refused.limit)
+    if reason is Reason.EXTENSION_PENDING:
+        return texts.extension_pending()
+    if reason is Reason.EXTENSION_GONE:
+        return texts.extension_failed_gone()
+    if reason is Reason.DECISION_GONE:
+        return texts.decision_gone()
+    if reason is Reason.NOT_A_DECIDER and refused.decision is not None:
+        return texts.not_a_decider(refused.decision)
+    if reason is Reason.ALREADY_DECIDED and refused.decision is not None:
+        return texts.already_decided(refused.decision)
+    if reason is Reason.ONLY_REQUESTER_CANCELS:
+        return texts.only_requester_cancels()
+    if reason is Reason.SHORTER_ONLY:
+        return texts.shorter_only()
+    if reason is Reason.DIGEST_UNKNOWN_ITEM:
+        return texts.digest_unknown_item()
+    if reason is Reason.DIGEST_NOT_YOURS:
+        return texts.digest_not_yours()
+    if reason is Reason.DIGEST_ALREADY_HANDLED:
+        return texts.digest_already_handled()
+    if reason is Reason.DIGEST_NOTHING_LEFT:
+        return texts.digest_nothing_left()
+    if reason is Reason.LINKING_NOT_CONFIGURED:
+        return texts.linking_not_configured()
+    raise ValueError(f"a refusal without what it needs: {refused}")

@@ -35,8 +35,8 @@ from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.hub import RunningHub, start_hub
 from bot.sandbox.slack_client import BOT_TOKEN, RunningApp, app_env
 from bot.store.db import ensure_schema, make_engine
+from bot.store.links import Links
 from bot.store.models import GrantRow, OutboxRow
-from bot.store.grants import Grants
 from tests.support.faults import (
     command_until_killed,
     poll,
@@ -89,7 +89,7 @@ class Bench:
         env["JUPYTERHUB_API_URL"] = self.proxy.rewrite(env["JUPYTERHUB_API_URL"])
         engine = make_engine(url)
         ensure_schema(engine)
-        repo = Repository(engine)
+        repo = Links(engine)
         for slack_id, name in self.users.items():
             repo.link(slack_id, name, method="admin", by="bench", now=utcnow())
         with self.hub.client(self.hub.admin_token) as client:
@@ -189,10 +189,8 @@ class Bench:
         self.crash(
             figures, "bot.hub.client:HubClient.create_share_code", before=False, setup=invite
         )
-        self.crash(figures, "bot.slack.messenger:SlackMessenger.dm", before=True, setup=invite)
-        self.crash(
-            figures, "bot.store.grants:Grants.transition", before=False, setup=accepted
-        )
+        self.crash(figures, "bot.slack.port:SlackSay.dm", before=True, setup=invite)
+        self.crash(figures, "bot.store.grants:Grants.transition", before=False, setup=accepted)
         self.crash(figures, "bot.hub.client:HubClient.revoke_share", before=False, setup=revoked)
 
     def hub_down(self, figures: Figures, outage: float) -> None:

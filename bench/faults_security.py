@@ -34,8 +34,8 @@ from bot.clock import utcnow
 from bot.sandbox.fake_slack import FakeSlack
 from bot.slack import blocks
 from bot.store.db import ensure_schema, make_engine
+from bot.store.links import Links
 from bot.store.models import GrantRow
-from bot.store.grants import Grants
 from tests.support.app import BOT_TOKEN, app_env, block_action, sign, start_app
 from tests.support.forged import FORGERIES, share_command
 from tests.support.hub import RunningHub, start_hub
@@ -64,7 +64,7 @@ def main() -> int:
     )
     engine = make_engine(database_url)
     ensure_schema(engine)
-    repo = Repository(engine)
+    repo = Links(engine)
     repo.link("UOWNER", "owner", method="admin", by="bench", now=utcnow())
     repo.link("UALICE", "alice", method="admin", by="bench", now=utcnow())
 

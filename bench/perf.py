@@ -48,12 +48,12 @@ from bot.aio import bounded
 from bot.clock import utcnow
 from bot.domain.access import grant_scopes
 from bot.domain.grants import GrantState
-from bot.sandbox.fake_slack import FakeSlack
-from bot.sandbox.hub import RunningHub, start_hub
-from bot.sandbox.slack_client import BOT_TOKEN, RunningApp, app_env, run_cli, sign, start_app
+from bot.sandbox.hub import RunningHub
+from bot.sandbox.slack_client import BOT_TOKEN, run_cli, sign
+from bot.sandbox.stack import Stack
 from bot.store.db import ensure_schema, make_engine
+from bot.store.grants import Grants, NewGrant
 from bot.store.models import ExternalShare, GrantRow
-from bot.store.grants import NewGrant, Grants
 
 OWNER_SLACK = "UOWNER"
 
@@ -139,43 +139,9 @@ def timer() -> Iterator[list[float]]:
 # -- the stack ------------------------------------------------------------------------------
 
 
-@dataclass
-class Stack:
-    workdir: Path
-    hub: RunningHub
-    fake: FakeSlack
-    database_url: str
-    repo: Repository
-    env: dict[str, str]
-    app: RunningApp | None = None
-
-    links: list[tuple[str, str]] = field(default_factory=list)
-
-    def link(self, pairs: Sequence[tuple[str, str]]) -> None:
-        now = utcnow()
-        for slack_id, hub_user in pairs:
-            self.repo.link(slack_id, hub_user, method="admin", by="bench", now=now)
-        self.links += pairs
-
-    def new_database(self, name: str) -> None:
-        """Switch to a new database with the same links: what one benchmark leaves (open
-        invitations, active grants) is not worked on by the next one's start-up pass."""
-        self.repo.engine.dispose()
-        self.database_url = f"sqlite:///{self.workdir / name}"
-        engine = make_engine(self.database_url)
-        ensure_schema(engine)
-        self.repo = Repository(engine)
-        self.env["SHAREBOT_DATABASE_URL"] = self.database_url
-        links, self.links = self.links, []
-        self.link(links)
-
-    def users(self, names: Sequence[str]) -> None:
-        for i in range(0, len(names), 500):
-            self.hub.create_users(*names[i : i + 500])
-
-    def start(self) -> RunningApp:
-        self.app = start_app(self.env, self.workdir)
-        return self.app
+def create_users(stack: Stack, names: Sequence[str]) -> None:
+    for i in range(0, len(names), 500):
+        stack.hub.create_users(*names[i : i + 500])
 
 
 def hub_api(hub: RunningHub, token: str, concurrency: int) -> httpx.AsyncClient:
@@ -283,18 +249,18 @@ def bench_ack(
 ) -> None:
     app = stack.app
     assert app is not None
-    response_url = stack.fake.new_response_url()
+    response_url = stack.slack.new_response_url()
 
     how = "as fast as answered" if interval is None else f"each one every {interval:g} s"
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(1, mp_context=spawn) as generator:
         floor, _ = generator.submit(run_load, app.url, senders, seconds, interval, None).result()
-        done_before = len(stack.fake.responses(response_url))
+        done_before = len(stack.slack.responses(response_url))
         started = time.perf_counter()
         load = generator.submit(run_load, app.url, senders, seconds, interval, response_url)
         acks, errors = load.result()
-    stack.fake.wait_for(
-        lambda: len(stack.fake.responses(response_url)) >= done_before + len(acks), timeout=900
+    stack.slack.wait_for(
+        lambda: len(stack.slack.responses(response_url)) >= done_before + len(acks), timeout=900
     )
     drained = time.perf_counter() - started
     report.add(
@@ -356,7 +322,7 @@ def bench_memory_loaded(stack: Stack, report: Report, floor_kib: int) -> None:
 def bench_share(stack: Stack, report: Report, n: int) -> None:
     app = stack.app
     assert app is not None
-    fake, hub = stack.fake, stack.hub
+    fake, hub = stack.slack, stack.hub
     ours: list[float] = []
     with httpx.Client(base_url=app.url, timeout=30) as client:
         for i in range(n + 3):
@@ -433,7 +399,7 @@ def bench_share(stack: Stack, report: Report, n: int) -> None:
 def bench_sweep(stack: Stack, report: Report, n: int, concurrency: int) -> None:
     hub = stack.hub
     names = [f"sw{i:05d}" for i in range(n)]
-    stack.users(names)
+    create_users(stack, names)
     pairs = [("owner", name) for name in names]
     asyncio.run(share_directly(hub, pairs))
 
@@ -459,10 +425,11 @@ def bench_sweep(stack: Stack, report: Report, n: int, concurrency: int) -> None:
         result = run_cli(env, "sweep", "--once")
     assert result.returncode == 0, result.stderr
     now = utcnow()
+    grants = Grants(stack.engine)
     for i, name in enumerate(names):
         slack_id = f"USW{i:05d}"
         stack.link([(slack_id, name)])
-        grant = stack.repo.add_grant(
+        grant = grants.add_grant(
             NewGrant(
                 owner_slack_id=OWNER_SLACK,
                 owner_hub="owner",
@@ -477,7 +444,7 @@ def bench_sweep(stack: Stack, report: Report, n: int, concurrency: int) -> None:
             ),
             now=now - timedelta(hours=2),
         )
-        stack.repo.transition(
+        grants.transition(
             grant,
             GrantState.ACTIVE,
             now=now - timedelta(hours=2),
@@ -498,7 +465,7 @@ def bench_sweep(stack: Stack, report: Report, n: int, concurrency: int) -> None:
     )
     revoked_at = None
     while process.poll() is None or revoked_at is None:
-        if revoked_at is None and expired(stack.repo.engine) >= n:
+        if revoked_at is None and expired(stack.engine) >= n:
             revoked_at = time.perf_counter() - started
         if process.poll() is not None and revoked_at is None:
             break
@@ -578,7 +545,7 @@ def bench_due_query(report: Report, workdir: Path, sizes: Sequence[int], due: in
             )
         with engine.begin() as conn:
             conn.execute(insert(GrantRow), rows)
-        repo = Repository(engine)
+        repo = Grants(engine)
         due_times, all_times = [], []
         for _ in range(20):
             with timer() as took:
@@ -600,9 +567,9 @@ def bench_due_query(report: Report, workdir: Path, sizes: Sequence[int], due: in
 
 
 def bench_digest(stack: Stack, report: Report, owners: int, rate: float, concurrency: int) -> None:
-    hub, fake = stack.hub, stack.fake
+    hub, fake = stack.hub, stack.slack
     names = [f"dg{i:05d}" for i in range(owners)]
-    stack.users(names)
+    create_users(stack, names)
     pairs = [(names[i], names[(i + 1) % owners]) for i in range(owners)]
     asyncio.run(share_directly(hub, pairs))
     stack.link([(f"UDG{i:05d}", name) for i, name in enumerate(names)])
@@ -611,7 +578,7 @@ def bench_digest(stack: Stack, report: Report, owners: int, rate: float, concurr
     assert result.returncode == 0, result.stdout + result.stderr
     # The external shares must be older than SHAREBOT_STALE_AFTER: backdate them.
     an_hour_ago = utcnow() - timedelta(hours=1)
-    with stack.repo.engine.begin() as conn:
+    with stack.engine.begin() as conn:
         conn.execute(
             update(ExternalShare).values(hub_created_at=an_hour_ago, first_seen=an_hour_ago)
         )
@@ -703,16 +670,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"sharebot performance, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores")
     if "query" in only:
         bench_due_query(report, workdir, [int(s) for s in args.sizes.split(",")], due=100)
-    hub = start_hub(workdir, users=("owner",))
-    fake = FakeSlack(tokens={BOT_TOKEN}).start()
-    database_url = f"sqlite:///{workdir / 'bench.sqlite'}"
-    engine = make_engine(database_url)
-    ensure_schema(engine)
-    env = app_env(hub, fake.api_url, database_url, SHAREBOT_SWEEP_INTERVAL="3600")
-    stack = Stack(workdir, hub, fake, database_url, Repository(engine), env)
+    stack = Stack.start(
+        workdir,
+        hub_users=("owner",),
+        database="bench.sqlite",
+        by="bench",
+        SHAREBOT_SWEEP_INTERVAL="3600",
+    )
+    hub = stack.hub
     try:
         recipients = [f"r{i:04d}" for i in range(200)]
-        stack.users(recipients)
+        create_users(stack, recipients)
         stack.link([(OWNER_SLACK, "owner")])
         stack.link([(f"UR{i:04d}", name) for i, name in enumerate(recipients)])
         for mode in args.modes.split(",") if only & {"ack", "share"} else ():
@@ -720,8 +688,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             report.tag = " [worker process]" if worker else " [one process]"
             stack.env["SHAREBOT_WORKER_PROCESS"] = "true" if worker else "false"
             clear_codes_and_shares(hub, "owner")  # each mode starts with the hub as new
-            stack.new_database(f"bench-{mode}.sqlite")
-            stack.start()
+            stack.switch_database(f"bench-{mode}.sqlite")
+            stack.serve()
             floor_kib = bench_memory_idle(stack, report)
             if "share" in only:
                 bench_share(stack, report, args.shares)
@@ -734,17 +702,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         report.tag = ""
         if only & {"sweep", "digest"}:
             clear_codes_and_shares(hub, "owner")
-            stack.new_database("bench-jobs.sqlite")
+            stack.switch_database("bench-jobs.sqlite")
         if "sweep" in only:
             bench_sweep(stack, report, args.grants, args.concurrency)
         if "digest" in only:
             bench_digest(stack, report, args.owners, args.rate, args.concurrency)
     finally:
-        if stack.app is not None:
-            stack.app.stop()
-        fake.stop()
-        hub.stop()
-        stack.repo.engine.dispose()
+        stack.stop()
     print()
     print(report.table())
     return 0

@@ -22,8 +22,8 @@ from bot.config import (
 )
 from bot.errors import SchemaError, SharebotError
 from bot.hub.client import HubClient
-from bot.store.db import check_schema, ensure_schema, head_revision, make_engine, migrate
 from bot.store.audit import AuditLog
+from bot.store.db import check_schema, ensure_schema, head_revision, make_engine, migrate
 from bot.store.links import Links
 
 log = logging.getLogger("sharebot")

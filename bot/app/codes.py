@@ -268,9 +268,11 @@ class Codes:
 
     # -- withdrawing an invitation --------------------------------------------------------
 
-    async def settle_withdrawal_claimed(self, grant: Grant, now: datetime) -> bool:
+    async def settle_withdrawal_claimed(
+        self, grant: Grant, now: datetime, *, wait: float = 0.0
+    ) -> bool:
         """Settle a withdrawal unless another replica is at it; True when settled."""
-        async with self.endings.claimed(grant) as mine:
+        async with self.endings.claimed(grant, wait=wait) as mine:
             if mine is None:
                 return False
             try:

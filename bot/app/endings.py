@@ -14,6 +14,7 @@ import logging
 import os
 import secrets
 import socket
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
@@ -24,7 +25,7 @@ from bot.app.messages import Audience, Ended, Message
 from bot.app.notices import NoticeService
 from bot.app.ports import HomeRefresher, NoHome, Say
 from bot.clock import utcnow
-from bot.domain.access import Kept, Scopes, kept_after, to_remove
+from bot.domain.access import NO_SCOPES, Kept, Scopes, kept_after, to_remove
 from bot.domain.grants import UNACCEPTED_STATES, EndReason, Grant, GrantState, final_state
 from bot.errors import HubError
 from bot.hub.client import HubClient
@@ -37,6 +38,11 @@ log = logging.getLogger(__name__)
 #: How long a replica may hold a grant it works on before another may take it over (it
 #: releases it as soon as it is done; this only matters when a process dies mid-work).
 CLAIM_TTL = timedelta(minutes=5)
+
+#: How often a claim held by someone else is asked for again (see :meth:`Endings.claimed`).
+CLAIM_RETRY = 0.05
+#: How long a person's revoke or leave waits for a claim a background pass holds.
+CLAIM_PATIENCE = 5.0
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -80,10 +86,18 @@ class Endings:
     # -- claims ---------------------------------------------------------------------------
 
     @asynccontextmanager
-    async def claimed(self, grant: Grant) -> AsyncIterator[Grant | None]:
+    async def claimed(self, grant: Grant, *, wait: float = 0.0) -> AsyncIterator[Grant | None]:
         """Claim ``grant`` for this task; yield its fresh state, or None when another
-        replica holds it or it has left the state it was in (someone finished first)."""
+        replica holds it or it has left the state it was in (someone finished first).
+
+        ``wait`` (seconds): how long to keep asking while someone else holds it. A person's
+        revoke waits a little for a background pass that holds the grant (for the length of
+        a hub call), so that the answer says what happened rather than "later"."""
         token = await self.claim(grant)
+        deadline = time.monotonic() + wait
+        while token is None and time.monotonic() < deadline:
+            await asyncio.sleep(CLAIM_RETRY)
+            token = await self.claim(grant)
         if token is None:
             log.debug("%s: another worker has it", grant.label)
             yield None
@@ -196,10 +210,10 @@ class Endings:
             end_reason=reason.value,
         )
 
-    async def finish(self, grant: Grant, now: datetime) -> bool:
+    async def finish(self, grant: Grant, now: datetime, *, wait: float = 0.0) -> bool:
         """End an ``ending`` grant now, unless another replica is already doing it (then
         False: this caller cannot say the hub has confirmed)."""
-        async with self.claimed(grant) as mine:
+        async with self.claimed(grant, wait=wait) as mine:
             if mine is None:
                 return False
             return await self.finish_claimed(mine, now)
@@ -224,10 +238,18 @@ class Endings:
         unaccepted = [g for g in others if g.state in UNACCEPTED_STATES and g.code_id]
         if unaccepted:
             codes = {c.id: c for c in await self.hub.share_codes(owner, server)}
-            for other in unaccepted:
-                info = codes.get(other.code_id or "")
-                if info is not None and info.exchange_count > other.code_exchanges:
-                    justifying.append(other.scopes)
+            used = [
+                other
+                for other in unaccepted
+                if (info := codes.get(other.code_id or "")) is not None
+                and info.exchange_count > other.code_exchanges
+            ]
+            if used:
+                # Only one the holder may have used herself: she holds all it gives (then
+                # its judgment will find her accepted). A link someone else used keeps
+                # nothing of hers.
+                held = (await self.hub.share_map(owner, server)).get(holder, NO_SCOPES)
+                justifying += [other.scopes for other in used if other.scopes <= held]
         return justifying
 
     async def finish_claimed(self, grant: Grant, now: datetime) -> bool:

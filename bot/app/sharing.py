@@ -13,7 +13,7 @@ import logging
 from datetime import datetime, timedelta
 
 from bot.app.codes import Codes
-from bot.app.endings import Endings, db
+from bot.app.endings import CLAIM_PATIENCE, Endings, db
 from bot.app.identity import IdentityResolver
 from bot.app.messages import ExtendedForRecipient, Invitation, RevokedByAdmin
 from bot.app.outcomes import (
@@ -349,11 +349,12 @@ class Sharing:
                 return await self._again(grant, caller, now, reason)
             grant = withdrawing
         if grant.state is GrantState.WITHDRAWING:
-            settled = await self.codes.settle_withdrawal_claimed(grant, now)
+            await self.codes.settle_withdrawal_claimed(grant, now, wait=CLAIM_PATIENCE)
             fresh = await db(self.grants.get, grant.id) or grant
-            if settled and fresh.state is GrantState.ENDING:  # it had been accepted
+            if fresh.state is GrantState.ENDING:  # it had been accepted: end it now
                 return await self.revoke_one(fresh, caller, now, reason=reason)
-            return settled and not fresh.state.is_open, fresh
+            # still withdrawing: the hub has not confirmed (the background pass goes on)
+            return not fresh.state.is_open, fresh
         if grant.state is GrantState.ACTIVE:
             action = "left" if left else "revoke"
             ending = await self.endings.start_ending(grant, reason, action, now, caller)
@@ -362,8 +363,9 @@ class Sharing:
             grant = ending
         if grant.state is not GrantState.ENDING:
             return True, grant
-        done = await self.endings.finish(grant, now)
-        return done, await db(self.grants.get, grant.id) or grant
+        done = await self.endings.finish(grant, now, wait=CLAIM_PATIENCE)
+        fresh = await db(self.grants.get, grant.id) or grant
+        return done or not fresh.state.is_open, fresh  # (someone else may have finished it)
 
     async def _again(
         self, grant: Grant, caller: str, now: datetime, reason: EndReason

@@ -13,7 +13,6 @@ Accept links and share codes are never printed: people only see them behind a bu
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import importlib.util
 import io
@@ -36,20 +35,17 @@ from sqlalchemy.orm import Session
 from bot.clock import utcnow
 from bot.errors import SharebotError
 from bot.sandbox.fake_slack import Call, FakeSlack, message_text
-from bot.sandbox.hub import ProxyNotFound, RunningHub, find_chp, start_hub
+from bot.sandbox.hub import ProxyNotFound, RunningHub, find_chp
 from bot.sandbox.render import redact, render_message
 from bot.sandbox.slack_client import (
     BOT_TOKEN,
     RunningApp,
-    app_env,
     block_action,
     run_cli,
-    start_app,
 )
+from bot.sandbox.stack import Stack
 from bot.slack import blocks
-from bot.store.db import ensure_schema, make_engine
 from bot.store.models import ExternalShare, GrantRow
-from bot.store.links import Links
 
 #: How long one step may wait for sharebot or the hub before the demo gives up.
 STEP_TIMEOUT = 30.0
@@ -331,35 +327,28 @@ class Demo:
         self.say(f"all on this machine (in {self.workdir}, removed at the end).")
         self.say()
         t0 = time.monotonic()
-        self.hub = hub = start_hub(self.workdir / "hub", users=tuple(p.name for p in PEOPLE))
+        stack = Stack.start(
+            self.workdir,
+            hub_users=[p.name for p in PEOPLE],
+            people=[(p.slack_id, p.name) for p in PEOPLE],
+            by="demo",
+            SHAREBOT_SWEEP_INTERVAL=SWEEP_INTERVAL,
+            SHAREBOT_DIGEST_TIME="off",  # the demo runs the digest itself, when the story says
+        )
+        hub, slack = stack.hub, stack.slack
+        self.hub, self.slack, self.engine = hub, slack, stack.engine
         self._secrets += [hub.service_token, hub.admin_token, hub.password]
         self.say(
             f"  JupyterHub {hub.public_url} with users "
-            f"{', '.join(p.name for p in PEOPLE)} ({time.monotonic() - t0:.1f} s)"
+            f"{', '.join(p.name for p in PEOPLE)}, and a Slack stand-in {slack.api_url} with "
+            f"users @owner, @alice, @bob ({time.monotonic() - t0:.1f} s)"
         )
-        self.slack = slack = FakeSlack(tokens={BOT_TOKEN}).start()
-        for person in PEOPLE:
-            slack.add_user(person.slack_id, name=person.name, email=f"{person.name}@example.org")
-        self.say(f"  Slack stand-in {slack.api_url} with users @owner, @alice, @bob")
-        database_url = f"sqlite:///{self.workdir / 'sharebot.sqlite'}"
-        self.engine = make_engine(database_url)
-        ensure_schema(self.engine)
-        links = Links(self.engine)
-        for person in PEOPLE:
-            links.link(person.slack_id, person.name, method="admin", by="demo", now=utcnow())
         self.say(
             "  linked Slack users to hub users, as `sharebot link U... NAME` does: "
             + ", ".join(f"@{p.name} -> {p.name}" for p in PEOPLE)
         )
         t0 = time.monotonic()
-        env = app_env(
-            hub,
-            slack.api_url,
-            database_url,
-            SHAREBOT_SWEEP_INTERVAL=SWEEP_INTERVAL,
-            SHAREBOT_DIGEST_TIME="off",  # the demo runs the digest itself, when the story says
-        )
-        self.app = start_app(env, self.workdir)
+        self.app = stack.serve()
         self.say(
             f"  sharebot serve {self.app.url} (background pass every {SWEEP_INTERVAL} s) "
             f"({time.monotonic() - t0:.1f} s)"
@@ -442,8 +431,7 @@ class Demo:
             lambda h: holders(h) == {"bob"},
         )
 
-        if digest_available():
-            self.digest_story()
+        self.digest_story()
         self.show_new_messages()  # anything that arrived late
         self.check_log()
 
@@ -544,16 +532,6 @@ class Demo:
                 continue
             yield f"--- last lines of {path.name}"
             yield from (self._safe(line) for line in lines)
-
-
-def digest_available() -> bool:
-    """Whether this sharebot has the ``digest`` command (``sharebot digest --now``)."""
-    from bot.cli import _parser
-
-    return any(
-        isinstance(action, argparse._SubParsersAction) and "digest" in action.choices
-        for action in _parser()._actions
-    )
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:

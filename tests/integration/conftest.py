@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from bot.clock import utcnow
 from bot.sandbox.fake_slack import FakeSlack
-from bot.store.db import ensure_schema, make_engine
-from bot.store.links import Links
+from bot.sandbox.stack import new_database
+from bot.store.db import make_engine
 from tests.support.app import BOT_TOKEN, RunningApp, app_env, start_app
 from tests.support.hub import RunningHub, start_test_hub
 
@@ -70,12 +69,7 @@ def env(clean_hub: RunningHub, slack: FakeSlack, database_url: str) -> dict[str,
 @pytest.fixture
 def linked_env(env: dict[str, str], database_url: str) -> dict[str, str]:
     """The environment, with every test user linked (as `sharebot link` does; see test_cli)."""
-    engine = make_engine(database_url)
-    ensure_schema(engine)
-    repo = Links(engine)
-    for slack_id, name in USERS.items():
-        repo.link(slack_id, name, method="admin", by="tests", now=utcnow())
-    engine.dispose()
+    new_database(database_url, USERS.items(), by="tests").dispose()
     return env
 
 

@@ -128,7 +128,7 @@ def test_crash_before_the_dm(
     db: Engine,
 ) -> None:
     apps.append(
-        start_crashing(linked_env, tmp_path, "bot.slack.messenger:SlackMessenger.dm", before=True)
+        start_crashing(linked_env, tmp_path, "bot.slack.port:SlackSay.dm", before=True)
     )
     command_until_killed(apps[0], "UOWNER", "<@UALICE> 1h", slack.new_response_url())
     wait_killed(apps[0])

@@ -15,7 +15,6 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from bot.sandbox.demo import digest_available
 from bot.sandbox.hub import REPO_ROOT
 from tests.support import postgres
 
@@ -102,7 +101,7 @@ def test_demo_plays_the_whole_story(tmp_path: Path) -> None:
         proc.kill()
     elapsed = time.monotonic() - started
     assert proc.returncode == 0, f"stdout:\n{out}\nstderr:\n{err}"
-    steps = [*STEPS, *(DIGEST_STEPS if digest_available() else []), LAST_STEP]
+    steps = [*STEPS, *DIGEST_STEPS, LAST_STEP]
     position = 0
     for step in steps:  # every step, in order
         found = out.find(step, position)

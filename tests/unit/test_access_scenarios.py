@@ -109,3 +109,15 @@ def test_an_acceptance_seen_in_the_same_pass_explains_that_persons_growth(
     machine.recipient_accepts(1)  # Alice hers: Bob's growth is his own grant's, not misuse
     machine.background_pass()
     assert machine.h.flags.pending() == []
+
+
+def test_an_end_keeps_nothing_for_a_link_someone_else_used(machine: AccessMachine) -> None:
+    # found by the property test on a real hub (JupyterHub 5.2.1)
+    machine.share({"UALICE"}, "", manage=False, minutes=30)
+    machine.recipient_accepts(0)
+    machine.background_pass()  # Alice's plain share is active
+    machine.share({"UALICE"}, "", manage=True, minutes=180)
+    machine.someone_else_accepts(1, "carol")  # Carol uses Alice's manage link
+    machine.time_passes(70)  # the plain share is due
+    machine.background_pass()  # checks: Alice holds nothing now, Carol nothing either
+    assert scopes(machine, "alice") == frozenset()

@@ -36,12 +36,6 @@ def test_accept_link_and_buttons_are_found() -> None:
     assert demo.accept_link_of({"text": "no blocks"}) is None
 
 
-def test_digest_step_follows_the_cli() -> None:
-    commands = {name for action in cli._parser()._actions for name in (action.choices or {})}
-    assert "demo" in commands
-    assert demo.digest_available() == ("digest" in commands)
-
-
 def test_missing_proxy_is_one_clear_line(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

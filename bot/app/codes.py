@@ -87,19 +87,31 @@ class Codes:
                     continue
                 verdict = Verdict(accepted=True)
             else:
-                verdict = judge(
-                    owner_hub=owner,
-                    recipient=grant.recipient_hub,
-                    code_scopes=grant.scopes,
-                    baseline=baseline,
-                    current=after,
-                    explained=await self.explained(owner, server, grant, codes, after),
-                )
+                verdict = await self._judge(grant, grant.recipient_hub, baseline, after, codes)
             exchanges = info.exchange_count if info else grant.code_exchanges
             accepted_at = min(info.last_exchanged_at or now, now) if info else now
             if await self.judged(grant, verdict, exchanges, after, accepted_at, now):
                 accepted += int(verdict.accepted)
         return accepted, lapsed
+
+    async def _judge(
+        self,
+        grant: Grant,
+        recipient: str,
+        baseline: ShareMap,
+        current: ShareMap,
+        codes: dict[str, ShareCodeInfo],
+    ) -> Verdict:
+        """What the exchanges of ``grant``'s code since ``baseline`` mean (bot.domain.access)."""
+        owner, server = grant.owner_hub, grant.server
+        return judge(
+            owner_hub=owner,
+            recipient=recipient,
+            code_scopes=grant.scopes,
+            baseline=baseline,
+            current=current,
+            explained=await self.explained(owner, server, grant, codes, current),
+        )
 
     async def explained(
         self,
@@ -302,14 +314,7 @@ class Codes:
         current = await self.hub.share_map(owner, server)
         baseline = grant.baseline if grant.baseline is not None else current
         if uses > grant.code_exchanges:
-            verdict = judge(
-                owner_hub=owner,
-                recipient=grant.recipient_hub,
-                code_scopes=grant.scopes,
-                baseline=baseline,
-                current=current,
-                explained=await self.explained(owner, server, grant, codes, current),
-            )
+            verdict = await self._judge(grant, grant.recipient_hub, baseline, current, codes)
         elif grant.code_id is not None and visibly_gained(
             grant.scopes, baseline, current, grant.recipient_hub
         ):
@@ -357,14 +362,9 @@ class Codes:
             if info.exchange_count > grant.code_exchanges:
                 if current is None:
                     current = await self.hub.share_map(owner, server)
-                verdict = judge(
-                    owner_hub=owner,
-                    recipient=grant.recipient_hub if grant.state is GrantState.ACTIVE else "",
-                    code_scopes=grant.scopes,
-                    baseline=grant.baseline if grant.baseline is not None else current,
-                    current=current,
-                    explained=await self.explained(owner, server, grant, codes, current),
-                )
+                recipient = grant.recipient_hub if grant.state is GrantState.ACTIVE else ""
+                baseline = grant.baseline if grant.baseline is not None else current
+                verdict = await self._judge(grant, recipient, baseline, current, codes)
                 await db(
                     self.grants.code_seen,
                     grant,

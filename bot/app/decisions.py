@@ -243,11 +243,9 @@ class DecisionService:
     async def approve(
         self, decision_id: int, clicker: str, now: datetime, duration: timedelta | None = None
     ) -> Decided | Refusal:
-        decision = await self._load(decision_id)
-        if clicker not in await self._deciders(decision):
-            return Refusal(Reason.NOT_A_DECIDER, decision=decision)
-        if decision.state is not DecisionState.PENDING:
-            return Refusal(Reason.ALREADY_DECIDED, decision=decision)
+        decision = await self._decidable(decision_id, clicker)
+        if isinstance(decision, Refusal):
+            return decision
         if duration is not None and not timedelta(0) < duration <= decision.duration:
             return Refusal(Reason.SHORTER_ONLY, decision=decision)
         won = await db(
@@ -269,11 +267,9 @@ class DecisionService:
     async def deny(
         self, decision_id: int, clicker: str, note: str, now: datetime
     ) -> Decided | Refusal:
-        decision = await self._load(decision_id)
-        if clicker not in await self._deciders(decision):
-            return Refusal(Reason.NOT_A_DECIDER, decision=decision)
-        if decision.state is not DecisionState.PENDING:
-            return Refusal(Reason.ALREADY_DECIDED, decision=decision)
+        decision = await self._decidable(decision_id, clicker)
+        if isinstance(decision, Refusal):
+            return decision
         won = await db(
             self.decisions.move,
             decision,
@@ -305,12 +301,17 @@ class DecisionService:
 
     async def can_decide(self, decision_id: int, clicker: str) -> Refusal | None:
         """None when ``clicker`` may decide; otherwise why not."""
+        decision = await self._decidable(decision_id, clicker)
+        return decision if isinstance(decision, Refusal) else None
+
+    async def _decidable(self, decision_id: int, clicker: str) -> Decision | Refusal:
+        """The decision, when it waits for a decision and ``clicker`` is one of its deciders."""
         decision = await self._load(decision_id)
         if clicker not in await self._deciders(decision):
             return Refusal(Reason.NOT_A_DECIDER, decision=decision)
         if decision.state is not DecisionState.PENDING:
             return Refusal(Reason.ALREADY_DECIDED, decision=decision)
-        return None
+        return decision
 
     # -- background ----------------------------------------------------------------------------
 

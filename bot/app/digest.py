@@ -273,12 +273,10 @@ class DigestService:
     # -- buttons ------------------------------------------------------------------------
 
     async def revoke(self, message_id: int, ref: str, clicker: str, now: datetime) -> object:
-        message = await self._owned(message_id, clicker)
-        if isinstance(message, Refusal):
-            return message
-        item = _item_of(message, ref)
-        if item is None:
-            return Refusal(Reason.DIGEST_UNKNOWN_ITEM)
+        found = await self._owned_item(message_id, ref, clicker)
+        if isinstance(found, Refusal):
+            return found
+        message, item = found
         answer = await self._revoke_item(message, item, clicker, now)
         await self.refresh(message, now)
         return answer
@@ -286,12 +284,10 @@ class DigestService:
     async def keep(
         self, message_id: int, ref: str, clicker: str, now: datetime
     ) -> DigestKept | Refusal:
-        message = await self._owned(message_id, clicker)
-        if isinstance(message, Refusal):
-            return message
-        item = _item_of(message, ref)
-        if item is None:
-            return Refusal(Reason.DIGEST_UNKNOWN_ITEM)
+        found = await self._owned_item(message_id, ref, clicker)
+        if isinstance(found, Refusal):
+            return found
+        message, item = found
         until = now + self.config.snooze
         if item.kind is ItemKind.GRANT:
             kept = await self._db(self.digests.snooze_grant, item.id, until, clicker, now)
@@ -336,6 +332,18 @@ class DigestService:
             await self.say.update(Posted(message.channel, message.ts), digest)
         except SlackDeliveryError as err:
             log.warning("digest:%d could not be updated: %s", message.id, err)
+
+    async def _owned_item(
+        self, message_id: int, ref: str, clicker: str
+    ) -> tuple[Message, Item] | Refusal:
+        """The digest message and the item a button names, when ``clicker`` owns it."""
+        message = await self._owned(message_id, clicker)
+        if isinstance(message, Refusal):
+            return message
+        item = _item_of(message, ref)
+        if item is None:
+            return Refusal(Reason.DIGEST_UNKNOWN_ITEM)
+        return message, item
 
     async def _owned(self, message_id: int, clicker: str) -> Message | Refusal:
         """The digest message when ``clicker`` is its owner (and still linked to the hub

@@ -202,7 +202,7 @@ HOME_LIMIT = 100
 
 
 @dataclass(frozen=True)
-class HomeTab(Message):
+class HomeTab:
     """Everything the Home tab of one person shows."""
 
     hub_user: str | None

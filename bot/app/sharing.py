@@ -364,7 +364,8 @@ class Sharing:
         if grant.state is not GrantState.ENDING:
             return True, grant
         done = await self.endings.finish(grant, now, wait=CLAIM_PATIENCE)
-        fresh = await db(self.grants.get, grant.id) or grant
+        ended = await db(self.grants.get, grant.id)
+        fresh = ended if ended is not None else grant
         return done or not fresh.state.is_open, fresh  # (someone else may have finished it)
 
     async def _again(

@@ -8,6 +8,7 @@ into the text of an ephemeral answer. The sentences themselves are in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import singledispatch
 
 from slack_sdk.models.blocks import Block
@@ -15,9 +16,11 @@ from slack_sdk.models.blocks import Block
 from bot.app import messages as m
 from bot.app import outcomes as o
 from bot.app.outcomes import Reason, Refusal
-from bot.domain.grants import EndReason
+from bot.domain.access import AccessFlag
+from bot.domain.decisions import Decision
+from bot.domain.grants import EndReason, Grant
 from bot.errors import SharebotError
-from bot.slack import blocks, texts
+from bot.slack import blocks, mrkdwn, texts
 
 
 def _rendered(text: str, message_blocks: list[Block] | None = None) -> m.Rendered:
@@ -297,74 +300,83 @@ def _(outcome: o.WhoAmI) -> str:
 def posted_to(to: o.PostedTo) -> str:
     if to.channel is not None:
         return f"the approvers in <#{to.channel}>"
-    return ", ".join(texts.user(p) for p in to.people)
+    return ", ".join(mrkdwn.user(p) for p in to.people)
+
+
+def _nothing_to_revoke(refused: Refusal) -> str:
+    where = f" on server `{refused.server}`" if refused.server else ""
+    if refused.people:
+        who = ", ".join(mrkdwn.user(r) for r in refused.people)
+        where = f" with {who}{where}"
+    return texts.nothing_to_revoke(where)
+
+
+def _over_limit(refused: Refusal) -> str:
+    assert refused.grant is not None and refused.total is not None and refused.limit
+    return texts.extension_over_limit(refused.grant, refused.total, refused.limit)
+
+
+def _about_grant(say: Callable[[Grant], str]) -> Callable[[Refusal], str]:
+    def words(refused: Refusal) -> str:
+        assert refused.grant is not None, refused
+        return say(refused.grant)
+
+    return words
+
+
+def _about_decision(say: Callable[[Decision], str]) -> Callable[[Refusal], str]:
+    def words(refused: Refusal) -> str:
+        assert refused.decision is not None, refused
+        return say(refused.decision)
+
+    return words
+
+
+def _about_flag(say: Callable[[AccessFlag], str]) -> Callable[[Refusal], str]:
+    def words(refused: Refusal) -> str:
+        assert refused.flag is not None, refused
+        return say(refused.flag)
+
+    return words
+
+
+_REFUSALS: dict[Reason, Callable[[Refusal], str]] = {
+    Reason.SELF_SHARE: lambda _: texts.self_share(),
+    Reason.UNKNOWN_SERVER: lambda r: texts.unknown_server(r.server or "", list(r.available)),
+    Reason.NOT_LINKED_CALLER: lambda r: texts.not_linked_caller(r.why),
+    Reason.NOT_LINKED_RECIPIENTS: lambda r: texts.not_linked_recipients(
+        list(r.people), dict(r.why_not)
+    ),
+    Reason.SHARE_CLOSED: lambda _: texts.share_closed(),
+    Reason.CLOSED_WHILE_INVITING: lambda _: texts.share_closed(),
+    Reason.ONLY_OWNER_REVOKES: lambda _: texts.only_owner_revokes(),
+    Reason.ONLY_RECIPIENT_LEAVES: lambda _: texts.only_recipient_leaves(),
+    Reason.NOTHING_TO_REVOKE: _nothing_to_revoke,
+    Reason.FLAG_NOT_YOURS: lambda _: texts.flag_not_yours(),
+    Reason.FLAG_SETTLED: _about_flag(texts.flag_settled),
+    Reason.FLAG_REMOVE_FAILED: _about_flag(texts.flag_remove_failed),
+    Reason.NO_APPROVERS: lambda _: texts.no_approvers(),
+    Reason.NO_OTHER_DECIDER: lambda _: texts.no_other_decider(),
+    Reason.SELF_REQUEST: lambda _: texts.self_request(),
+    Reason.ONLY_OWNER_EXTENDS: lambda _: texts.only_owner_extends(),
+    Reason.CANNOT_EXTEND: _about_grant(texts.cannot_extend),
+    Reason.ALREADY_EXTENDED: _about_grant(texts.already_extended),
+    Reason.EXTENSION_OVER_LIMIT: _over_limit,
+    Reason.EXTENSION_PENDING: lambda _: texts.extension_pending(),
+    Reason.EXTENSION_GONE: lambda _: texts.extension_failed_gone(),
+    Reason.DECISION_GONE: lambda _: texts.decision_gone(),
+    Reason.NOT_A_DECIDER: _about_decision(texts.not_a_decider),
+    Reason.ALREADY_DECIDED: _about_decision(texts.already_decided),
+    Reason.ONLY_REQUESTER_CANCELS: lambda _: texts.only_requester_cancels(),
+    Reason.SHORTER_ONLY: lambda _: texts.shorter_only(),
+    Reason.DIGEST_UNKNOWN_ITEM: lambda _: texts.digest_unknown_item(),
+    Reason.DIGEST_NOT_YOURS: lambda _: texts.digest_not_yours(),
+    Reason.DIGEST_ALREADY_HANDLED: lambda _: texts.digest_already_handled(),
+    Reason.DIGEST_NOTHING_LEFT: lambda _: texts.digest_nothing_left(),
+    Reason.LINKING_NOT_CONFIGURED: lambda _: texts.linking_not_configured(),
+}
 
 
 def refusal(refused: Refusal) -> str:
-    reason = refused.reason
-    if reason is Reason.SELF_SHARE:
-        return texts.self_share()
-    if reason is Reason.UNKNOWN_SERVER:
-        return texts.unknown_server(refused.server or "", list(refused.available))
-    if reason is Reason.NOT_LINKED_CALLER:
-        return texts.not_linked_caller(refused.why)
-    if reason is Reason.NOT_LINKED_RECIPIENTS:
-        return texts.not_linked_recipients(list(refused.people), dict(refused.why_not))
-    if reason in (Reason.SHARE_CLOSED, Reason.CLOSED_WHILE_INVITING):
-        return texts.share_closed()
-    if reason is Reason.ONLY_OWNER_REVOKES:
-        return texts.only_owner_revokes()
-    if reason is Reason.ONLY_RECIPIENT_LEAVES:
-        return texts.only_recipient_leaves()
-    if reason is Reason.NOTHING_TO_REVOKE:
-        where = f" on server `{refused.server}`" if refused.server else ""
-        if refused.people:
-            who = ", ".join(texts.user(r) for r in refused.people)
-            where = f" with {who}{where}"
-        return texts.nothing_to_revoke(where)
-    if reason is Reason.FLAG_NOT_YOURS:
-        return texts.flag_not_yours()
-    if reason is Reason.FLAG_SETTLED and refused.flag is not None:
-        return texts.flag_settled(refused.flag)
-    if reason is Reason.FLAG_REMOVE_FAILED and refused.flag is not None:
-        return texts.flag_remove_failed(refused.flag)
-    if reason is Reason.NO_APPROVERS:
-        return texts.no_approvers()
-    if reason is Reason.NO_OTHER_DECIDER:
-        return texts.no_other_decider()
-    if reason is Reason.SELF_REQUEST:
-        return texts.self_request()
-    if reason is Reason.ONLY_OWNER_EXTENDS:
-        return texts.only_owner_extends()
-    if reason is Reason.CANNOT_EXTEND and refused.grant is not None:
-        return texts.cannot_extend(refused.grant)
-    if reason is Reason.ALREADY_EXTENDED and refused.grant is not None:
-        return texts.already_extended(refused.grant)
-    if reason is Reason.EXTENSION_OVER_LIMIT and refused.grant is not None:
-        assert refused.total is not None and refused.limit is not None
-        return texts.extension_over_limit(refused.grant, refused.total, refused.limit)
-    if reason is Reason.EXTENSION_PENDING:
-        return texts.extension_pending()
-    if reason is Reason.EXTENSION_GONE:
-        return texts.extension_failed_gone()
-    if reason is Reason.DECISION_GONE:
-        return texts.decision_gone()
-    if reason is Reason.NOT_A_DECIDER and refused.decision is not None:
-        return texts.not_a_decider(refused.decision)
-    if reason is Reason.ALREADY_DECIDED and refused.decision is not None:
-        return texts.already_decided(refused.decision)
-    if reason is Reason.ONLY_REQUESTER_CANCELS:
-        return texts.only_requester_cancels()
-    if reason is Reason.SHORTER_ONLY:
-        return texts.shorter_only()
-    if reason is Reason.DIGEST_UNKNOWN_ITEM:
-        return texts.digest_unknown_item()
-    if reason is Reason.DIGEST_NOT_YOURS:
-        return texts.digest_not_yours()
-    if reason is Reason.DIGEST_ALREADY_HANDLED:
-        return texts.digest_already_handled()
-    if reason is Reason.DIGEST_NOTHING_LEFT:
-        return texts.digest_nothing_left()
-    if reason is Reason.LINKING_NOT_CONFIGURED:
-        return texts.linking_not_configured()
-    raise ValueError(f"a refusal without what it needs: {refused}")
+    """The words for why nothing was done (every reason has them: a test checks)."""
+    return _REFUSALS[refused.reason](refused)

@@ -10,6 +10,7 @@ from bot.domain.digest import Item, OwnerCount, Reason, Status
 from bot.domain.durations import for_how_long, format_duration, is_until_revoked
 from bot.domain.grants import Grant
 from bot.domain.reconcile import ExternalShare
+from bot.slack.mrkdwn import escape, server_label, user, when
 
 USAGE = """*Share your JupyterHub server for a while*
 • `/share-server @alice 1h` share your default server with Alice for an hour
@@ -22,41 +23,12 @@ Durations: `30m`, `1h`, `2h30m`, `1d`, `1w` (at least 1m, at most {max}). Access
 the person opens the link and ends automatically."""
 
 
-def escape(text: str) -> str:
-    """Someone's own words (a note, a reason) made inert in mrkdwn: ``&``, ``<``, ``>`` become
-    ``&amp;``, ``&lt;``, ``&gt;`` (https://api.slack.com/reference/surfaces/formatting#escaping),
-    so ``<!channel>``, ``<@U123>`` or ``<http://evil|click>`` show as typed and notify nobody.
-
-    Slash-command text arrives already escaped by Slack, but with ``should_escape`` it turns a
-    typed ``@channel`` into ``<!channel>``; modal input arrives raw. Both go through here:
-    the three entities are decoded first, so escaping twice changes nothing (a person who
-    literally types ``&lt;`` sees ``<``, the one price of that).
-    """
-    plain = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    return plain.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def usage(max_duration: str) -> str:
     return USAGE.format(max=max_duration)
 
 
 def with_usage(message: str, max_duration: str) -> str:
     return f"{message}\n\n{usage(max_duration)}"
-
-
-def when(moment: datetime) -> str:
-    """Slack date formatting: each reader sees their own local time."""
-    epoch = int(moment.timestamp())
-    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
-    return f"<!date^{epoch}^{{date_short_pretty}} at {{time}}|{fallback}>"
-
-
-def user(slack_id: str) -> str:
-    return f"<@{slack_id}>"
-
-
-def server_label(owner_hub: str, server: str) -> str:
-    return f"`{owner_hub}/{server}`" if server else f"`{owner_hub}`'s default server"
 
 
 def not_linked_caller(reason: str | None = None) -> str:

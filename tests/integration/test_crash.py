@@ -127,9 +127,7 @@ def test_crash_before_the_dm(
     clean_hub: RunningHub,
     db: Engine,
 ) -> None:
-    apps.append(
-        start_crashing(linked_env, tmp_path, "bot.slack.port:SlackSay.dm", before=True)
-    )
+    apps.append(start_crashing(linked_env, tmp_path, "bot.slack.port:SlackSay.dm", before=True))
     command_until_killed(apps[0], "UOWNER", "<@UALICE> 1h", slack.new_response_url())
     wait_killed(apps[0])
     row = the_grant(db)

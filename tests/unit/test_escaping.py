@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.domain.decisions import DecisionKind, DecisionState
-from bot.slack import blocks, texts
+from bot.slack import blocks, mrkdwn, texts
 from tests.support.factories import make_grant
 from tests.unit.test_blocks import decision
 
@@ -28,21 +28,21 @@ INJECTIONS = [
 
 @pytest.mark.parametrize("injection", INJECTIONS)
 def test_escape_makes_control_sequences_inert(injection: str) -> None:
-    escaped = texts.escape(f"please {injection} & thanks")
+    escaped = mrkdwn.escape(f"please {injection} & thanks")
     assert "<" not in escaped and ">" not in escaped
     assert "& thanks" not in escaped and "&amp; thanks" in escaped
 
 
 def test_escape_rules() -> None:
-    assert texts.escape("a < b && c > d") == "a &lt; b &amp;&amp; c &gt; d"
-    assert texts.escape("Grüße 👋") == "Grüße 👋"
-    assert texts.escape("&lt;!here&gt;") == "&lt;!here&gt;"  # no double escaping
+    assert mrkdwn.escape("a < b && c > d") == "a &lt; b &amp;&amp; c &gt; d"
+    assert mrkdwn.escape("Grüße 👋") == "Grüße 👋"
+    assert mrkdwn.escape("&lt;!here&gt;") == "&lt;!here&gt;"  # no double escaping
 
 
 @given(st.text())
 def test_escape_is_idempotent_and_leaves_no_brackets(text: str) -> None:
-    once = texts.escape(text)
-    assert texts.escape(once) == once
+    once = mrkdwn.escape(text)
+    assert mrkdwn.escape(once) == once
     assert "<" not in once and ">" not in once
 
 
@@ -65,7 +65,7 @@ def test_notes_reasons_and_deny_notes_are_escaped(injection: str) -> None:
         ),
     ]
     for text in rendered:
-        assert texts.escape(injection) in text
+        assert mrkdwn.escape(injection) in text
         if "<" in injection:
             assert injection not in text
 

@@ -1,12 +1,18 @@
 """Settings, read once from the environment at the edge (``sharebot`` CLI).
 
-Every setting is documented in README.md ("Configuration"); a test keeps the two in step.
+Each setting is declared once, as a field of :class:`Settings` made by :func:`setting`: its
+environment variable, the section of the reference it belongs to, its default (written as
+in the environment), what it means and what to put there. The messages for a missing or
+invalid variable and docs/configuration.md (generated with cog: ``cog -r
+docs/configuration.md README.md``) are both made from these fields.
 """
 
 from __future__ import annotations
 
+import enum
 import os
 import re
+from dataclasses import dataclass
 from datetime import time, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -19,78 +25,54 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.domain.digest import WEEKDAYS, Schedule, parse_clock, parse_days
+from bot.domain.digest import Schedule, parse_clock, parse_days
 from bot.domain.durations import format_duration, parse_duration
 from bot.errors import CommandError, ConfigError
 
-_PLACEHOLDERS = ("changeme", "change-me", "your-", "xxx", "<", "todo", "replace")
 
-# What to put in each variable, shown when it is missing or invalid.
-ADVICE: dict[str, str] = {
-    "SLACK_BOT_TOKEN": "the Bot User OAuth Token (xoxb-...) from your Slack app's "
-    "OAuth & Permissions page",
-    "SLACK_SIGNING_SECRET": "the Signing Secret from your Slack app's Basic Information page",
-    "SLACK_APP_TOKEN": "an app-level token (xapp-...) with connections:write, or leave it "
-    "unset to serve HTTP",
-    "SLACK_API_URL": "the Slack Web API base URL, e.g. https://slack.com/api/ (the default)",
-    "JUPYTERHUB_API_URL": "the hub's API URL as seen from sharebot, e.g. "
-    "http://127.0.0.1:8081/hub/api",
-    "JUPYTERHUB_API_TOKEN": "the api_token of the sharebot service in jupyterhub_config.py",
-    "JUPYTERHUB_PUBLIC_URL": "the origin people open the hub at in a browser, e.g. "
-    "https://hub.example.org",
-    "SHAREBOT_DATABASE_URL": "an SQLAlchemy URL, e.g. sqlite:///sharebot.sqlite (the default) "
-    "or postgresql+psycopg://user:pass@host/db",
-    "SHAREBOT_AUTO_MIGRATE": "true or false (default): upgrade an older schema at start-up",
-    "SHAREBOT_HOST": "the address to listen on, e.g. 127.0.0.1 (default) or 0.0.0.0",
-    "SHAREBOT_PORT": "a TCP port number, e.g. 8080 (default)",
-    "SHAREBOT_SWEEP_INTERVAL": "seconds between background passes, a positive number (default 30)",
-    "SHAREBOT_SWEEP_CONCURRENCY": (
-        "grants (or owners) a background job handles at once, 1 to 100 (default 10)"
-    ),
-    "SHAREBOT_WORKER_PROCESS": "true or false (default): do the work in a second process",
-    "SHAREBOT_CLAIM_TTL": "seconds a claim on work lasts, a positive number (default 300)",
-    "SHAREBOT_MAX_DURATION": "the longest share allowed, a duration like 7d (default) or 12h",
-    "SHAREBOT_INVITE_TTL": "how long an accept link stays valid, a duration between 1m and "
-    "365d, e.g. 24h (default)",
-    "SHAREBOT_PUBLIC_URL": "sharebot's own URL as browsers reach it, e.g. "
-    "https://hub.example.org/services/sharebot/ (needed for /share-server link)",
-    "JUPYTERHUB_CLIENT_ID": "the OAuth client id of the service, service-<name> "
-    "(default service-sharebot)",
-    "SHAREBOT_EMAIL_MAPPING": "off (default), email or localpart",
-    "SHAREBOT_EMAIL_DOMAINS": "a comma-separated list of email domains, e.g. "
-    "example.org,lab.example.org (empty: any)",
-    "SHAREBOT_REQUEST_TTL": "how long a request or approval stays open, a duration like "
-    "24h (default)",
-    "SHAREBOT_APPROVAL_ABOVE": "off (default) or a duration like 1d: longer shares need an "
-    "approver",
-    "SHAREBOT_APPROVERS": "comma-separated Slack user IDs (U...) and/or user groups "
-    "(S... or @handle), e.g. U012AB3CD,@hub-admins",
-    "SHAREBOT_ADMINS": "comma-separated Slack user IDs (U...) who may revoke anyone's share, "
-    "e.g. U012AB3CD,U045EF6GH (default: nobody)",
-    "SHAREBOT_APPROVAL_CHANNEL": "a Slack channel ID (C...) to post approval requests in, "
-    "or unset to DM each approver",
-    "SHAREBOT_DIGEST_TIME": "the local time of the daily digest, HH:MM like 09:00 (default), "
-    "or off",
-    "SHAREBOT_DIGEST_DAYS": "the days of the digest, e.g. mon-fri (default), mon,wed,fri or daily",
-    "SHAREBOT_TIMEZONE": "an IANA time zone name for the digest time, e.g. Europe/Berlin "
-    "(default UTC)",
-    "SHAREBOT_STALE_AFTER": "when a share counts as stale, a duration like 7d (default)",
-    "SHAREBOT_SNOOZE": "how long Keep hides a share from the digest, a duration like 7d (default)",
-    "SHAREBOT_STALE_INACTIVE": "true or false (default): also report shares whose recipient "
-    "has not been active for SHAREBOT_STALE_AFTER",
-    "SHAREBOT_ADMIN_CHANNEL": "a Slack channel ID (C...) for the daily summary, or unset",
-    "SHAREBOT_ALLOW_UNTIL_REVOKED": "true or false (default): allow shares without an end "
-    "(until-revoked)",
-    "SHAREBOT_RECONCILE_INTERVAL": "how often to compare with the hub's shares, a duration "
-    "like 15m (default)",
-    "SHAREBOT_REMIND_BEFORE": "how long before the end of a long share to remind owner and "
-    "recipient, a duration like 1h (default), or off",
-    "SHAREBOT_REMIND_MIN_DURATION": "only shares longer than this get a reminder, a duration "
-    "like 1d (default)",
-    "SHAREBOT_LOG_FORMAT": "text (default) or json (one JSON object per line)",
-}
+class Section(enum.Enum):
+    """The sections of docs/configuration.md, in their order there."""
+
+    SLACK = "Slack"
+    HUB = "JupyterHub"
+    RUNNING = "Running sharebot"
+    BACKGROUND = "Background work"
+    SHARES = "Shares"
+    LINKING = "Linking accounts"
+    DECISIONS = "Requests and approvals"
+    DIGEST = "The digest"
+
+
+def setting(
+    env: str,
+    section: Section,
+    *,
+    meaning: str,
+    advice: str,
+    default: Any = PydanticUndefined,
+    **constraints: Any,
+) -> Any:
+    """A field of :class:`Settings`, read from the variable ``env``.
+
+    ``meaning`` is the reference's text (Markdown); ``advice`` says what to put there and
+    follows "set it to" when the variable is missing or invalid. ``default`` is written as
+    in the environment and validated like it; without one the setting is required.
+    ``constraints`` go to pydantic's ``Field`` (``ge``, ``pattern``, ...).
+    """
+    return Field(
+        default,
+        validation_alias=env,
+        description=meaning,
+        json_schema_extra={"section": section.value, "advice": advice},
+        **constraints,
+    )
+
+
+_PLACEHOLDERS = ("changeme", "change-me", "your-", "xxx", "<", "todo", "replace")
 
 
 def _duration(value: Any) -> Any:
@@ -194,100 +176,441 @@ class Settings(BaseSettings):
     """All of sharebot's settings. Build with :func:`load_settings`."""
 
     model_config = SettingsConfigDict(
-        case_sensitive=True, extra="ignore", frozen=True, populate_by_name=True
+        case_sensitive=True,
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
+        validate_default=True,
     )
 
-    slack_bot_token: Secret = Field(validation_alias="SLACK_BOT_TOKEN")
-    slack_signing_secret: Secret = Field(validation_alias="SLACK_SIGNING_SECRET")
-    slack_app_token: SecretStr | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
-    slack_api_url: HttpUrl = Field(
-        default="https://slack.com/api/", validation_alias="SLACK_API_URL"
+    slack_bot_token: Secret = setting(
+        "SLACK_BOT_TOKEN",
+        Section.SLACK,
+        meaning=(
+            "Bot User OAuth Token (`xoxb-...`), from your Slack app's *OAuth & Permissions* page."
+        ),
+        advice=(
+            "the Bot User OAuth Token (xoxb-...) from your Slack app's OAuth & Permissions page"
+        ),
     )
-    jupyterhub_api_url: HttpUrl = Field(validation_alias="JUPYTERHUB_API_URL")
-    jupyterhub_api_token: Secret = Field(validation_alias="JUPYTERHUB_API_TOKEN")
-    jupyterhub_public_url: HttpUrl = Field(validation_alias="JUPYTERHUB_PUBLIC_URL")
-    database_url: str = Field(
-        default="sqlite:///sharebot.sqlite", validation_alias="SHAREBOT_DATABASE_URL"
+    slack_signing_secret: Secret = setting(
+        "SLACK_SIGNING_SECRET",
+        Section.SLACK,
+        meaning=(
+            "Signing Secret from the app's *Basic Information* page; every request from Slack is "
+            "verified with it (forged or stale requests get 401)."
+        ),
+        advice="the Signing Secret from your Slack app's Basic Information page",
     )
-    auto_migrate: bool = Field(default=False, validation_alias="SHAREBOT_AUTO_MIGRATE")
-    host: str = Field(default="127.0.0.1", validation_alias="SHAREBOT_HOST")
-    port: int = Field(default=8080, ge=1, le=65535, validation_alias="SHAREBOT_PORT")
-    sweep_interval: float = Field(default=30.0, gt=0, validation_alias="SHAREBOT_SWEEP_INTERVAL")
-    sweep_concurrency: int = Field(
-        default=10, ge=1, le=100, validation_alias="SHAREBOT_SWEEP_CONCURRENCY"
+    slack_app_token: SecretStr | None = setting(
+        "SLACK_APP_TOKEN",
+        Section.SLACK,
+        default=None,
+        meaning=(
+            "App-level token (`xapp-...`, scope `connections:write`). When set, sharebot connects "
+            "to Slack in Socket Mode and needs no public URL (for hubs behind a firewall)."
+        ),
+        advice=(
+            "an app-level token (xapp-...) with connections:write, or leave it unset to serve HTTP"
+        ),
+    )
+    slack_api_url: HttpUrl = setting(
+        "SLACK_API_URL",
+        Section.SLACK,
+        default="https://slack.com/api/",
+        meaning=(
+            "Base URL of the Slack Web API. Change it for GovSlack (`https://slack-gov.com/api/`) "
+            "or to point at a test double."
+        ),
+        advice="the Slack Web API base URL, e.g. https://slack.com/api/ (the default)",
+    )
+    jupyterhub_api_url: HttpUrl = setting(
+        "JUPYTERHUB_API_URL",
+        Section.HUB,
+        meaning=(
+            "The hub's API as sharebot reaches it, e.g. `http://127.0.0.1:8081/hub/api`. Set "
+            "automatically for hub-managed services."
+        ),
+        advice="the hub's API URL as seen from sharebot, e.g. http://127.0.0.1:8081/hub/api",
+    )
+    jupyterhub_api_token: Secret = setting(
+        "JUPYTERHUB_API_TOKEN",
+        Section.HUB,
+        meaning=(
+            "The `api_token` of the `sharebot` service in `jupyterhub_config.py`. Set "
+            "automatically for hub-managed services."
+        ),
+        advice="the api_token of the sharebot service in jupyterhub_config.py",
+    )
+    jupyterhub_public_url: HttpUrl = setting(
+        "JUPYTERHUB_PUBLIC_URL",
+        Section.HUB,
+        meaning=(
+            "The origin people open the hub at in a browser, e.g. `https://hub.example.org`. "
+            "Accept links are built on it (unless the hub sets `c.JupyterHub.public_url`, in "
+            "which case the hub's full link is used)."
+        ),
+        advice="the origin people open the hub at in a browser, e.g. https://hub.example.org",
+    )
+    database_url: str = setting(
+        "SHAREBOT_DATABASE_URL",
+        Section.RUNNING,
+        default="sqlite:///sharebot.sqlite",
+        meaning=(
+            "SQLAlchemy URL of the database. SQLite by default (WAL mode, one host); PostgreSQL "
+            "(`postgresql+psycopg://user:password@host/db`, `pip install 'sharebot[postgresql]'`) "
+            "for several replicas."
+        ),
+        advice=(
+            "an SQLAlchemy URL, e.g. sqlite:///sharebot.sqlite (the default) or "
+            "postgresql+psycopg://user:pass@host/db"
+        ),
+    )
+    auto_migrate: bool = setting(
+        "SHAREBOT_AUTO_MIGRATE",
+        Section.RUNNING,
+        default=False,
+        meaning=(
+            "`true`: `sharebot serve` upgrades an older schema at start-up (an SQLite file is "
+            "backed up beside itself first). Off, it refuses to start and asks for `sharebot "
+            "migrate`. An empty database is always created. Safe with several replicas starting "
+            "at once."
+        ),
+        advice="true or false (default): upgrade an older schema at start-up",
+    )
+    host: str = setting(
+        "SHAREBOT_HOST",
+        Section.RUNNING,
+        default="127.0.0.1",
+        meaning="Address the HTTP server listens on. Use `0.0.0.0` in a container.",
+        advice="the address to listen on, e.g. 127.0.0.1 (default) or 0.0.0.0",
+    )
+    port: int = setting(
+        "SHAREBOT_PORT",
+        Section.RUNNING,
+        default=8080,
+        ge=1,
+        le=65535,
+        meaning="Port of the HTTP server (`/slack/events`, `/healthz`).",
+        advice="a TCP port number, e.g. 8080 (default)",
+    )
+    sweep_interval: float = setting(
+        "SHAREBOT_SWEEP_INTERVAL",
+        Section.BACKGROUND,
+        default=30.0,
+        gt=0,
+        meaning=(
+            "Seconds between background passes (acceptances, expiries, retries). Access ends at "
+            "most this long after its deadline."
+        ),
+        advice="seconds between background passes, a positive number (default 30)",
+    )
+    sweep_concurrency: int = setting(
+        "SHAREBOT_SWEEP_CONCURRENCY",
+        Section.BACKGROUND,
+        default=10,
+        ge=1,
+        le=100,
+        meaning=(
+            "How many due grants a pass ends at once, and how many owners reconciliation and the "
+            "digest handle at once (1 to 100): their hub and Slack calls overlap. The hub serves "
+            "its API from one process, so more than about 10 gains little."
+        ),
+        advice="grants (or owners) a background job handles at once, 1 to 100 (default 10)",
     )
     # serve starts a second process for the work; this one only acknowledges (bot.web.worker).
-    worker_process: bool = Field(default=False, validation_alias="SHAREBOT_WORKER_PROCESS")
+    worker_process: bool = setting(
+        "SHAREBOT_WORKER_PROCESS",
+        Section.RUNNING,
+        default=False,
+        meaning=(
+            "`true`: `sharebot serve` starts a second process, `sharebot worker`, that does the "
+            "work of every command, click and Home tab, and the background jobs; the web process "
+            "only checks signatures and acknowledges Slack, so acks never wait for the CPU behind "
+            "a share's database writes and hub calls (see [Performance](performance.md)). They "
+            "talk over a Unix socket in a private temporary directory. A worker that dies is "
+            "started again within seconds, and meanwhile the web process does the work itself; a "
+            "worker whose `serve` was killed stops by itself. Costs one more Python process "
+            "(about 100 MiB). Recommended for busy hubs."
+        ),
+        advice="true or false (default): do the work in a second process",
+    )
     # Seconds a replica holds a grant or a notice it works on (a dead process's claim is
     # taken over after it); tests of crashes shorten it.
-    claim_ttl: float = Field(default=300.0, gt=0, validation_alias="SHAREBOT_CLAIM_TTL")
-    max_duration: Annotated[Duration, AfterValidator(_positive_duration)] = Field(
-        default=timedelta(days=7), validation_alias="SHAREBOT_MAX_DURATION"
+    claim_ttl: float = setting(
+        "SHAREBOT_CLAIM_TTL",
+        Section.BACKGROUND,
+        default=300.0,
+        gt=0,
+        meaning=(
+            "Seconds a replica holds a grant or an outgoing message it works on. Work a killed "
+            "process held is taken over once its claim has run out (see "
+            "[Reliability](operations.md#reliability-the-outbox-crashes-hub-outages))."
+        ),
+        advice="seconds a claim on work lasts, a positive number (default 300)",
     )
-    invite_ttl: Annotated[Duration, AfterValidator(_invite_ttl)] = Field(
-        default=timedelta(hours=24), validation_alias="SHAREBOT_INVITE_TTL"
+    max_duration: Annotated[Duration, AfterValidator(_positive_duration)] = setting(
+        "SHAREBOT_MAX_DURATION",
+        Section.SHARES,
+        default="7d",
+        meaning="The longest share anyone may ask for.",
+        advice="the longest share allowed, a duration like 7d (default) or 12h",
     )
-
-    public_url: OptionalHttpUrl = Field(default=None, validation_alias="SHAREBOT_PUBLIC_URL")
-    jupyterhub_client_id: str = Field(
-        default="service-sharebot", min_length=1, validation_alias="JUPYTERHUB_CLIENT_ID"
-    )
-    email_mapping: Literal["off", "email", "localpart"] = Field(
-        default="off", validation_alias="SHAREBOT_EMAIL_MAPPING"
-    )
-    email_domains: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_domains)] = Field(
-        default=(), validation_alias="SHAREBOT_EMAIL_DOMAINS"
-    )
-
-    request_ttl: Annotated[Duration, AfterValidator(_positive_duration)] = Field(
-        default=timedelta(hours=24), validation_alias="SHAREBOT_REQUEST_TTL"
-    )
-    approval_above: Annotated[timedelta | None, BeforeValidator(_off_or_duration)] = Field(
-        default=None, validation_alias="SHAREBOT_APPROVAL_ABOVE"
-    )
-    approvers: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_approvers)] = Field(
-        default=(), validation_alias="SHAREBOT_APPROVERS"
-    )
-    admins: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_admins)] = Field(
-        default=(), validation_alias="SHAREBOT_ADMINS"
-    )
-    approval_channel: str | None = Field(
-        default=None, pattern=r"^[CG][A-Z0-9]+$", validation_alias="SHAREBOT_APPROVAL_CHANNEL"
+    invite_ttl: Annotated[Duration, AfterValidator(_invite_ttl)] = setting(
+        "SHAREBOT_INVITE_TTL",
+        Section.SHARES,
+        default="24h",
+        meaning=(
+            "How long an accept link stays valid (1m to 365d, the hub's limits). Access only "
+            "starts when the link is used."
+        ),
+        advice=(
+            "how long an accept link stays valid, a duration between 1m and 365d, e.g. 24h "
+            "(default)"
+        ),
     )
 
-    digest_time: Annotated[time | None, BeforeValidator(_clock)] = Field(
-        default=time(9, 0), validation_alias="SHAREBOT_DIGEST_TIME"
+    public_url: OptionalHttpUrl = setting(
+        "SHAREBOT_PUBLIC_URL",
+        Section.LINKING,
+        default=None,
+        meaning=(
+            "sharebot's own URL as browsers reach it, e.g. "
+            "`https://hub.example.org/services/sharebot/` behind the hub's proxy. Needed for "
+            "`/share-server link`; the OAuth redirect URI is this plus `oauth_callback`. Pages "
+            "are served under its path as well as at `/`."
+        ),
+        advice=(
+            "sharebot's own URL as browsers reach it, e.g. "
+            "https://hub.example.org/services/sharebot/ (needed for /share-server link)"
+        ),
     )
-    digest_days: Annotated[frozenset[int], NoDecode, BeforeValidator(_days)] = Field(
-        default=WEEKDAYS, validation_alias="SHAREBOT_DIGEST_DAYS"
+    jupyterhub_client_id: str = setting(
+        "JUPYTERHUB_CLIENT_ID",
+        Section.LINKING,
+        default="service-sharebot",
+        min_length=1,
+        meaning=(
+            "OAuth client id of the service (`service-<name>`; set automatically for hub-managed "
+            "services)."
+        ),
+        advice="the OAuth client id of the service, service-<name> (default service-sharebot)",
     )
-    timezone: Annotated[str, AfterValidator(_timezone)] = Field(
-        default="UTC", validation_alias="SHAREBOT_TIMEZONE"
+    email_mapping: Literal["off", "email", "localpart"] = setting(
+        "SHAREBOT_EMAIL_MAPPING",
+        Section.LINKING,
+        default="off",
+        meaning=(
+            "Link people automatically by their Slack email: `off`, `email` (the hub username is "
+            "the whole email) or `localpart` (the part before `@`). Only confirmed emails of full "
+            "members of this workspace count (no bots, deactivated users, guests or people from "
+            "other workspaces), the hub user must exist and must not be linked to someone else. "
+            "Trade-off: convenient on hubs whose usernames come from the same identity provider "
+            "as Slack; unsafe when Slack emails and hub usernames are managed separately, because "
+            "whoever controls a matching Slack email gets that hub identity in sharebot. Needs "
+            "the `users:read.email` scope."
+        ),
+        advice="off (default), email or localpart",
     )
-    stale_after: Annotated[Duration, AfterValidator(_positive_duration)] = Field(
-        default=timedelta(days=7), validation_alias="SHAREBOT_STALE_AFTER"
-    )
-    snooze: Annotated[Duration, AfterValidator(_positive_duration)] = Field(
-        default=timedelta(days=7), validation_alias="SHAREBOT_SNOOZE"
-    )
-    stale_inactive: bool = Field(default=False, validation_alias="SHAREBOT_STALE_INACTIVE")
-    admin_channel: str | None = Field(
-        default=None, pattern=r"^[CG][A-Z0-9]+$", validation_alias="SHAREBOT_ADMIN_CHANNEL"
-    )
-    allow_until_revoked: bool = Field(
-        default=False, validation_alias="SHAREBOT_ALLOW_UNTIL_REVOKED"
-    )
-    reconcile_interval: Annotated[Duration, AfterValidator(_positive_duration)] = Field(
-        default=timedelta(minutes=15), validation_alias="SHAREBOT_RECONCILE_INTERVAL"
-    )
-    remind_before: Annotated[timedelta | None, BeforeValidator(_off_or_duration)] = Field(
-        default=timedelta(hours=1), validation_alias="SHAREBOT_REMIND_BEFORE"
-    )
-    remind_min_duration: Annotated[Duration, AfterValidator(_positive_duration)] = Field(
-        default=timedelta(days=1), validation_alias="SHAREBOT_REMIND_MIN_DURATION"
+    email_domains: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_domains)] = setting(
+        "SHAREBOT_EMAIL_DOMAINS",
+        Section.LINKING,
+        default="",
+        meaning=(
+            "Comma-separated email domains that email mapping accepts, e.g. "
+            "`example.org,lab.example.org`. Strongly recommended with `localpart`."
+        ),
+        advice=(
+            "a comma-separated list of email domains, e.g. example.org,lab.example.org (empty: any)"
+        ),
     )
 
-    log_format: LogFormat = Field(default="text", validation_alias="SHAREBOT_LOG_FORMAT")
+    request_ttl: Annotated[Duration, AfterValidator(_positive_duration)] = setting(
+        "SHAREBOT_REQUEST_TTL",
+        Section.DECISIONS,
+        default="24h",
+        meaning=(
+            "How long a request or an approval waits for a decision. Then its buttons are removed "
+            "and the requester is told."
+        ),
+        advice="how long a request or approval stays open, a duration like 24h (default)",
+    )
+    approval_above: Annotated[timedelta | None, BeforeValidator(_off_or_duration)] = setting(
+        "SHAREBOT_APPROVAL_ABOVE",
+        Section.DECISIONS,
+        default="off",
+        meaning=(
+            "Shares longer than this duration (e.g. `1d`) need an approver besides the owner. "
+            "`off`: duration never does. `manage` shares always do."
+        ),
+        advice="off (default) or a duration like 1d: longer shares need an approver",
+    )
+    approvers: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_approvers)] = setting(
+        "SHAREBOT_APPROVERS",
+        Section.DECISIONS,
+        default="",
+        meaning=(
+            "Who may approve: Slack user IDs (`U...`), user group IDs (`S...`) or group handles "
+            "(`@hub-admins`), comma-separated. Required when `SHAREBOT_APPROVAL_ABOVE` is set. "
+            "Nobody approves their own share. Groups need the `usergroups:read` scope."
+        ),
+        advice=(
+            "comma-separated Slack user IDs (U...) and/or user groups (S... or @handle), e.g. "
+            "U012AB3CD,@hub-admins"
+        ),
+    )
+    admins: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_admins)] = setting(
+        "SHAREBOT_ADMINS",
+        Section.SHARES,
+        default="",
+        meaning=(
+            "Slack user IDs (`U...`), comma-separated, who may revoke anyone's share with its "
+            "Revoke button (Home tab or a forwarded message); the owner is told who did it and "
+            "the audit log names the admin. Admins do not approve unless they are also in "
+            "`SHAREBOT_APPROVERS`."
+        ),
+        advice=(
+            "comma-separated Slack user IDs (U...) who may revoke anyone's share, e.g. "
+            "U012AB3CD,U045EF6GH (default: nobody)"
+        ),
+    )
+    approval_channel: str | None = setting(
+        "SHAREBOT_APPROVAL_CHANNEL",
+        Section.DECISIONS,
+        default=None,
+        pattern=r"^[CG][A-Z0-9]+$",
+        meaning=(
+            "Channel ID (`C...`) where approval requests are posted (invite the bot there). "
+            "Unset: each approver gets a DM."
+        ),
+        advice=(
+            "a Slack channel ID (C...) to post approval requests in, or unset to DM each approver"
+        ),
+    )
+
+    digest_time: Annotated[time | None, BeforeValidator(_clock)] = setting(
+        "SHAREBOT_DIGEST_TIME",
+        Section.DIGEST,
+        default="09:00",
+        meaning=(
+            "Local time (`HH:MM`, 24h) of the daily digest of stale shares, in "
+            "`SHAREBOT_TIMEZONE`. `off`: no scheduled digest (`sharebot digest --now` still "
+            "works)."
+        ),
+        advice="the local time of the daily digest, HH:MM like 09:00 (default), or off",
+    )
+    digest_days: Annotated[frozenset[int], NoDecode, BeforeValidator(_days)] = setting(
+        "SHAREBOT_DIGEST_DAYS",
+        Section.DIGEST,
+        default="mon-fri",
+        meaning=(
+            "Days of the digest: a range (`mon-fri`, `sat-sun`), a list (`mon,wed,fri`) or `daily`."
+        ),
+        advice="the days of the digest, e.g. mon-fri (default), mon,wed,fri or daily",
+    )
+    timezone: Annotated[str, AfterValidator(_timezone)] = setting(
+        "SHAREBOT_TIMEZONE",
+        Section.DIGEST,
+        default="UTC",
+        meaning=(
+            'IANA time zone of `SHAREBOT_DIGEST_TIME` and of "once per day", e.g. `Europe/Berlin`.'
+        ),
+        advice="an IANA time zone name for the digest time, e.g. Europe/Berlin (default UTC)",
+    )
+    stale_after: Annotated[Duration, AfterValidator(_positive_duration)] = setting(
+        "SHAREBOT_STALE_AFTER",
+        Section.DIGEST,
+        default="7d",
+        meaning=(
+            "External shares older than this are stale; with `SHAREBOT_STALE_INACTIVE`, so are "
+            "shares whose recipient has been inactive this long."
+        ),
+        advice="when a share counts as stale, a duration like 7d (default)",
+    )
+    snooze: Annotated[Duration, AfterValidator(_positive_duration)] = setting(
+        "SHAREBOT_SNOOZE",
+        Section.DIGEST,
+        default="7d",
+        meaning="How long *Keep* in the digest hides a share from it.",
+        advice="how long Keep hides a share from the digest, a duration like 7d (default)",
+    )
+    stale_inactive: bool = setting(
+        "SHAREBOT_STALE_INACTIVE",
+        Section.DIGEST,
+        default=False,
+        meaning=(
+            "`true`: also report shares whose recipient has not been active in the hub for "
+            "`SHAREBOT_STALE_AFTER` (needs the `read:users:activity` scope; unknown activity "
+            "never counts)."
+        ),
+        advice=(
+            "true or false (default): also report shares whose recipient has not been active for "
+            "SHAREBOT_STALE_AFTER"
+        ),
+    )
+    admin_channel: str | None = setting(
+        "SHAREBOT_ADMIN_CHANNEL",
+        Section.DIGEST,
+        default=None,
+        pattern=r"^[CG][A-Z0-9]+$",
+        meaning=(
+            "Channel ID (`C...`) for a daily summary of stale shares: counts per owner and the "
+            "oldest shares. Invite the bot there."
+        ),
+        advice="a Slack channel ID (C...) for the daily summary, or unset",
+    )
+    allow_until_revoked: bool = setting(
+        "SHAREBOT_ALLOW_UNTIL_REVOKED",
+        Section.SHARES,
+        default=False,
+        meaning=(
+            "`true`: `until-revoked` is accepted as a duration (a share without an end, listed in "
+            "every digest until revoked or kept). Such shares always need an approver when "
+            "`SHAREBOT_APPROVAL_ABOVE` is set."
+        ),
+        advice="true or false (default): allow shares without an end (until-revoked)",
+    )
+    reconcile_interval: Annotated[Duration, AfterValidator(_positive_duration)] = setting(
+        "SHAREBOT_RECONCILE_INTERVAL",
+        Section.BACKGROUND,
+        default="15m",
+        meaning=(
+            "How often sharebot compares its grants with the hub's shares (and before each digest)."
+        ),
+        advice="how often to compare with the hub's shares, a duration like 15m (default)",
+    )
+    remind_before: Annotated[timedelta | None, BeforeValidator(_off_or_duration)] = setting(
+        "SHAREBOT_REMIND_BEFORE",
+        Section.SHARES,
+        default="1h",
+        meaning=(
+            "How long before the end of a long share owner and recipient get a reminder (the "
+            "owner's has *Extend*). `off`: no reminders."
+        ),
+        advice=(
+            "how long before the end of a long share to remind owner and recipient, a duration "
+            "like 1h (default), or off"
+        ),
+    )
+    remind_min_duration: Annotated[Duration, AfterValidator(_positive_duration)] = setting(
+        "SHAREBOT_REMIND_MIN_DURATION",
+        Section.SHARES,
+        default="1d",
+        meaning="Only shares longer than this get a reminder.",
+        advice="only shares longer than this get a reminder, a duration like 1d (default)",
+    )
+
+    log_format: LogFormat = setting(
+        "SHAREBOT_LOG_FORMAT",
+        Section.RUNNING,
+        default="text",
+        meaning=(
+            "`text`: one readable line per event. `json`: one JSON object per line on stderr "
+            "(`time` in ISO 8601 UTC, `level`, `logger`, `message`, `exc_info` for errors), for "
+            "log collectors. Applies to every command."
+        ),
+        advice="text (default) or json (one JSON object per line)",
+    )
 
     @model_validator(mode="after")
     def _approvers_when_needed(self) -> Settings:
@@ -334,6 +657,54 @@ def env_names() -> list[str]:
     return [str(field.validation_alias) for field in Settings.model_fields.values()]
 
 
+@dataclass(frozen=True)
+class SettingDoc:
+    """What :func:`setting` declared about one variable."""
+
+    env: str
+    section: Section
+    meaning: str
+    advice: str
+    required: bool
+    #: The default as written in the environment ("" for empty), or None: unset or required.
+    default: str | None
+
+
+def setting_docs() -> list[SettingDoc]:
+    """Every setting's documentation, in the order of :class:`Settings`."""
+    return [_doc(field) for field in Settings.model_fields.values()]
+
+
+def _doc(field: FieldInfo) -> SettingDoc:
+    extra = field.json_schema_extra
+    if not isinstance(extra, dict):
+        raise TypeError(f"{field.validation_alias} is not declared with setting()")
+    return SettingDoc(
+        env=str(field.validation_alias),
+        section=Section(extra["section"]),
+        meaning=str(field.description),
+        advice=str(extra["advice"]),
+        required=field.is_required(),
+        default=None if field.is_required() else _as_written(field.default),
+    )
+
+
+def _as_written(value: object) -> str | None:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return None if value is None else str(value)
+
+
+def advice_for(env: str) -> str:
+    """What to put in ``env``, for messages that end in "set it to ..."."""
+    for doc in setting_docs():
+        if doc.env == env:
+            return doc.advice
+    return "a valid value"
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Read settings from the environment; raise ConfigError naming the first bad variable."""
     try:
@@ -347,12 +718,56 @@ def _describe(err: ValidationError) -> str:
     message = str(first["msg"]).removeprefix("Value error, ")
     if not first["loc"]:  # a rule across settings: the message names the variable
         name = message.split(" ", 1)[0]
-        return f"{message}: set it to {ADVICE.get(name, 'a valid value')}."
+        return f"{message}: set it to {advice_for(name)}."
     name = str(first["loc"][0])
-    advice = ADVICE.get(name, "a valid value")
     if first["type"] == "missing":
-        return f"{name} is not set: set it to {advice}."
-    return f"{name} is invalid ({message}): set it to {advice}."
+        return f"{name} is not set: set it to {advice_for(name)}."
+    return f"{name} is invalid ({message}): set it to {advice_for(name)}."
+
+
+# -- the reference, generated into docs/configuration.md and README.md by cog ----------------
+
+
+def _shown(doc: SettingDoc) -> str:
+    if doc.required:
+        return "required"
+    if doc.default is None:
+        return "unset"
+    return f"`{doc.default}`" if doc.default else "empty"
+
+
+def _text(plain: str) -> str:
+    """Plain text as Markdown shows it (``service-<name>`` is not an HTML tag)."""
+    return plain.replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _anchor(env: str) -> str:
+    return env.lower()  # GitHub's id for the heading "### `ENV`"
+
+
+def reference() -> str:
+    """docs/configuration.md's generated part: an index, then each section's settings."""
+    order = list(Section)
+    docs = sorted(setting_docs(), key=lambda d: order.index(d.section))
+    lines = ["| variable | default | section |", "|---|---|---|"]
+    lines += [f"| [`{d.env}`](#{_anchor(d.env)}) | {_shown(d)} | {d.section.value} |" for d in docs]
+    for section in Section:
+        lines += ["", f"## {section.value}"]
+        for d in (d for d in docs if d.section is section):  # in the order of Settings
+            default = "Required." if d.required else f"Default: {_shown(d)}."
+            lines += ["", f"### `{d.env}`", "", f"{default} {d.meaning}", ""]
+            lines.append(f"Set it to {_text(d.advice)}.")
+    return "\n".join(lines) + "\n"
+
+
+def required_table() -> str:
+    """README.md's table of the settings that have no default."""
+    lines = ["| variable | meaning |", "|---|---|"]
+    for d in setting_docs():
+        if d.required:
+            meaning = re.sub(r"\]\((?!https?:|#)", "](docs/", d.meaning)
+            lines.append(f"| `{d.env}` | {meaning} |")
+    return "\n".join(lines) + "\n"
 
 
 def database_url_from_env() -> str:
@@ -369,6 +784,5 @@ def log_format_from_env() -> LogFormat:
         return "text"
     if value == "json":
         return "json"
-    raise ConfigError(
-        f"SHAREBOT_LOG_FORMAT is invalid ({value!r}): set it to {ADVICE['SHAREBOT_LOG_FORMAT']}."
-    )
+    advice = advice_for("SHAREBOT_LOG_FORMAT")
+    raise ConfigError(f"SHAREBOT_LOG_FORMAT is invalid ({value!r}): set it to {advice}.")

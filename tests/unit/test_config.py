@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.config import ADVICE, env_names, load_settings
+from bot.config import SettingDoc, advice_for, env_names, load_settings, setting_docs
 from bot.errors import ConfigError
 
 REQUIRED = {
@@ -85,5 +85,37 @@ def test_invalid(clean_env: pytest.MonkeyPatch, name: str, value: str, fragment:
         assert value not in str(info.value)  # a secret is never echoed back
 
 
-def test_every_setting_has_advice() -> None:
-    assert sorted(ADVICE) == sorted(env_names())
+def test_every_setting_is_declared_with_its_meaning_and_advice() -> None:
+    docs = setting_docs()
+    assert [d.env for d in docs] == env_names()
+    for doc in docs:
+        assert doc.meaning.endswith("."), doc.env  # a sentence in the reference
+        # advice follows "set it to" and is followed by the message's own full stop
+        assert doc.advice and doc.advice[0].islower() and not doc.advice.endswith("."), doc.env
+
+
+def test_required_settings_are_the_ones_without_a_default() -> None:
+    required = {d.env for d in setting_docs() if d.required}
+    assert required == set(REQUIRED)
+    assert all(d.default is None for d in setting_docs() if d.required)
+
+
+@pytest.mark.parametrize(
+    "doc", [d for d in setting_docs() if d.default is not None], ids=lambda d: d.env
+)
+def test_the_documented_default_is_the_default(
+    clean_env: pytest.MonkeyPatch, doc: SettingDoc
+) -> None:
+    unset = load_settings()
+    clean_env.setenv(doc.env, doc.default or "")
+    assert load_settings() == unset
+
+
+def test_a_rule_across_settings_names_the_variable_to_set(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("SHAREBOT_APPROVAL_ABOVE", "1d")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert str(info.value) == (
+        "SHAREBOT_APPROVERS is not set, but SHAREBOT_APPROVAL_ABOVE needs approvers: "
+        f"set it to {advice_for('SHAREBOT_APPROVERS')}."
+    )

@@ -16,7 +16,7 @@ HUB_PUBLIC_URL = "https://hub.example.org"
 SHAREBOT_PUBLIC_URL = HUB_PUBLIC_URL + "/services/sharebot/"
 SHAREBOT_PORT = 8080
 
-# Passed through from the hub's environment when set (see README.md, "Configuration").
+# Passed through from the hub's environment when set (see docs/configuration.md).
 _optional = ("SLACK_APP_TOKEN", "SHAREBOT_MAX_DURATION", "SHAREBOT_INVITE_TTL")
 
 c.JupyterHub.services.append(

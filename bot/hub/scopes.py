@@ -1,8 +1,8 @@
 """The JupyterHub scopes sharebot's service role needs, and how to tell whether a token has them.
 
 ``REQUIRED`` is the one list: ``deploy/jupyterhub_config.py`` grants exactly it (a test checks),
-the README explains each, and ``sharebot check`` compares it with what the hub reports for the
-token (``GET /hub/api/user`` -> ``scopes``). :func:`over_broad` names what the token holds
+docs/jupyterhub.md explains each, and ``sharebot check`` compares it with what the hub reports
+for the token (``GET /hub/api/user`` -> ``scopes``). :func:`over_broad` names what the token holds
 beyond that (``sharebot check`` and ``sharebot serve`` warn about it). Pure: no I/O.
 """
 
@@ -27,7 +27,7 @@ OPTIONAL: dict[str, str] = {
     "read:users:activity": "recipients' last activity in the digest (and SHAREBOT_STALE_INACTIVE)",
 }
 
-#: Scopes the README recommends narrowing with a filter (e.g. ``shares!group=slack-sharing``).
+#: Scopes docs/jupyterhub.md recommends narrowing with a filter (``shares!group=slack-sharing``).
 NARROWABLE = frozenset({"shares", "servers"})
 
 #: JupyterHub's scope hierarchy (``jupyterhub.scopes.scope_definitions`` "subscopes"; a test

@@ -1,4 +1,4 @@
-"""Prometheus metrics, served at ``GET /metrics``. README "Operations" lists every one.
+"""Prometheus metrics, served at ``GET /metrics``. docs/operations.md lists every one.
 
 One :class:`Metrics` per runtime, each with its own ``CollectorRegistry`` (nothing global, so
 tests can build as many as they like). Counters are fed from three seams, not from the domain:

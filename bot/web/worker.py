@@ -5,7 +5,7 @@ Unix socket in a private directory (mode 0700: only our own user can connect). T
 process acknowledges Slack and hands each request's work over (:mod:`bot.web.handoff`); the
 worker runs it, and the sweep and digest jobs, on its own CPU time. Why: on a small machine
 the work of a busy minute (database writes, hub and Slack calls, Home tabs) kept the acks
-waiting for the interpreter; see the README's "Performance".
+waiting for the interpreter; see docs/performance.md.
 
 The worker serves ``POST /work`` (a handed-off request; 202 once taken), ``GET /metrics``
 (the web process's ``/metrics`` shows these) and ``GET /healthz``.

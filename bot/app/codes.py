@@ -246,11 +246,12 @@ class Codes:
         return [self.endings.notice(grant, "spent", to, LinkSpent(grant, misused))]
 
     async def earlier_at_use(self, grant: Grant) -> Scopes:
-        """The recipient's earlier access when her code was used: what it was at the
-        invitation, and what she held right before the use (the baseline) that no grant of
-        ours ever gave her on that server (a share the owner made in the hub meanwhile).
-        Scopes any grant of ours gave her are never counted: one that ended since the
-        baseline was taken must not pass for earlier access."""
+        """The recipient's earlier access when her code was used: what she held right
+        before the use (the baseline) that was earlier access at the invitation or that no
+        grant of ours ever gave her on that server (a share the owner made in the hub
+        meanwhile). Earlier access she no longer held at the baseline (the owner removed it
+        in the hub) is gone, and scopes any grant of ours gave her are never counted: one
+        that ended since the baseline was taken must not pass for earlier access."""
         assert grant.baseline is not None
         owner, server, recipient = grant.owner_hub, grant.server, grant.recipient_hub
         ever = await db(self.grants.for_holder, owner, server, recipient, states=list(GrantState))
@@ -259,7 +260,7 @@ class Codes:
         )
         held = grant.baseline.get(recipient, NO_SCOPES)
         ours = union([*(g.scopes for g in ever), *(f.scopes for f in flagged)])
-        return grant.earlier | (held - ours)
+        return (grant.earlier & held) | (held - ours)
 
     async def lapse(self, grant: Grant, now: datetime, *, code_gone: bool = False) -> None:
         endings = self.endings
@@ -315,8 +316,8 @@ class Codes:
         baseline = grant.baseline if grant.baseline is not None else current
         if uses > grant.code_exchanges:
             verdict = await self._judge(grant, grant.recipient_hub, baseline, current, codes)
-        elif grant.code_id is not None and visibly_gained(
-            grant.scopes, baseline, current, grant.recipient_hub
+        elif grant.code_id is not None and await self._gained_by_it(
+            grant, baseline, current, codes
         ):
             # used between the look at the codes and their deletion
             verdict = Verdict(accepted=True)
@@ -324,6 +325,19 @@ class Codes:
             return await self._cancel(grant, now)
         await self.judged(grant, verdict, uses, current, now, now)
         return True
+
+    async def _gained_by_it(
+        self, grant: Grant, baseline: ShareMap, current: ShareMap, codes: dict[str, ShareCodeInfo]
+    ) -> bool:
+        """Whether the recipient's access grew since ``baseline`` by scopes of this grant's
+        code that none of her other grants explains (an invitation of hers whose code she
+        used meanwhile, one accepted since): only then may this code have given them.
+        When another grant explains them, cancelling this one leaves her exactly that
+        grant's access (a retry after a failed read may come long after the deletion)."""
+        recipient = grant.recipient_hub
+        explained = await self.explained(grant.owner_hub, grant.server, grant, codes, current)
+        unexplained = grant.scopes - explained.get(recipient, NO_SCOPES)
+        return bool(unexplained) and visibly_gained(unexplained, baseline, current, recipient)
 
     async def _cancel(self, grant: Grant, now: datetime) -> bool:
         endings = self.endings

@@ -121,3 +121,32 @@ def test_an_end_keeps_nothing_for_a_link_someone_else_used(machine: AccessMachin
     machine.time_passes(70)  # the plain share is due
     machine.background_pass()  # checks: Alice holds nothing now, Carol nothing either
     assert scopes(machine, "alice") == frozenset()
+
+
+def test_earlier_access_removed_in_the_hub_before_the_use_is_not_kept(
+    machine: AccessMachine,
+) -> None:
+    # found by the property test in CI
+    machine.owner_shares_in_the_hub("bob", "", manage=False)
+    machine.share({"UBOB"}, "", manage=True, minutes=180)  # earlier access: plain access
+    machine.owner_revokes_in_the_hub("bob", "")  # a pass sees Bob hold nothing now
+    machine.recipient_accepts(0)
+    machine.background_pass()
+    machine.time_passes(200)
+    machine.background_pass()  # his grant ended, and nothing he had before is left
+    assert scopes(machine, "bob") == frozenset()
+
+
+def test_a_withdrawal_confirmed_late_does_not_take_a_newer_links_access(
+    machine: AccessMachine,
+) -> None:
+    # found by the property test in CI
+    machine.share({"UALICE"}, "", manage=False, minutes=30)
+    machine.hub_fault(method="GET", path="shares/", kind="503", after=False)
+    machine.recipient_leaves(0)  # the code goes; the hub's shares cannot be read
+    machine.share({"UALICE"}, "", manage=False, minutes=30)
+    machine.recipient_accepts(1)  # she uses the new link
+    machine.background_pass()  # the first is cancelled, the second is hers
+    [_, second] = machine.grants()
+    assert second.state.value == "active"
+    assert scopes(machine, "alice") == {f"access:servers!server={OWNER}/"}

@@ -64,10 +64,14 @@ class FlagService:
         forget it once it is gone from the hub)."""
         grant = await db(self.grants.get, flag.grant_id) if flag.grant_id else None
         if flag.kind is FlagKind.UNEXPLAINED:
-            held = await self.hub.share_map(flag.owner_hub, flag.server)
-            if not flag.scopes & held.get(flag.hub_user, NO_SCOPES):
+            held = (await self.hub.share_map(flag.owner_hub, flag.server)).get(
+                flag.hub_user, NO_SCOPES
+            )
+            if not flag.scopes & held:
                 await db(self.flags.settle, flag, FlagState.GONE, now=now)
                 return  # revoked meanwhile (in the hub, say): nothing left to decide
+            if not flag.scopes <= held:  # partly revoked meanwhile: the rest is to decide
+                await db(self.flags.narrow, flag, flag.scopes & held, now=now)
             if grant is not None:
                 rendered = self.endings.say.render(UnexplainedAccess(grant, flag))
                 await self.endings.tell(
@@ -112,6 +116,7 @@ class FlagService:
             raise
         await db(self.grants.forget_scopes, flag.owner_hub, flag.server, flag.hub_user, remove)
         log.info("%s: removed %s", flag.label, ", ".join(sorted(remove)))
+        await self._gone_with(flag, remove, now)
         return await db(
             self.flags.settle,
             flag,
@@ -120,6 +125,23 @@ class FlagService:
             by=by,
             detail={"removed": sorted(remove)},
         )
+
+    async def _gone_with(self, removed: AccessFlag, scopes: frozenset[str], now: datetime) -> None:
+        """Other pending flags of the same person on the server lose the scopes just
+        removed (and settle as gone when nothing is left): a later gain is a new flag."""
+        for other in await db(
+            self.flags.pending,
+            owner_hub=removed.owner_hub,
+            server=removed.server,
+            hub_user=removed.hub_user,
+        ):
+            if other.id == removed.id or not other.scopes & scopes:
+                continue
+            left = other.scopes - scopes
+            if left:
+                await db(self.flags.narrow, other, left, now=now)
+            else:
+                await db(self.flags.settle, other, FlagState.GONE, now=now)
 
     async def decide(
         self, flag_id: int, caller: str, keep: bool, now: datetime

@@ -121,6 +121,20 @@ class Flags(Store):
             )
             return _flag(row)
 
+    def narrow(self, flag: AccessFlag, scopes: frozenset[str], *, now: datetime) -> None:
+        """A pending flag's scopes, some of which left the hub (removed with another flag of
+        the same person): what is left to decide."""
+        with self._tx() as session:
+            session.execute(
+                update(AccessFlagRow)
+                .where(
+                    AccessFlagRow.id == flag.id,
+                    AccessFlagRow.state == FlagState.PENDING.value,
+                )
+                .values(scopes=sorted(scopes), updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+
     def failed(self, flag: AccessFlag, error: str, *, now: datetime) -> None:
         """A removal the hub refused: counted, retried by the next pass."""
         with self._tx() as session:

@@ -66,6 +66,7 @@ class Codes:
         before = await self.hub.share_map(owner, server)
         codes = {c.id: c for c in await self.hub.share_codes(owner, server)}
         after: ShareMap | None = None
+        unused: list[Grant] = []
         for grant in grants:
             info = codes.get(grant.code_id or "")
             if info is not None and info.exchange_count <= grant.code_exchanges:
@@ -73,7 +74,7 @@ class Codes:
                     await self.lapse(grant, now)
                     lapsed += 1
                 elif grant.baseline != before:
-                    await db(self.grants.code_seen, grant, now=now, baseline=before)
+                    unused.append(grant)
                 continue
             if after is None:
                 after = await self.hub.share_map(owner, server)
@@ -92,6 +93,12 @@ class Codes:
             accepted_at = min(info.last_exchanged_at or now, now) if info else now
             if await self.judged(grant, verdict, exchanges, after, accepted_at, now):
                 accepted += int(verdict.accepted)
+        if after is None:
+            # Fresh baselines for the unused codes, only when nothing was judged here: a
+            # judgment may have removed scopes (an intruder's) since ``before`` was read,
+            # and a baseline that still counts them would hide their coming back.
+            for grant in unused:
+                await db(self.grants.code_seen, grant, now=now, baseline=before)
         return accepted, lapsed
 
     async def _judge(

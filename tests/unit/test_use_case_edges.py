@@ -4,9 +4,8 @@ than the per-person limit of invitations and requests a minute."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -55,10 +54,12 @@ def all_grants(runtime: Runtime) -> list[Grant]:
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Engine:
-    engine = make_engine(f"sqlite:///{tmp_path / 'sharebot.sqlite'}")
+def engine(database_url: str) -> Iterator[Engine]:
+    """SQLite, or PostgreSQL with SHAREBOT_TEST_DB_URL: the duplicate key refused alike."""
+    engine = make_engine(database_url)
     ensure_schema(engine)
-    return engine
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture

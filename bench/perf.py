@@ -676,6 +676,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         database="bench.sqlite",
         by="bench",
         SHAREBOT_SWEEP_INTERVAL="3600",
+        SHAREBOT_RATE_LIMIT_PER_MINUTE="0",  # one owner sends hundreds a minute here
     )
     hub = stack.hub
     try:

@@ -191,3 +191,15 @@ def test_the_per_person_limit_through_signed_commands(
     finally:
         app.stop()
     assert_clean(app)
+
+
+def test_a_request_for_a_missing_server_names_none_of_the_owners(
+    app: RunningApp, slack: FakeSlack, clean_hub: RunningHub, db: Engine
+) -> None:
+    """Against the real hub: the requester hears only that there is no such server; the
+    owner, in their own command, still sees what servers they have."""
+    asked = share(app, slack, "UALICE", "request <@UOWNER> 1h server:thesis-draft")
+    assert asked == "<@UOWNER> has no server named `thesis-draft`, so nothing was asked or shared."
+    own = share(app, slack, "UOWNER", "<@UALICE|alice> 1h server:thesis-draft")
+    assert "You have no server named `thesis-draft`" in own and "Your servers:" in own
+    assert grants(db) == [] and not slack.dms_to("UOWNER")

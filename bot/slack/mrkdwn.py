@@ -29,8 +29,10 @@ def code(name: str) -> str:
     """A name from the hub (a user, a group, a server, a scope) or a typed server name, in a
     code span it cannot break out of: ``&``, ``<``, ``>`` escaped (never decoded first: a
     name is shown exactly as the hub has it), a backtick replaced by a look-alike
-    (:data:`BACKTICK_LOOKALIKE`) and line breaks and other control characters by spaces (a
-    code span ends at a line break). ``hub user `evil`<!channel>``` renders as one span."""
+    (:data:`BACKTICK_LOOKALIKE`), line breaks and other control or format characters (bidi
+    overrides included) by spaces: a code span ends at a line break. A server named
+    ``x`<!channel>`` is then shown as the one span ``x&lt;!channel&gt;`` with a look-alike
+    backtick after the x, and pings nobody."""
     inert = name.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     inert = inert.replace("`", BACKTICK_LOOKALIKE)
     inert = "".join(

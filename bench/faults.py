@@ -85,7 +85,7 @@ class Bench:
         """A new database with every user linked, no shares or codes in the hub."""
         self.runs += 1
         url = f"sqlite:///{self.workdir / f'run{self.runs}.sqlite'}"
-        env = app_env(self.hub, self.slack.api_url, url)
+        env = app_env(self.hub, self.slack.api_url, url, SHAREBOT_RATE_LIMIT_PER_MINUTE="0")
         env["JUPYTERHUB_API_URL"] = self.proxy.rewrite(env["JUPYTERHUB_API_URL"])
         engine = make_engine(url)
         ensure_schema(engine)

@@ -49,7 +49,7 @@ from bot.clock import utcnow
 from bot.domain.access import grant_scopes
 from bot.domain.grants import GrantState
 from bot.sandbox.hub import RunningHub
-from bot.sandbox.slack_client import BOT_TOKEN, run_cli, sign
+from bot.sandbox.slack_client import BOT_TOKEN, new_trigger_id, run_cli, sign
 from bot.sandbox.stack import Stack
 from bot.store.db import ensure_schema, make_engine
 from bot.store.grants import Grants, NewGrant
@@ -106,7 +106,7 @@ def command_body(user: str, text: str, response_url: str) -> str:
             "team_id": "T0TEST",
             "channel_id": "C0",
             "response_url": response_url,
-            "trigger_id": "1",
+            "trigger_id": new_trigger_id(),
         }
     )
 
@@ -676,6 +676,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         database="bench.sqlite",
         by="bench",
         SHAREBOT_SWEEP_INTERVAL="3600",
+        SHAREBOT_RATE_LIMIT_PER_MINUTE="0",  # one owner sends hundreds a minute here
     )
     hub = stack.hub
     try:

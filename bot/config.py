@@ -356,6 +356,20 @@ class Settings(BaseSettings):
         meaning="The longest share anyone may ask for.",
         advice="the longest share allowed, a duration like 7d (default) or 12h",
     )
+    rate_limit_per_minute: int = setting(
+        "SHAREBOT_RATE_LIMIT_PER_MINUTE",
+        Section.SHARES,
+        default=30,
+        ge=0,
+        le=100_000,
+        meaning=(
+            "How many invitations and requests one person may send a minute (each person "
+            "invited counts, and each request or approval asked for), so that nobody floods "
+            "colleagues' DMs through sharebot. Counted in the database, so replicas share the "
+            "count. `0`: no limit."
+        ),
+        advice="invitations and requests a person may send a minute, 0 for no limit (default 30)",
+    )
     invite_ttl: Annotated[Duration, AfterValidator(_invite_ttl)] = setting(
         "SHAREBOT_INVITE_TTL",
         Section.SHARES,

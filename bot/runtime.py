@@ -18,10 +18,12 @@ from bot.app.flags import FlagService
 from bot.app.home import HomeService
 from bot.app.identity import IdentityResolver
 from bot.app.jobs import Jobs
+from bot.app.limits import SendLimit
 from bot.app.linking import LinkingConfig, LinkingService
 from bot.app.notices import NoticeService, keep_undelivered
 from bot.app.reconcile import Reconciler
 from bot.app.recovery import Recovery
+from bot.app.replays import Replays
 from bot.app.sharing import Sharing
 from bot.app.sweep import Sweep
 from bot.clock import utcnow
@@ -38,9 +40,11 @@ from bot.store.decisions import Decisions
 from bot.store.digests import Digests
 from bot.store.flags import Flags
 from bot.store.grants import Grants
+from bot.store.invocations import Invocations
 from bot.store.link_flows import LinkFlows
 from bot.store.links import Links
 from bot.store.outbox import Outbox
+from bot.store.sent import Sent
 
 
 @dataclass
@@ -64,6 +68,7 @@ class Runtime:
     reconciler: Reconciler
     linking: LinkingService
     jobs: Jobs
+    replays: Replays
 
     async def aclose(self) -> None:
         await self.hub.aclose()
@@ -169,7 +174,9 @@ def build(
             max_duration=settings.max_duration,
         ),
         home=home,
+        limit=SendLimit(Sent(engine), settings.rate_limit_per_minute),
     )
+    replays = Replays(Invocations(engine))
     reconciler = Reconciler(
         hub=hub,
         grants=grants,
@@ -215,6 +222,7 @@ def build(
         interval=settings.sweep_interval,
         on_success=metrics.job_succeeded,
         clock=clock,
+        replays=replays,
     )
     return Runtime(
         settings=settings,
@@ -236,4 +244,5 @@ def build(
         reconciler=reconciler,
         linking=linking,
         jobs=jobs,
+        replays=replays,
     )

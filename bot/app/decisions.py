@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.app.endings import db
+from bot.app.limits import SendLimit
 from bot.app.messages import (
     CopyFor,
     DecisionClosed,
@@ -66,6 +67,7 @@ class DecisionService:
         say: Say,
         config: ApprovalConfig,
         home: HomeRefresher,
+        limit: SendLimit | None = None,
     ) -> None:
         self.sharing = sharing
         self.decisions = decisions
@@ -74,6 +76,7 @@ class DecisionService:
         self.say = say
         self.config = config
         self.home = home
+        self.limit = limit  # SHAREBOT_RATE_LIMIT_PER_MINUTE (None: no limit)
 
     # -- entry points from slash commands ----------------------------------------------------
 
@@ -82,8 +85,11 @@ class DecisionService:
     ) -> ShareOutcome | Held:
         """Share now, or hold the share for an approver when policy says so.
 
-        ``decision_id`` names the owner's approved request this share carries out.
+        ``decision_id`` names the owner's approved request this share carries out (the
+        per-person limit counted the request already).
         """
+        if decision_id is None:
+            await self._within_limit(caller, len(cmd.recipients), now)
         extras = (MANAGE,) if cmd.manage else ()
         reasons = self.config.policy.reasons(cmd.duration, extras)
         if not reasons:
@@ -114,7 +120,11 @@ class DecisionService:
         as_share = commands.Share((caller,), cmd.duration, cmd.server, cmd.reason, cmd.manage)
         if caller == cmd.owner:
             raise Refused(Refusal(Reason.SELF_REQUEST), "self-request")
-        owner_hub, _ = await self.sharing.check(cmd.owner, as_share, now)
+        await self._within_limit(caller, 1, now)
+        try:
+            owner_hub, _ = await self.sharing.check(cmd.owner, as_share, now)
+        except SharebotError as err:
+            raise seen_by(caller, cmd.owner, err) from None
         decision = await db(
             self.decisions.add,
             kind=DecisionKind.REQUEST,
@@ -182,6 +192,10 @@ class DecisionService:
         posted_to = await self._post_for_deciders(decision)
         await self._refresh_homes(decision)
         return ExtensionHeld(decision, tuple(reasons), posted_to)
+
+    async def _within_limit(self, caller: str, adding: int, now: datetime) -> None:
+        if self.limit is not None:
+            await self.limit.check(caller, adding, now)
 
     async def _not_extended(self, grant_id: int) -> Refusal:
         fresh = await db(self.grants.get, grant_id)
@@ -390,7 +404,7 @@ class DecisionService:
                 decision = failed
             for person in _told_by_dm(decision):
                 await self.say.notify(person, DecisionResult(decision))
-            return err
+            return seen_by(decision.decided_by or "", decision.owner_slack_id, err)
         for person in _told_by_dm(decision):
             await self.say.notify(person, DecisionResult(decision, result))
         return None
@@ -442,3 +456,15 @@ def _told_by_dm(decision: Decision) -> list[str]:
     person who decided (their click is answered directly)."""
     people = dict.fromkeys((decision.requester_slack_id, decision.owner_slack_id))
     return [p for p in people if p != decision.decided_by]
+
+
+def seen_by(viewer: str, owner: str, err: SharebotError) -> SharebotError:
+    """``err`` as ``viewer`` may see it. An unknown server's refusal names the owner's
+    servers (:data:`Reason.UNKNOWN_SERVER`): for the owner only. Anyone else, someone
+    requesting access or an approver, hears only that the owner has no such server."""
+    if viewer == owner or not isinstance(err, Refused):
+        return err
+    if err.refusal.reason is not Reason.UNKNOWN_SERVER:
+        return err
+    refusal = Refusal(Reason.OWNER_HAS_NO_SERVER, server=err.refusal.server, people=(owner,))
+    return Refused(refusal, f"{owner}'s server {err.refusal.server!r} not found")

@@ -14,6 +14,7 @@ from bot.app.decisions import DecisionService
 from bot.app.digest import DigestReport, DigestService
 from bot.app.notices import NoticeService
 from bot.app.reconcile import Reconciler
+from bot.app.replays import Replays
 from bot.app.sweep import Sweep, SweepReport
 from bot.clock import utcnow
 
@@ -30,11 +31,14 @@ class Jobs:
     interval: float  # SHAREBOT_SWEEP_INTERVAL, seconds
     on_success: Callable[[str], None] = lambda job: None  # metrics: the job's last success
     clock: Callable[[], datetime] = utcnow
+    replays: Replays | None = None  # trigger ids of old invocations are pruned by the pass
 
     async def sweep_once(self) -> SweepReport:
         now = self.clock()
         report = await self.sweep.run(now)
         report.expired_requests = await self.decisions.expire_overdue(now)
+        if self.replays is not None:
+            await self.replays.prune(now)
         notices = await self.notices.deliver_due(self.clock())
         if notices.sent or notices.failed or notices.given_up:
             log.info(

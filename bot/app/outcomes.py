@@ -25,7 +25,8 @@ class Reason(enum.StrEnum):
     """Why a use case did nothing (or stopped): each has its words in the Slack layer."""
 
     SELF_SHARE = "self_share"
-    UNKNOWN_SERVER = "unknown_server"  # server, available
+    UNKNOWN_SERVER = "unknown_server"  # server, available: said to the owner only
+    OWNER_HAS_NO_SERVER = "owner_has_no_server"  # server, people (the owner): to the others
     NOT_LINKED_CALLER = "not_linked_caller"  # why (optional)
     NOT_LINKED_RECIPIENTS = "not_linked_recipients"  # people, why_not
     SHARE_CLOSED = "share_closed"
@@ -55,6 +56,7 @@ class Reason(enum.StrEnum):
     DIGEST_ALREADY_HANDLED = "digest_already_handled"
     DIGEST_NOTHING_LEFT = "digest_nothing_left"
     LINKING_NOT_CONFIGURED = "linking_not_configured"
+    TOO_MANY_SENT = "too_many_sent"  # sent, adding, per_minute
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,9 @@ class Refusal:
     why: str | None = None
     total: timedelta | None = None
     limit: timedelta | None = None
+    sent: int = 0  # invitations and requests sent in the last minute
+    adding: int = 0  # how many more this would send
+    per_minute: int = 0  # the limit
 
 
 class Refused(ShareRefused):

@@ -40,6 +40,11 @@ def sign(body: str, secret: str = SIGNING_SECRET, timestamp: int | None = None) 
     }
 
 
+def new_trigger_id() -> str:
+    """A trigger id of the shape Slack's have, different each time."""
+    return f"{time.time_ns()}.{os.getpid()}.{os.urandom(8).hex()}"
+
+
 def block_action(
     user: str,
     action_id: str,
@@ -68,7 +73,7 @@ def block_action(
         "user": {"id": user, "username": user.lower(), "team_id": "T0TEST"},
         "container": {"type": "message", "channel_id": "D" + user, "message_ts": "1.1"},
         "channel": {"id": "D" + user},
-        "trigger_id": f"trigger-{time.time_ns()}",
+        "trigger_id": new_trigger_id(),
         "response_url": response_url,
         "actions": [action],
     }
@@ -83,7 +88,7 @@ def view_submission(
         "api_app_id": "A0SHAREBOT",
         "team": {"id": "T0TEST", "domain": "fake-team"},
         "user": {"id": user, "username": user.lower(), "team_id": "T0TEST"},
-        "trigger_id": f"trigger-{time.time_ns()}",
+        "trigger_id": new_trigger_id(),
         "view": {
             "id": "V0DENY",
             "type": "modal",
@@ -150,8 +155,10 @@ class RunningApp:
         *,
         secret: str = SIGNING_SECRET,
         timestamp: int | None = None,
+        trigger_id: str | None = None,
     ) -> httpx.Response:
-        """POST a signed ``/share-server`` slash command, as Slack would."""
+        """POST a signed ``/share-server`` slash command, as Slack would: each with a
+        ``trigger_id`` of its own unless one is given (the same one again is a replay)."""
         body = urlencode(
             {
                 "token": "unused-verification-token",
@@ -165,7 +172,7 @@ class RunningApp:
                 "text": text,
                 "api_app_id": "A0SHAREBOT",
                 "response_url": response_url,
-                "trigger_id": "1.2.3",
+                "trigger_id": trigger_id or new_trigger_id(),
             }
         )
         headers = sign(body, secret, timestamp)

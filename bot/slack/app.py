@@ -36,6 +36,7 @@ def create_bolt_app(
         flags=runtime.flags,
         home=runtime.home,
         messenger=runtime.messenger,
+        replays=runtime.replays,
     )
     register_all(
         app,

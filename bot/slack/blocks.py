@@ -26,7 +26,7 @@ from bot.domain.decisions import Decision, shorter_durations
 from bot.domain.digest import Item, Status
 from bot.domain.durations import format_duration
 from bot.domain.grants import Grant
-from bot.slack import texts
+from bot.slack import mrkdwn, texts
 
 ACCEPT_ACTION = "open_accept_link"
 
@@ -34,9 +34,8 @@ SECTION_TEXT_LIMIT = 3000
 
 
 def _section(text: str) -> SectionBlock:
-    if len(text) > SECTION_TEXT_LIMIT:  # Slack's limit for a section's text
-        text = text[: SECTION_TEXT_LIMIT - 1] + "…"
-    return SectionBlock(text=MarkdownTextObject(text=text))
+    # Slack's limit for a section's text; the cut leaves no code span or mention open
+    return SectionBlock(text=MarkdownTextObject(text=mrkdwn.cut(text, SECTION_TEXT_LIMIT)))
 
 
 def invitation(grant: Grant, accept_url: str) -> list[Block]:

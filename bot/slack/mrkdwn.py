@@ -3,7 +3,12 @@ mentions, server names. The small pieces every sentence of :mod:`bot.slack.texts
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
+
+#: What a backtick in a name becomes inside a code span: MODIFIER LETTER GRAVE ACCENT looks
+#: alike and cannot end the span.
+BACKTICK_LOOKALIKE = "\u02cb"
 
 
 def escape(text: str) -> str:
@@ -20,6 +25,38 @@ def escape(text: str) -> str:
     return plain.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def code(name: str) -> str:
+    """A name from the hub (a user, a group, a server, a scope) or a typed server name, in a
+    code span it cannot break out of: ``&``, ``<``, ``>`` escaped (never decoded first: a
+    name is shown exactly as the hub has it), a backtick replaced by a look-alike
+    (:data:`BACKTICK_LOOKALIKE`), line breaks and other control or format characters (bidi
+    overrides included) by spaces: a code span ends at a line break. A server named
+    ``x`<!channel>`` is then shown as the one span ``x&lt;!channel&gt;`` with a look-alike
+    backtick after the x, and pings nobody."""
+    inert = name.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    inert = inert.replace("`", BACKTICK_LOOKALIKE)
+    inert = "".join(
+        " " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in inert
+    )
+    return f"`{inert}`"
+
+
+def cut(text: str, limit: int) -> str:
+    """``text`` in at most ``limit`` characters, ending in ``…`` when cut. The cut never
+    splits an entity (``&amp;``) or a mention, date or link (``<@U123>``), and a code span
+    it would leave open is closed."""
+    if len(text) <= limit:
+        return text
+    head = text[: max(limit - 2, 0)]
+    for opener, closer in (("&", ";"), ("<", ">")):
+        start = head.rfind(opener)
+        if start != -1 and closer not in head[start:]:
+            head = head[:start]
+    if head.count("`") % 2:
+        return head + "`…"
+    return head + "…"
+
+
 def when(moment: datetime) -> str:
     """Slack date formatting: each reader sees their own local time."""
     epoch = int(moment.timestamp())
@@ -32,4 +69,5 @@ def user(slack_id: str) -> str:
 
 
 def server_label(owner_hub: str, server: str) -> str:
-    return f"`{owner_hub}/{server}`" if server else f"`{owner_hub}`'s default server"
+    """``owner/server`` (names from the hub) as one unbreakable code span."""
+    return code(f"{owner_hub}/{server}") if server else f"{code(owner_hub)}'s default server"

@@ -304,7 +304,7 @@ def posted_to(to: o.PostedTo) -> str:
 
 
 def _nothing_to_revoke(refused: Refusal) -> str:
-    where = f" on server `{refused.server}`" if refused.server else ""
+    where = f" on server {mrkdwn.code(refused.server)}" if refused.server else ""
     if refused.people:
         who = ", ".join(mrkdwn.user(r) for r in refused.people)
         where = f" with {who}{where}"
@@ -343,6 +343,9 @@ def _about_flag(say: Callable[[AccessFlag], str]) -> Callable[[Refusal], str]:
 _REFUSALS: dict[Reason, Callable[[Refusal], str]] = {
     Reason.SELF_SHARE: lambda _: texts.self_share(),
     Reason.UNKNOWN_SERVER: lambda r: texts.unknown_server(r.server or "", list(r.available)),
+    Reason.OWNER_HAS_NO_SERVER: lambda r: texts.owner_has_no_server(
+        r.people[0] if r.people else "", r.server or ""
+    ),
     Reason.NOT_LINKED_CALLER: lambda r: texts.not_linked_caller(r.why),
     Reason.NOT_LINKED_RECIPIENTS: lambda r: texts.not_linked_recipients(
         list(r.people), dict(r.why_not)
@@ -374,6 +377,7 @@ _REFUSALS: dict[Reason, Callable[[Refusal], str]] = {
     Reason.DIGEST_ALREADY_HANDLED: lambda _: texts.digest_already_handled(),
     Reason.DIGEST_NOTHING_LEFT: lambda _: texts.digest_nothing_left(),
     Reason.LINKING_NOT_CONFIGURED: lambda _: texts.linking_not_configured(),
+    Reason.TOO_MANY_SENT: lambda r: texts.too_many_sent(r.sent, r.adding, r.per_minute),
 }
 
 

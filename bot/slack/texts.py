@@ -10,7 +10,7 @@ from bot.domain.digest import Item, OwnerCount, Reason, Status
 from bot.domain.durations import for_how_long, format_duration, is_until_revoked
 from bot.domain.grants import Grant
 from bot.domain.reconcile import ExternalShare
-from bot.slack.mrkdwn import escape, server_label, user, when
+from bot.slack.mrkdwn import code, cut, escape, server_label, user, when
 
 USAGE = """*Share your JupyterHub server for a while*
 • `/share-server @alice 1h` share your default server with Alice for an hour
@@ -42,7 +42,9 @@ def not_linked_caller(reason: str | None = None) -> str:
 
 def not_linked_recipients(slack_ids: list[str], reasons: dict[str, str] | None = None) -> str:
     reasons = reasons or {}
-    people = ", ".join(user(s) + (f" ({reasons[s]})" if s in reasons else "") for s in slack_ids)
+    people = ", ".join(
+        user(s) + (f" ({escape(reasons[s])})" if s in reasons else "") for s in slack_ids
+    )
     verb = "is" if len(slack_ids) == 1 else "are"
     return (
         f"{people} {verb} not linked to a JupyterHub account, so nothing was shared. "
@@ -57,9 +59,27 @@ def self_share() -> str:
 
 def unknown_server(server: str, available: list[str]) -> str:
     names = ", ".join(
-        f"`server:{n}`" if n else "your default server (no `server:`)" for n in available
+        code(f"server:{n}") if n else "your default server (no `server:`)" for n in available
     )
-    return f"You have no server named `{server}`. Nothing was shared. Your servers: {names}."
+    return f"You have no server named {code(server)}. Nothing was shared. Your servers: {names}."
+
+
+def owner_has_no_server(owner_slack_id: str, server: str) -> str:
+    """To anyone but the owner: the server is not there, and nothing of the owner's others."""
+    which = f"server named {code(server)}" if server else "default server"
+    return f"{user(owner_slack_id)} has no {which}, so nothing was asked or shared."
+
+
+def too_many_sent(sent: int, adding: int, per_minute: int) -> str:
+    if sent >= per_minute:
+        return (
+            f"You have sent {sent} invitations and requests in the last minute; try again in "
+            "a minute. Nothing was sent."
+        )
+    return (
+        f"That would make {sent + adding} invitations and requests in a minute, more than the "
+        f"{per_minute} allowed; try again in a minute, or with fewer people. Nothing was sent."
+    )
 
 
 def invited(grant: Grant) -> str:
@@ -112,7 +132,7 @@ def misused_owner(grant: Grant, intruder: str, removed: bool) -> str:
     )
     return (
         f":warning: The link you sent to {user(grant.recipient_slack_id)} for "
-        f"{server_label(grant.owner_hub, grant.server)} was used by hub user `{intruder}`. "
+        f"{server_label(grant.owner_hub, grant.server)} was used by hub user {code(intruder)}. "
         f"{done}. Share again with the right person if needed."
     )
 
@@ -121,7 +141,7 @@ def misused_recipient(grant: Grant, intruder: str) -> str:
     return (
         f":warning: The link {user(grant.owner_slack_id)} sent you for "
         f"{server_label(grant.owner_hub, grant.server)} was used by someone else "
-        f"(hub user `{intruder}`). Their access was removed. Never forward these links."
+        f"(hub user {code(intruder)}). Their access was removed. Never forward these links."
     )
 
 
@@ -145,17 +165,17 @@ def link_spent_recipient(grant: Grant) -> str:
 
 def flag_remove_failed(flag: AccessFlag) -> str:
     return (
-        f"JupyterHub did not confirm removing `{flag.hub_user}`'s access to "
+        f"JupyterHub did not confirm removing {code(flag.hub_user)}'s access to "
         f"{server_label(flag.owner_hub, flag.server)}; nothing changed. Try again in a minute."
     )
 
 
 def unexplained_owner(grant: Grant, flag: AccessFlag) -> str:
     return (
-        f":warning: Hub user `{flag.hub_user}` gained access to "
+        f":warning: Hub user {code(flag.hub_user)} gained access to "
         f"{server_label(grant.owner_hub, grant.server)} ({scopes_label(flag.scopes)}) while "
         f"the link you sent to {user(grant.recipient_slack_id)} was in use. sharebot cannot "
-        f"tell whether `{flag.hub_user}` used that link or you shared with them in "
+        f"tell whether {code(flag.hub_user)} used that link or you shared with them in "
         "JupyterHub. If you did not, revoke it."
     )
 
@@ -168,7 +188,7 @@ def scopes_label(scopes: frozenset[str]) -> str:
     if any(s.startswith("servers!") for s in scopes):
         words.append("start and stop")
     other = sorted(s for s in scopes if not s.startswith(("access:servers", "servers!")))
-    words += [f"`{s}`" for s in other]
+    words += [code(s) for s in other]
     return ", ".join(words) or "no scopes"
 
 
@@ -181,7 +201,7 @@ def flag_settled(flag: AccessFlag) -> str:
 
 
 def flag_decided(flag: AccessFlag) -> str:
-    return f"Done: `{flag.hub_user}` on {server_label(flag.owner_hub, flag.server)}: " + (
+    return f"Done: {code(flag.hub_user)} on {server_label(flag.owner_hub, flag.server)}: " + (
         _flag_state(flag) + "."
     )
 
@@ -320,7 +340,7 @@ def link_offer(url: str) -> str:
 def unlinked(previous: str | None) -> str:
     if previous is None:
         return "You were not linked to a JupyterHub account."
-    return f"Unlinked: you are no longer linked to hub user `{previous}`."
+    return f"Unlinked: you are no longer linked to hub user {code(previous)}."
 
 
 def whoami(hub_user: str | None, method: str | None) -> str:
@@ -331,13 +351,13 @@ def whoami(hub_user: str | None, method: str | None) -> str:
         "admin": "an admin linked you",
         "email": "your Slack email matched",
     }.get(method or "", method or "")
-    return f"You are linked to hub user `{hub_user}` ({how})."
+    return f"You are linked to hub user {code(hub_user)} ({how})."
 
 
 def linked_notice(hub_user: str, previous: str | None) -> str:
-    tail = f" (it replaces `{previous}`)" if previous and previous != hub_user else ""
+    tail = f" (it replaces {code(previous)})" if previous and previous != hub_user else ""
     return (
-        f"Your Slack account is now linked to JupyterHub user `{hub_user}`{tail}. "
+        f"Your Slack account is now linked to JupyterHub user {code(hub_user)}{tail}. "
         "If this was not you, run `/share-server unlink` and tell your hub admin."
     )
 
@@ -505,11 +525,11 @@ def digest_intro(count: int, shown: int) -> str:
 
 def digest_item(owner_hub: str, item: Item) -> str:
     if item.who_is_group:
-        who = f"hub group `{item.who}`"
+        who = f"hub group {code(item.who)}"
     elif item.slack_id:
-        who = f"{user(item.slack_id)} (`{item.who}`)"
+        who = f"{user(item.slack_id)} ({code(item.who)})"
     else:
-        who = f"hub user `{item.who}`"
+        who = f"hub user {code(item.who)}"
     active = when(item.last_activity) if item.last_activity else "unknown"
     activity = "" if item.who_is_group else f" · last active {active}"
     why = ", ".join(_REASONS[r] for r in item.reasons)
@@ -558,36 +578,36 @@ def digest_nothing_left() -> str:
 
 
 def digest_kept(item: Item, until: datetime) -> str:
-    return f"Kept `{item.who}`'s access; it won't be in your digest before {when(until)}."
+    return f"Kept {code(item.who)}'s access; it won't be in your digest before {when(until)}."
 
 
 def digest_external_revoked(share: ExternalShare) -> str:
-    who = f"hub group `{share.name}`" if share.kind.value == "group" else f"`{share.name}`"
+    who = f"hub group {code(share.name)}" if share.kind.value == "group" else code(share.name)
     return f"• revoked access for {who} on {server_label(share.owner_hub, share.server)}"
 
 
 def digest_external_failed(share: ExternalShare) -> str:
     return (
-        f"• `{share.name}` on {server_label(share.owner_hub, share.server)}: JupyterHub did not "
-        "answer, so nothing changed. Try again in a minute."
+        f"• {code(share.name)} on {server_label(share.owner_hub, share.server)}: JupyterHub did "
+        "not answer, so nothing changed. Try again in a minute."
     )
 
 
 def digest_external_now_ours(share: ExternalShare) -> str:
     return (
-        f"• `{share.name}` on {server_label(share.owner_hub, share.server)} now also has a share "
-        "from you through sharebot; use `/share-server revoke` to end it."
+        f"• {code(share.name)} on {server_label(share.owner_hub, share.server)} now also has a "
+        "share from you through sharebot; use `/share-server revoke` to end it."
     )
 
 
 def digest_admin_summary(counts: list[OwnerCount], oldest: list[tuple[str, Item]]) -> str:
     total = sum(c.count for c in counts)
     lines = [f"*Shares digest:* {total} stale shares across {len(counts)} owners."]
-    lines += [f"• `{c.owner_hub}`: {c.count} (oldest since {when(c.oldest)})" for c in counts]
+    lines += [f"• {code(c.owner_hub)}: {c.count} (oldest since {when(c.oldest)})" for c in counts]
     if oldest:
         lines.append("*Oldest:*")
         lines += [
-            f"• `{item.who}` on {server_label(owner, item.server)} since {when(item.since)}"
+            f"• {code(item.who)} on {server_label(owner, item.server)} since {when(item.since)}"
             for owner, item in oldest
         ]
     return "\n".join(lines)
@@ -742,7 +762,7 @@ def home_link_status(hub_user: str | None) -> str:
             "to link it; then share with `/share-server @alice 1h`."
         )
     return (
-        f":white_check_mark: Linked to JupyterHub user `{hub_user}`. "
+        f":white_check_mark: Linked to JupyterHub user {code(hub_user)}. "
         "Share with `/share-server @alice 1h`; `/share-server help` for more."
     )
 
@@ -786,9 +806,7 @@ def home_more(hidden: int, where: str | None = None) -> str:
 
 def home_confirm(grant: Grant, *, owner: bool) -> str:
     """The confirmation dialog's text (Slack allows 300 characters there)."""
-    where = server_label(grant.owner_hub, grant.server)
-    if len(where) > 200:
-        where = where[:199] + "…"
+    where = cut(server_label(grant.owner_hub, grant.server), 200)
     if owner:
         return f"End {user(grant.recipient_slack_id)}'s access to {where} now?"
     return f"Give up your access to {where} now?"
@@ -807,7 +825,7 @@ def extension_reason(grant: Grant, total: timedelta) -> str:
 
 def notice_given_up_admin(slack_id: str, key: str | None, attempts: int, error: str) -> str:
     """For the admin channel: a message Slack kept refusing (never the message itself)."""
-    what = f" (`{key}`)" if key else ""
+    what = f" ({code(key)})" if key else ""
     return (
         f":warning: A message to {user(slack_id)}{what} was given up after {attempts} tries: "
         f"{error}. See the log and `sharebot audit` for what it was about."

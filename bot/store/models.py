@@ -320,3 +320,15 @@ class AccessFlagRow(Base):
     resolved_by: Mapped[str | None] = mapped_column(String(32))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class SlackInvocation(Base):
+    """A slash command or click sharebot took on, by Slack's ``trigger_id`` (unique per
+    invocation). Slack's signature lets a captured request be replayed for 5 minutes; the
+    primary key makes the second one a no-op, on any replica (bot.app.replays). Rows older
+    than an hour are pruned by the background pass."""
+
+    __tablename__ = "slack_invocations"
+
+    trigger_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

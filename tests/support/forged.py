@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from urllib.parse import urlencode
 
-from tests.support.app import SIGNING_SECRET, sign
+from tests.support.app import SIGNING_SECRET, new_trigger_id, sign
 
 Forgery = Callable[[str], tuple[str, dict[str, str]]]
 
@@ -69,6 +69,6 @@ def share_command(user: str, text: str, response_url: str) -> str:
             "text": text,
             "api_app_id": "A0SHAREBOT",
             "response_url": response_url,
-            "trigger_id": "1.2.3",
+            "trigger_id": new_trigger_id(),
         }
     )

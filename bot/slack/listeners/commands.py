@@ -13,7 +13,7 @@ from bot.domain import commands
 from bot.domain.durations import format_duration
 from bot.errors import CommandError
 from bot.slack import texts
-from bot.slack.listeners.common import Services, answer
+from bot.slack.listeners.common import Services, answer, once
 
 COMMAND = "/share-server"
 
@@ -57,7 +57,7 @@ def register(
         text = await answer(f"/share-server from {caller}", run(services, caller, cmd))
         await respond(text=text, response_type="ephemeral", replace_original=False)
 
-    app.command(COMMAND)(ack=share_ack, lazy=[share_server])
+    app.command(COMMAND)(ack=share_ack, lazy=[once(services, share_server)])
 
 
 async def run(services: Services, caller: str, cmd: commands.Command) -> object:

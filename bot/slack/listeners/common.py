@@ -11,9 +11,11 @@ function returns; where the lazy part runs is the lazy listener runner's choice
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import logging
 import weakref
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +26,9 @@ from bot.app.digest import DigestService
 from bot.app.flags import FlagService
 from bot.app.home import HomeService
 from bot.app.linking import LinkingService
+from bot.app.replays import Replays
 from bot.app.sharing import Sharing
+from bot.clock import utcnow
 from bot.errors import SharebotError
 from bot.slack import texts
 from bot.slack.messenger import SlackMessenger
@@ -42,6 +46,7 @@ class Services:
     flags: FlagService
     home: HomeService
     messenger: SlackMessenger
+    replays: Replays
 
 
 async def tell(
@@ -85,6 +90,31 @@ async def answer(what: str, work: Awaitable[object]) -> str:
         except Exception:
             log.exception("%s failed", what)
             return texts.internal_error()
+
+
+Work = Callable[..., Awaitable[None]]
+
+
+def once(services: Services, work: Work) -> Work:
+    """``work`` (a lazy listener) done once per Slack invocation: a signed command or click
+    replayed within Slack's 5 minutes is acknowledged and does nothing, on any replica
+    (:mod:`bot.app.replays`). Checked here, after the acknowledgement, so that it costs the
+    acknowledgement nothing. ``work`` takes the request's ``body`` (or ``command``); Bolt
+    reads the arguments to pass from ``work`` itself (``inspect.unwrap``), so the wrapper
+    keeps its name and signature."""
+    parameters = inspect.signature(work).parameters
+    key = "command" if "command" in parameters else "body"
+    if key not in parameters:
+        raise TypeError(f"{work.__name__} must take body (or command) to be done once")
+
+    @functools.wraps(work)
+    async def first_time_only(**kwargs: Any) -> None:
+        body = kwargs[key]
+        trigger = body.get("trigger_id") if isinstance(body, dict) else None
+        if await services.replays.first(trigger, work.__name__, utcnow()):
+            await work(**kwargs)
+
+    return first_time_only
 
 
 async def ack_only(ack: AsyncAck) -> None:

@@ -12,7 +12,7 @@ from slack_bolt.async_app import AsyncApp, AsyncRespond
 
 from bot.clock import utcnow
 from bot.slack import blocks
-from bot.slack.listeners.common import Services, ack_only, answer, tell
+from bot.slack.listeners.common import Services, ack_only, answer, once, tell
 from bot.slack.replies import reply
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ def register(app: AsyncApp, services: Services) -> None:
         )
         await tell(services, body, respond, text)
 
-    app.action(blocks.APPROVE_ACTION)(ack=ack_only, lazy=[approve])
+    app.action(blocks.APPROVE_ACTION)(ack=ack_only, lazy=[once(services, approve)])
 
     async def approve_for(body: dict[str, Any], respond: AsyncRespond) -> None:
         clicker, decision_id, action = _click(body)
@@ -38,7 +38,7 @@ def register(app: AsyncApp, services: Services) -> None:
         text = await answer(f"approval by {clicker}", work)
         await tell(services, body, respond, text)
 
-    app.action(blocks.APPROVE_FOR_ACTION)(ack=ack_only, lazy=[approve_for])
+    app.action(blocks.APPROVE_FOR_ACTION)(ack=ack_only, lazy=[once(services, approve_for)])
 
     async def deny(body: dict[str, Any], respond: AsyncRespond, client: Any) -> None:
         clicker, decision_id, _ = _click(body)
@@ -50,7 +50,7 @@ def register(app: AsyncApp, services: Services) -> None:
             trigger_id=body["trigger_id"], view=blocks.deny_modal(decision_id).to_dict()
         )
 
-    app.action(blocks.DENY_ACTION)(ack=ack_only, lazy=[deny])
+    app.action(blocks.DENY_ACTION)(ack=ack_only, lazy=[once(services, deny)])
 
     async def deny_submitted(body: dict[str, Any], view: dict[str, Any]) -> None:
         clicker = body["user"]["id"]
@@ -64,7 +64,7 @@ def register(app: AsyncApp, services: Services) -> None:
         )
         log.info("deny of decision %s by %s: %s", decision_id, clicker, text[:80])
 
-    app.view(blocks.DENY_MODAL)(ack=ack_only, lazy=[deny_submitted])
+    app.view(blocks.DENY_MODAL)(ack=ack_only, lazy=[once(services, deny_submitted)])
 
     async def cancel(body: dict[str, Any], respond: AsyncRespond) -> None:
         clicker, decision_id, _ = _click(body)
@@ -73,7 +73,7 @@ def register(app: AsyncApp, services: Services) -> None:
         )
         await tell(services, body, respond, text)
 
-    app.action(blocks.CANCEL_ACTION)(ack=ack_only, lazy=[cancel])
+    app.action(blocks.CANCEL_ACTION)(ack=ack_only, lazy=[once(services, cancel)])
 
 
 def _click(body: dict[str, Any]) -> tuple[str, int, dict[str, Any]]:

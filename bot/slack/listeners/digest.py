@@ -10,7 +10,7 @@ from slack_bolt.async_app import AsyncApp, AsyncRespond
 from bot.app.outcomes import Reason, Refusal
 from bot.clock import utcnow
 from bot.slack import blocks
-from bot.slack.listeners.common import Services, ack_only, answer, done
+from bot.slack.listeners.common import Services, ack_only, answer, done, once
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -31,7 +31,7 @@ def register(app: AsyncApp, services: Services) -> None:
             text = await answer(f"{what} by {clicker}", work)
             await respond(text=text, response_type="ephemeral", replace_original=False)
 
-        app.action(action_id)(ack=ack_only, lazy=[clicked])
+        app.action(action_id)(ack=ack_only, lazy=[once(services, clicked)])
 
     button(
         blocks.DIGEST_REVOKE_ACTION,

@@ -12,7 +12,7 @@ from bot.app.outcomes import Reason, Refusal
 from bot.clock import utcnow
 from bot.slack import blocks
 from bot.slack import home_view as home
-from bot.slack.listeners.common import Services, ack_only, answer, done, tell
+from bot.slack.listeners.common import Services, ack_only, answer, done, once, tell
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -27,21 +27,21 @@ def register(app: AsyncApp, services: Services) -> None:
         work = services.decisions.extend(grant_id, deadline, clicker, utcnow())
         await tell(services, body, respond, await answer(f"extend by {clicker}", work))
 
-    app.action(blocks.EXTEND_ACTION)(ack=ack_only, lazy=[extend])
+    app.action(blocks.EXTEND_ACTION)(ack=ack_only, lazy=[once(services, extend)])
 
     async def home_revoke(body: dict[str, Any], respond: AsyncRespond) -> None:
         clicker, grant_id = _grant_click(body)
         work = services.sharing.revoke_grant(grant_id, clicker, utcnow())
         await tell(services, body, respond, await answer(f"revoke by {clicker}", work))
 
-    app.action(home.REVOKE_ACTION)(ack=ack_only, lazy=[home_revoke])
+    app.action(home.REVOKE_ACTION)(ack=ack_only, lazy=[once(services, home_revoke)])
 
     async def home_leave(body: dict[str, Any], respond: AsyncRespond) -> None:
         clicker, grant_id = _grant_click(body)
         work = services.sharing.leave(grant_id, clicker, utcnow())
         await tell(services, body, respond, await answer(f"leave by {clicker}", work))
 
-    app.action(home.LEAVE_ACTION)(ack=ack_only, lazy=[home_leave])
+    app.action(home.LEAVE_ACTION)(ack=ack_only, lazy=[once(services, home_leave)])
 
     async def flag_decided(body: dict[str, Any], respond: AsyncRespond) -> None:
         clicker = body["user"]["id"]
@@ -55,8 +55,8 @@ def register(app: AsyncApp, services: Services) -> None:
         )
         await tell(services, body, respond, await answer(f"access decision by {clicker}", work))
 
-    app.action(blocks.FLAG_REVOKE_ACTION)(ack=ack_only, lazy=[flag_decided])
-    app.action(blocks.FLAG_KEEP_ACTION)(ack=ack_only, lazy=[flag_decided])
+    app.action(blocks.FLAG_REVOKE_ACTION)(ack=ack_only, lazy=[once(services, flag_decided)])
+    app.action(blocks.FLAG_KEEP_ACTION)(ack=ack_only, lazy=[once(services, flag_decided)])
 
 
 def _grant_click(body: dict[str, Any]) -> tuple[str, int]:

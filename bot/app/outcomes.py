@@ -55,6 +55,7 @@ class Reason(enum.StrEnum):
     DIGEST_ALREADY_HANDLED = "digest_already_handled"
     DIGEST_NOTHING_LEFT = "digest_nothing_left"
     LINKING_NOT_CONFIGURED = "linking_not_configured"
+    BAD_PATH = "bad_path"  # why
 
 
 @dataclass(frozen=True)

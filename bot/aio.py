@@ -37,6 +37,10 @@ class KeptTasks:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def cancel(self) -> None:
+        """Stop the tasks under way (work that another part takes up again anyway)."""
+        await cancel_all([t for t in self._tasks if isinstance(t, asyncio.Task)])
+
     async def drain(self, timeout: float) -> int:
         """Wait up to ``timeout`` seconds for the tasks under way; returns how many are left."""
         if self._tasks:

@@ -188,6 +188,8 @@ def cmd_serve(_args: argparse.Namespace) -> int:
         mode = "Socket Mode" if settings.socket_mode else f"http://{settings.host}:{settings.port}"
         work = f", work in process {worker.pid}" if worker is not None else ""
         log.info("sharebot %s serving on %s%s", __version__, mode, work)
+        gate_on, gate_why = settings.accept_gate_mode
+        log.info("accept links: %s (%s)", "the accept gate" if gate_on else "the hub's", gate_why)
         # log_config=None: uvicorn's own loggers go through ours (same format, JSON included).
         uvicorn.run(
             app, host=settings.host, port=settings.port, log_level="warning", log_config=None

@@ -399,6 +399,20 @@ class Settings(BaseSettings):
             "https://hub.example.org/services/sharebot/ (needed for /share-server link)"
         ),
     )
+    accept_gate: Literal["auto", "off"] = setting(
+        "SHAREBOT_ACCEPT_GATE",
+        Section.LINKING,
+        default="auto",
+        meaning=(
+            "`auto`: when `SHAREBOT_PUBLIC_URL` is set, an invitation's *Accept and open* button "
+            "opens sharebot's accept page, which lets only the invitation's recipient (signed in "
+            "through the hub's OAuth) through to the hub's accept page, and learns of the "
+            "acceptance at once. `off`: the button carries the hub's own accept link (anyone "
+            "who gets it can use it until sharebot sees the use; misuse detection is the "
+            "guard). `sharebot check` and the start-up log say which is on."
+        ),
+        advice="auto (default: the accept gate when SHAREBOT_PUBLIC_URL is set) or off",
+    )
     jupyterhub_client_id: str = setting(
         "JUPYTERHUB_CLIENT_ID",
         Section.LINKING,
@@ -627,6 +641,16 @@ class Settings(BaseSettings):
     )
 
     @model_validator(mode="after")
+    def _localpart_needs_domains(self) -> Settings:
+        if self.email_mapping == "localpart" and not self.email_domains:
+            raise ValueError(
+                "SHAREBOT_EMAIL_MAPPING=localpart needs SHAREBOT_EMAIL_DOMAINS: without it, "
+                "anyone whose Slack email has the right part before @ at any domain would get "
+                "that hub identity; set the domains your hub's usernames come from"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _approvers_when_needed(self) -> Settings:
         if self.approval_above is not None and not self.approvers:
             raise ValueError(
@@ -638,6 +662,21 @@ class Settings(BaseSettings):
     def public_base(self) -> str | None:
         """SHAREBOT_PUBLIC_URL with exactly one trailing slash."""
         return self.public_url.rstrip("/") + "/" if self.public_url else None
+
+    @property
+    def accept_gate_mode(self) -> tuple[bool, str]:
+        """Whether invitations go through the accept gate, and why (for check and the log)."""
+        if self.accept_gate == "off":
+            return False, "SHAREBOT_ACCEPT_GATE=off: the DM carries the hub's accept link"
+        if self.public_base is None:
+            return False, (
+                "SHAREBOT_PUBLIC_URL is unset, so sharebot's pages cannot be reached: the DM "
+                "carries the hub's accept link and misuse detection is the guard"
+            )
+        return True, (
+            f"the DM's button opens {self.public_base}accept/…, which lets only the recipient "
+            "through (the hub's OAuth says who clicks)"
+        )
 
     @property
     def oauth_redirect_uri(self) -> str | None:

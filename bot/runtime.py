@@ -15,6 +15,7 @@ from bot.app.decisions import ApprovalConfig, DecisionService
 from bot.app.digest import DigestConfig, DigestService
 from bot.app.endings import Endings
 from bot.app.flags import FlagService
+from bot.app.gate import GateConfig, GateService
 from bot.app.home import HomeService
 from bot.app.identity import IdentityResolver
 from bot.app.jobs import Jobs
@@ -39,6 +40,7 @@ from bot.store.db import make_engine
 from bot.store.decisions import Decisions
 from bot.store.digests import Digests
 from bot.store.flags import Flags
+from bot.store.gates import Gates
 from bot.store.grants import Grants
 from bot.store.invocations import Invocations
 from bot.store.link_flows import LinkFlows
@@ -67,10 +69,12 @@ class Runtime:
     digest: DigestService
     reconciler: Reconciler
     linking: LinkingService
+    gate: GateService
     jobs: Jobs
     replays: Replays
 
     async def aclose(self) -> None:
+        await self.gate.aclose()
         await self.hub.aclose()
         if isinstance(self.messenger.client, KeepAliveWebClient):
             await self.messenger.client.aclose()
@@ -135,6 +139,24 @@ def build(
     )
     flags = FlagService(endings=endings, flags=flag_store, links=links, admins=admins)
     codes = Codes(endings=endings, flags=flags)
+    linking_config = LinkingConfig(
+        public_base=settings.public_base,
+        hub_public_origin=settings.hub_public_origin,
+        hub_api_path=urlsplit(settings.hub_api_base).path.rstrip("/"),
+        client_id=settings.jupyterhub_client_id,
+        redirect_uri=settings.oauth_redirect_uri,
+    )
+    flows = LinkFlows(engine, on_audit=audited)
+    gate_on, gate_why = settings.accept_gate_mode
+    gate = GateService(
+        config=GateConfig(enabled=gate_on, why=gate_why, linking=linking_config),
+        hub=hub,
+        gates=Gates(engine, on_audit=audited),
+        flows=flows,
+        endings=endings,
+        codes=codes,
+        say=say,
+    )
     sharing = Sharing(
         endings=endings,
         codes=codes,
@@ -150,6 +172,7 @@ def build(
         public_url=settings.hub_public_origin,
         invite_ttl=settings.invite_ttl,
         admins=admins,
+        gate=gate,
     )
     sweep = Sweep(
         endings=endings,
@@ -200,19 +223,7 @@ def build(
             concurrency=settings.sweep_concurrency,
         ),
     )
-    linking = LinkingService(
-        config=LinkingConfig(
-            public_base=settings.public_base,
-            hub_public_origin=settings.hub_public_origin,
-            hub_api_path=urlsplit(settings.hub_api_base).path.rstrip("/"),
-            client_id=settings.jupyterhub_client_id,
-            redirect_uri=settings.oauth_redirect_uri,
-        ),
-        hub=hub,
-        links=links,
-        flows=LinkFlows(engine, on_audit=audited),
-        say=say,
-    )
+    linking = LinkingService(config=linking_config, hub=hub, links=links, flows=flows, say=say)
     jobs = Jobs(
         sweep=sweep,
         decisions=decisions,
@@ -243,6 +254,7 @@ def build(
         digest=digest,
         reconciler=reconciler,
         linking=linking,
+        gate=gate,
         jobs=jobs,
         replays=replays,
     )

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlencode, urlsplit
 
-from bot.app.messages import Linked
+from bot.app.messages import LinkAttempted, Linked
 from bot.app.outcomes import LinkOffer, Reason, Refusal, Unlinked, WhoAmI
 from bot.app.ports import Say
 from bot.domain.linking import LINK_TTL, FlowStep, new_secret, pkce_challenge, sha256_hex
@@ -45,6 +45,14 @@ class PageProblem(enum.StrEnum):
     EXCHANGE_FAILED = "exchange_failed"
     NOT_AUTHORIZED = "not_authorized"  # detail: what the hub said
     INCOMPLETE_FORM = "incomplete_form"
+    LINKED_ELSEWHERE = "linked_elsewhere"  # detail: the hub user
+    # the accept gate (bot.app.gate)
+    UNKNOWN_INVITATION = "unknown_invitation"
+    INVITATION_ACCEPTED = "invitation_accepted"
+    INVITATION_ENDED = "invitation_ended"
+    INVITATION_EXPIRED = "invitation_expired"
+    INVITATION_SPENT = "invitation_spent"
+    NOT_ACCEPTED_YET = "not_accepted_yet"
 
 
 class LinkPageError(SharebotError):
@@ -67,6 +75,7 @@ class Confirmation:
     slack_name: str | None
     hub_user: str
     csrf_token: str
+    replaces: str | None = None  # the hub user this Slack user is linked to now
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,71 @@ class LinkingConfig:
     @property
     def secure_cookie(self) -> bool:
         return (self.public_base or "").startswith("https://")
+
+
+def authorize_url(config: LinkingConfig, state: str, verifier: str) -> str:
+    """The hub's OAuth authorize URL for a flow (PKCE S256)."""
+    query = urlencode(
+        {
+            "client_id": config.client_id,
+            "redirect_uri": config.redirect_uri or "",
+            "response_type": "code",
+            "state": state,
+            "code_challenge": pkce_challenge(verifier),
+            "code_challenge_method": "S256",
+        }
+    )
+    return f"{config.hub_public_origin}{config.hub_api_path}/oauth2/authorize?{query}"
+
+
+async def hub_user_of(
+    *,
+    hub: HubClient,
+    config: LinkingConfig,
+    flows: LinkFlows,
+    flow: Flow,
+    code: str | None,
+    error: str | None,
+    now: datetime,
+) -> str:
+    """Who the hub says the browser is: the OAuth code exchanged (PKCE), the token used once
+    to ask, never stored. A refusal or a failed exchange ends the flow for good."""
+    if error or not code:
+        await asyncio.to_thread(flows.fail, flow, now=now)
+        raise LinkPageError(400, "Not authorized", PageProblem.NOT_AUTHORIZED, error)
+    assert flow.code_verifier is not None
+    try:
+        token = await hub.exchange_oauth_code(
+            code=code,
+            client_id=config.client_id,
+            redirect_uri=config.redirect_uri or "",
+            code_verifier=flow.code_verifier,
+        )
+        hub_user = await hub.identify(token)
+    except HubError as err:
+        log.warning("signing in %s through the hub failed: %s", flow.slack_user_id, err)
+        await asyncio.to_thread(flows.fail, flow, now=now)
+        raise LinkPageError(
+            502, "JupyterHub did not confirm", PageProblem.EXCHANGE_FAILED
+        ) from None
+    del token  # used once, never stored
+    return hub_user
+
+
+def check_usable(flow: Flow, step: FlowStep, now: datetime) -> None:
+    if flow.expires_at <= now:
+        raise LinkPageError(410, "Link expired", PageProblem.EXPIRED_LINK)
+    if flow.step is not step:
+        raise LinkPageError(410, "Link already used", PageProblem.USED_LINK)
+
+
+def check_browser(flow: Flow, browser: str | None) -> None:
+    if (
+        not browser
+        or flow.browser_hash is None
+        or not hmac.compare_digest(sha256_hex(browser), flow.browser_hash)
+    ):
+        raise LinkPageError(400, "Different browser", PageProblem.OTHER_BROWSER)
 
 
 class LinkingService:
@@ -131,7 +205,7 @@ class LinkingService:
         flow = await asyncio.to_thread(self.flows.by_nonce, sha256_hex(nonce))
         if flow is None:
             raise LinkPageError(404, "Unknown link", PageProblem.UNKNOWN_LINK)
-        self._check_usable(flow, FlowStep.ISSUED, now)
+        check_usable(flow, FlowStep.ISSUED, now)
         state, verifier, browser = new_secret(), new_secret(), new_secret()
         won = await asyncio.to_thread(
             self.flows.advance,
@@ -144,54 +218,50 @@ class LinkingService:
         )
         if not won:
             raise LinkPageError(410, "Link already used", PageProblem.USED_LINK)
-        query = urlencode(
-            {
-                "client_id": self.config.client_id,
-                "redirect_uri": self.config.redirect_uri or "",
-                "response_type": "code",
-                "state": state,
-                "code_challenge": pkce_challenge(verifier),
-                "code_challenge_method": "S256",
-            }
-        )
-        authorize = f"{self.config.hub_public_origin}{self.config.hub_api_path}/oauth2/authorize"
-        return f"{authorize}?{query}", browser
+        return authorize_url(self.config, state, verifier), browser
 
-    async def callback(
-        self,
-        *,
-        code: str | None,
-        state: str | None,
-        error: str | None,
-        browser: str | None,
-        now: datetime,
-    ) -> Confirmation:
+    async def flow_of(self, state: str | None) -> Flow:
+        """The flow an OAuth callback's ``state`` belongs to (linking, or an accept gate)."""
         if not state:
             raise LinkPageError(400, "Missing state", PageProblem.STATE_MISMATCH)
         flow = await asyncio.to_thread(self.flows.by_state, sha256_hex(state))
         if flow is None:
             raise LinkPageError(400, "State mismatch", PageProblem.STATE_MISMATCH)
-        self._check_browser(flow, browser)
-        self._check_usable(flow, FlowStep.AUTHORIZING, now)
-        if error or not code:
+        return flow
+
+    async def callback(
+        self,
+        *,
+        flow: Flow,
+        code: str | None,
+        error: str | None,
+        browser: str | None,
+        now: datetime,
+    ) -> Confirmation:
+        check_browser(flow, browser)
+        check_usable(flow, FlowStep.AUTHORIZING, now)
+        hub_user = await hub_user_of(
+            hub=self.hub,
+            config=self.config,
+            flows=self.flows,
+            flow=flow,
+            code=code,
+            error=error,
+            now=now,
+        )
+        holder = await asyncio.to_thread(self.links.slack_user_of, hub_user)
+        if holder is not None and holder != flow.slack_user_id:
+            # Someone else's hub identity: never moved from the Slack user who has it by a
+            # link page (which anyone can be sent); they unlink first, and they are told.
             await asyncio.to_thread(self.flows.fail, flow, now=now)
-            raise LinkPageError(400, "Not authorized", PageProblem.NOT_AUTHORIZED, error)
-        assert flow.code_verifier is not None
-        try:
-            token = await self.hub.exchange_oauth_code(
-                code=code,
-                client_id=self.config.client_id,
-                redirect_uri=self.config.redirect_uri or "",
-                code_verifier=flow.code_verifier,
+            log.warning(
+                "account linking: hub user %s is linked to %s; %s was not linked to it",
+                hub_user,
+                holder,
+                flow.slack_user_id,
             )
-            hub_user = await self.hub.identify(token)
-        except HubError as err:
-            log.warning("account linking for %s failed at the hub: %s", flow.slack_user_id, err)
-            await asyncio.to_thread(self.flows.fail, flow, now=now)
-            raise LinkPageError(
-                502, "JupyterHub did not confirm", PageProblem.EXCHANGE_FAILED
-            ) from None
-        del token  # used once, never stored
+            await self.say.notify(holder, LinkAttempted(hub_user, flow.slack_user_id))
+            raise LinkPageError(409, "Already linked", PageProblem.LINKED_ELSEWHERE, hub_user)
         csrf = new_secret()
         won = await asyncio.to_thread(
             self.flows.advance,
@@ -209,7 +279,9 @@ class LinkingService:
         if user:
             profile = user.get("profile") or {}
             name = profile.get("display_name") or profile.get("real_name") or user.get("name")
-        return Confirmation(flow.id, flow.slack_user_id, name, hub_user, csrf)
+        current = await asyncio.to_thread(self.links.link_of, flow.slack_user_id)
+        replaces = current.hub_user if current and current.hub_user != hub_user else None
+        return Confirmation(flow.id, flow.slack_user_id, name, hub_user, csrf, replaces)
 
     async def confirm(
         self, *, flow_id: int, csrf: str | None, browser: str | None, now: datetime
@@ -218,15 +290,20 @@ class LinkingService:
         flow = await asyncio.to_thread(self.flows.get, flow_id)
         if flow is None:
             raise LinkPageError(400, "Unknown request", PageProblem.STATE_MISMATCH)
-        self._check_browser(flow, browser)
+        check_browser(flow, browser)
         if (
             not csrf
             or flow.csrf_hash is None
             or not hmac.compare_digest(sha256_hex(csrf), flow.csrf_hash)
         ):
             raise LinkPageError(403, "Request not verified", PageProblem.CSRF)
-        self._check_usable(flow, FlowStep.CONFIRMING, now)
+        check_usable(flow, FlowStep.CONFIRMING, now)
         assert flow.hub_user is not None
+        holder = await asyncio.to_thread(self.links.slack_user_of, flow.hub_user)
+        if holder is not None and holder != flow.slack_user_id:  # linked since the callback
+            await asyncio.to_thread(self.flows.fail, flow, now=now)
+            await self.say.notify(holder, LinkAttempted(flow.hub_user, flow.slack_user_id))
+            raise LinkPageError(409, "Already linked", PageProblem.LINKED_ELSEWHERE, flow.hub_user)
         if not await asyncio.to_thread(self.flows.advance, flow, FlowStep.DONE, now=now):
             raise LinkPageError(410, "Link already used", PageProblem.USED_LINK)
         previous = await asyncio.to_thread(
@@ -242,19 +319,3 @@ class LinkingService:
             flow.slack_user_id, Linked(flow.hub_user, previous.hub_user if previous else None)
         )
         return flow.slack_user_id, flow.hub_user
-
-    @staticmethod
-    def _check_usable(flow: Flow, step: FlowStep, now: datetime) -> None:
-        if flow.expires_at <= now:
-            raise LinkPageError(410, "Link expired", PageProblem.EXPIRED_LINK)
-        if flow.step is not step:
-            raise LinkPageError(410, "Link already used", PageProblem.USED_LINK)
-
-    @staticmethod
-    def _check_browser(flow: Flow, browser: str | None) -> None:
-        if (
-            not browser
-            or flow.browser_hash is None
-            or not hmac.compare_digest(sha256_hex(browser), flow.browser_hash)
-        ):
-            raise LinkPageError(400, "Different browser", PageProblem.OTHER_BROWSER)

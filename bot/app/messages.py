@@ -187,6 +187,24 @@ class Linked(Message):
 
 
 @dataclass(frozen=True)
+class LinkAttempted(Message):
+    """To the Slack user linked to ``hub_user``: a link page tried to give that hub
+    identity to ``by`` (someone may have been sent their link); nothing changed."""
+
+    hub_user: str
+    by: str
+
+
+@dataclass(frozen=True)
+class GateRefused(Message):
+    """To the owner, once per person: ``hub_user`` opened an invitation meant for someone
+    else; the accept gate turned them away and nothing changed on the hub."""
+
+    grant: Grant
+    hub_user: str
+
+
+@dataclass(frozen=True)
 class NoticeGivenUp(Message):
     """For the admin channel: a notice Slack kept refusing (never the notice itself)."""
 

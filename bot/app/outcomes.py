@@ -57,6 +57,7 @@ class Reason(enum.StrEnum):
     DIGEST_NOTHING_LEFT = "digest_nothing_left"
     LINKING_NOT_CONFIGURED = "linking_not_configured"
     TOO_MANY_SENT = "too_many_sent"  # sent, adding, per_minute
+    BAD_PATH = "bad_path"  # why
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 from datetime import datetime, timedelta
+from urllib.parse import quote
 
 from bot.app.codes import Codes
 from bot.app.endings import CLAIM_PATIENCE, Endings, db
+from bot.app.gate import GateService
 from bot.app.identity import IdentityResolver
 from bot.app.messages import ExtendedForRecipient, Invitation, RevokedByAdmin
 from bot.app.outcomes import (
@@ -28,6 +30,7 @@ from bot.app.outcomes import (
 from bot.domain import commands
 from bot.domain.access import MANAGE, NO_SCOPES, Scopes, ShareMap, earlier_access, grant_scopes
 from bot.domain.access import union as union_of
+from bot.domain.gate import parse_notebook_path
 from bot.domain.grants import OPEN_STATES, EndReason, Grant, GrantState, extended_deadline
 from bot.errors import HubNotFound, SharebotError, SlackDeliveryError
 from bot.store.flags import Flags
@@ -49,6 +52,7 @@ class Sharing:
         public_url: str,
         invite_ttl: timedelta,
         admins: frozenset[str] = frozenset(),
+        gate: GateService | None = None,
     ) -> None:
         self.endings = endings
         self.codes = codes
@@ -61,6 +65,7 @@ class Sharing:
         self.public_url = public_url.rstrip("/")
         self.invite_ttl = invite_ttl
         self.admins = admins  # SHAREBOT_ADMINS: may revoke anyone's share by its button
+        self.gate = gate  # the accept gate (bot.app.gate); None: the hub's own links
 
     # -- who acts ---------------------------------------------------------------------------
 
@@ -104,6 +109,13 @@ class Sharing:
         decision_id: int | None = None,
     ) -> ShareOutcome:
         owner_hub, recipients = await self._resolve(caller, cmd.recipients, now)
+        if cmd.path is not None:
+            where = parse_notebook_path(
+                cmd.path, owner_hub=owner_hub, server=cmd.server, hub_origin=self.public_url
+            )
+            if where.path is None:
+                raise Refused(Refusal(Reason.BAD_PATH, server=cmd.server, why=where.why_not))
+            cmd = dataclasses.replace(cmd, path=where.path)
         current = await self._current_shares(owner_hub, cmd.server)
         outcome = ShareOutcome()
         for slack_id, hub_user in recipients.items():
@@ -190,6 +202,7 @@ class Sharing:
                 baseline=current,
                 extras=extras,
                 decision_id=decision_id,
+                path=cmd.path,
             ),
             now=now,
             intent=(token, self.endings.claim_ttl),
@@ -246,9 +259,15 @@ class Sharing:
             )
         grant = recorded
         log.info("%s invited (code %s)", grant.label, code.id)
-        url = code.accept_url
-        if not url.startswith(("http://", "https://")):
-            url = self.public_url + url
+        if self.gate is not None and self.gate.enabled:
+            url = await self.gate.issue(grant, code, self.public_url, now)
+        else:
+            url = code.accept_url
+            if not url.startswith(("http://", "https://")):
+                url = self.public_url + url
+            landing = self.gate.direct_next(grant) if self.gate is not None else None
+            if landing:
+                url += f"&next={quote(landing, safe='')}"
         try:
             await self.say.dm(grant.recipient_slack_id, Invitation(grant, url))
         except SlackDeliveryError:

@@ -53,6 +53,9 @@ class Share:
     server: str = ""
     note: str = ""
     manage: bool = False  # also let them start and stop the server (needs approval)
+    # ``path:lab/tree/x.ipynb`` or a pasted URL of a file on the server: where the recipient
+    # lands after accepting (checked against the server by bot.domain.gate)
+    path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -145,10 +148,33 @@ def _parse_share(words: list[str], limits: _Limits) -> Share:
             recipients.append(user)
         rest.pop(0)
     duration, server, manage = _parse_terms(rest, limits, "/share-server @alice 1h")
+    path = _take_path(rest)
     for word in rest:
         if _mention(word) is not None:
             raise CommandError("Put every person before the duration: `@alice @bob 1h`.")
-    return Share(tuple(recipients), duration, server, _note(rest), manage)
+    return Share(tuple(recipients), duration, server, _note(rest), manage, path)
+
+
+_PATH_PREFIX = "path:"
+
+
+def _take_path(words: list[str]) -> str | None:
+    """Remove a leading ``path:P`` or pasted link (``<https://…>``, ``<https://…|label>``)."""
+    if not words:
+        return None
+    word = words[0]
+    if word.lower().startswith(_PATH_PREFIX):
+        words.pop(0)
+        path = word[len(_PATH_PREFIX) :]
+        if path.startswith("<") and path.endswith(">"):
+            path = path[1:-1].split("|", 1)[0]
+        if not path:
+            raise CommandError("Give the file after `path:`, e.g. `path:lab/tree/analysis.ipynb`.")
+        return path
+    if word.startswith("<http") and word.endswith(">"):
+        words.pop(0)
+        return word[1:-1].split("|", 1)[0]
+    return None
 
 
 def _parse_request(words: list[str], limits: _Limits) -> Request:

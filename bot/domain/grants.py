@@ -127,6 +127,7 @@ class Grant:
     reminded_at: datetime | None = None
     snoozed_until: datetime | None = None
     invite_sent_at: datetime | None = None
+    path: str | None = None  # where on the server the recipient lands (bot.domain.gate)
 
     @property
     def label(self) -> str:

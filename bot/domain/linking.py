@@ -59,7 +59,9 @@ def hub_user_from_slack_profile(
         return EmailMatch(None, "the Slack account is deactivated")
     if user.get("is_restricted") or user.get("is_ultra_restricted"):
         return EmailMatch(None, "guests are not linked by email")
-    if team_id and user.get("team_id") and user.get("team_id") != team_id:
+    if not team_id:  # fail closed: without our workspace's id nobody can be told apart
+        return EmailMatch(None, "sharebot could not learn its Slack workspace (auth.test)")
+    if user.get("team_id") != team_id:  # another workspace's, or it does not say
         return EmailMatch(None, "the person belongs to another Slack workspace")
     if user.get("is_email_confirmed") is not True:
         return EmailMatch(None, "the Slack email address is not confirmed")

@@ -265,6 +265,22 @@ async def warn_over_broad_token(hub: HubClient) -> None:
         log.warning("JupyterHub token of %s %s: %s", owner.kind, owner.name, warning)
 
 
+def accept_links_finding(settings: Settings) -> Finding:
+    """Which accept links invitations carry (bot.app.gate), and why."""
+    on, why = settings.accept_gate_mode
+    if on:
+        return Finding("accept links", True, f"the accept gate: {why}")
+    return Finding(
+        "accept links",
+        True,
+        f"the hub's own links: {why}",
+        warning=(
+            "set SHAREBOT_PUBLIC_URL (sharebot behind the hub's proxy, with the service's "
+            "oauth_redirect_uri) so that only the recipient can use her link"
+        ),
+    )
+
+
 def run(settings: Settings) -> list[Finding]:
     """Every check, in order: database, Slack, hub."""
     engine = make_engine(settings.database_url)
@@ -277,4 +293,4 @@ def run(settings: Settings) -> list[Finding]:
         slack, hub = await asyncio.gather(check_slack(settings), check_hub(settings))
         return slack + hub
 
-    return findings + asyncio.run(remote())
+    return findings + asyncio.run(remote()) + [accept_links_finding(settings)]

@@ -203,7 +203,7 @@ class RunningHub:
     workdir: Path
     log_path: Path
     process: subprocess.Popen[bytes] = field(repr=False)
-    # The port sharebot must listen on for OAuth: the hub knows its redirect URI in advance.
+    # The port sharebot must listen on: the hub's proxy routes /services/sharebot/ there.
     sharebot_port: int = 0
     # JupyterHub's version, as its API root (GET /hub/api/) reports it once the hub is up.
     version: str = ""
@@ -213,6 +213,11 @@ class RunningHub:
     _proxy_pid: int | None = field(default=None, repr=False)
 
     # -- context manager -------------------------------------------------------------------
+
+    @property
+    def sharebot_url(self) -> str:
+        """SHAREBOT_PUBLIC_URL for a sharebot on ``sharebot_port``: behind the hub's proxy."""
+        return f"{self.public_url}/services/{SERVICE_NAME}/"
 
     def __enter__(self) -> Self:
         return self
@@ -435,9 +440,15 @@ def _xsrf_cookie(http: httpx.Client) -> str:
     return values[-1]
 
 
-def sharebot_oauth_redirect(port: int) -> str:
+def sharebot_public_url(public_port: int) -> str:
+    """Where browsers reach sharebot: behind the hub's proxy, as in a real deployment (the
+    hub honours an accept page's ``next`` only on its own host)."""
+    return f"http://127.0.0.1:{public_port}/services/{SERVICE_NAME}/"
+
+
+def sharebot_oauth_redirect(public_port: int) -> str:
     """The oauth_redirect_uri registered for the sharebot service (SHAREBOT_PUBLIC_URL based)."""
-    return f"http://127.0.0.1:{port}/oauth_callback"
+    return f"{sharebot_public_url(public_port)}oauth_callback"
 
 
 def _write_config(
@@ -483,7 +494,8 @@ def _write_config(
         "c.JupyterHub.allow_named_servers = True",
         "c.JupyterHub.services = [",
         f"    {{'name': {SERVICE_NAME!r}, 'api_token': {service_token!r},",
-        f"      'oauth_redirect_uri': {sharebot_oauth_redirect(sharebot_port)!r},",
+        f"      'url': {f'http://127.0.0.1:{sharebot_port}'!r},",
+        f"      'oauth_redirect_uri': {sharebot_oauth_redirect(public_port)!r},",
         "      'oauth_no_confirm': True},",
         f"    {{'name': {ADMIN_SERVICE_NAME!r}, 'api_token': {admin_token!r}}},",
         "]",

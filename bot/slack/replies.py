@@ -173,6 +173,16 @@ def _(message: m.Linked) -> m.Rendered:
 
 
 @render.register
+def _(message: m.LinkAttempted) -> m.Rendered:
+    return _rendered(texts.link_attempted(message.hub_user, message.by))
+
+
+@render.register
+def _(message: m.GateRefused) -> m.Rendered:
+    return _rendered(texts.gate_refused_owner(message.grant, message.hub_user))
+
+
+@render.register
 def _(message: m.NoticeGivenUp) -> m.Rendered:
     return _rendered(
         texts.notice_given_up_admin(message.slack_id, message.key, message.attempts, message.error)
@@ -378,6 +388,7 @@ _REFUSALS: dict[Reason, Callable[[Refusal], str]] = {
     Reason.DIGEST_NOTHING_LEFT: lambda _: texts.digest_nothing_left(),
     Reason.LINKING_NOT_CONFIGURED: lambda _: texts.linking_not_configured(),
     Reason.TOO_MANY_SENT: lambda r: texts.too_many_sent(r.sent, r.adding, r.per_minute),
+    Reason.BAD_PATH: lambda r: texts.bad_path(r.why or ""),
 }
 
 

@@ -322,6 +322,13 @@ def internal_error() -> str:
 # -- account linking ------------------------------------------------------------------
 
 
+def bad_path(why: str) -> str:
+    return (
+        f"Nothing was shared: {escape(why)}. Give a file on the server you share, as "
+        "`path:lab/tree/analysis.ipynb` or its URL on this JupyterHub."
+    )
+
+
 def linking_not_configured() -> str:
     return (
         "Self-service linking is not set up on this workspace (SHAREBOT_PUBLIC_URL is unset). "
@@ -359,6 +366,24 @@ def linked_notice(hub_user: str, previous: str | None) -> str:
     return (
         f"Your Slack account is now linked to JupyterHub user {code(hub_user)}{tail}. "
         "If this was not you, run `/share-server unlink` and tell your hub admin."
+    )
+
+
+def link_attempted(hub_user: str, by: str) -> str:
+    return (
+        f"{user(by)} opened an account-linking page and signed in to JupyterHub as "
+        f"`{hub_user}`, the hub user your Slack account is linked to. Nothing changed: a hub "
+        "user linked to you moves only after you run `/share-server unlink`. If you did not "
+        "expect this, someone may have sent you their linking link; tell your hub admin."
+    )
+
+
+def gate_refused_owner(grant: Grant, hub_user: str) -> str:
+    return (
+        f"JupyterHub user `{hub_user}` opened your invitation of "
+        f"{user(grant.recipient_slack_id)} to {server_label(grant.owner_hub, grant.server)}; "
+        "it is not theirs, so sharebot turned them away and nothing changed on the hub. "
+        "The link may have been forwarded. Share with them if they should have access."
     )
 
 

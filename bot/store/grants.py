@@ -43,6 +43,7 @@ class NewGrant:
     baseline: Mapping[str, frozenset[str]] | None = None
     extras: tuple[str, ...] = ()
     decision_id: int | None = None
+    path: str | None = None
 
 
 def _update_grant(
@@ -99,6 +100,7 @@ class Grants(Store):
                 revoke_attempts=0,
                 extras=list(new.extras),
                 decision_id=new.decision_id,
+                path=new.path,
                 invite_sent_at=None if intent else now,
                 claimed_by=intent[0] if intent else None,
                 claimed_until=now + intent[1] if intent else None,
@@ -603,4 +605,5 @@ def _grant(row: GrantRow) -> Grant:
         reminded_at=row.reminded_at,
         snoozed_until=row.snoozed_until,
         invite_sent_at=row.invite_sent_at,
+        path=row.path,
     )

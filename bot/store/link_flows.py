@@ -23,6 +23,8 @@ class Flow:
     csrf_hash: str | None
     code_verifier: str | None
     hub_user: str | None
+    grant_id: int | None = None  # a flow through an invitation's accept gate
+    displaced_slack_id: str | None = None  # whose link this one would replace
 
 
 class LinkFlows(Store):
@@ -32,6 +34,36 @@ class LinkFlows(Store):
                 slack_user_id=slack_user_id,
                 step=FlowStep.ISSUED.value,
                 nonce_hash=nonce_hash,
+                created_at=now,
+                expires_at=now + ttl,
+                updated_at=now,
+            )
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def start_gate(
+        self,
+        slack_user_id: str,
+        grant_id: int,
+        *,
+        nonce_hash: str,
+        state_hash: str,
+        browser_hash: str,
+        code_verifier: str,
+        now: datetime,
+        ttl: timedelta,
+    ) -> int:
+        """A flow through an invitation's accept gate, straight at the hub's OAuth."""
+        with self._tx() as session:
+            row = LinkFlow(
+                slack_user_id=slack_user_id,
+                grant_id=grant_id,
+                step=FlowStep.AUTHORIZING.value,
+                nonce_hash=nonce_hash,
+                state_hash=state_hash,
+                browser_hash=browser_hash,
+                code_verifier=code_verifier,
                 created_at=now,
                 expires_at=now + ttl,
                 updated_at=now,
@@ -86,4 +118,6 @@ class LinkFlows(Store):
                 csrf_hash=row.csrf_hash,
                 code_verifier=row.code_verifier,
                 hub_user=row.hub_user,
+                grant_id=row.grant_id,
+                displaced_slack_id=row.displaced_slack_id,
             )

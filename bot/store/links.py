@@ -81,6 +81,13 @@ class Links(Store):
             )
         return previous
 
+    def slack_user_of(self, hub_user: str) -> str | None:
+        """The Slack user linked to ``hub_user``, if any."""
+        with self._read() as session:
+            return session.scalar(
+                select(UserLink.slack_user_id).where(UserLink.hub_user == hub_user)
+            )
+
     def link_of(self, slack_user_id: str) -> Link | None:
         with self._read() as session:
             row = session.get(UserLink, slack_user_id)

@@ -124,6 +124,30 @@ class GrantRow(Base):
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # "Keep" in the digest: not reported as stale before this time.
     snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Where on the server the recipient lands after accepting (bot.domain.gate).
+    path: Mapped[str | None] = mapped_column(String(1024))
+
+
+class AcceptGate(Base):
+    """An invitation's share code behind sharebot's accept page (bot.domain.gate): sealed
+    under the gate token, which is stored only as its SHA-256. Replaced with a new code."""
+
+    __tablename__ = "accept_gates"
+
+    grant_id: Mapped[int] = mapped_column(ForeignKey("grants.id"), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    sealed_code: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AcceptRefusal(Base):
+    """Someone not the recipient came to an invitation's gate: the owner is told once."""
+
+    __tablename__ = "accept_refusals"
+
+    grant_id: Mapped[int] = mapped_column(ForeignKey("grants.id"), primary_key=True)
+    hub_user: Mapped[str] = mapped_column(String(255), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class AuditEvent(Base):
@@ -162,6 +186,10 @@ class LinkFlow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # A flow that passes an invitation's accept gate (no linking then), and for a link that
+    # would replace another Slack user's, that user (who must confirm it).
+    grant_id: Mapped[int | None] = mapped_column(Integer)
+    displaced_slack_id: Mapped[str | None] = mapped_column(String(32))
 
 
 class DecisionRow(Base):
@@ -191,6 +219,8 @@ class DecisionRow(Base):
     # The grant an extension is about (None for requests and approvals). Not a foreign
     # key: grants.decision_id already points the other way, and grants are never deleted.
     grant_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # Where the recipient lands after accepting (bot.domain.gate), as requested.
+    path: Mapped[str | None] = mapped_column(String(1024))
 
 
 class DecisionMessage(Base):

@@ -15,6 +15,8 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import BaseRoute, Mount, Route
 
 from bot.aio import cancel_all
+from bot.app.gate import COOKIE as GATE_COOKIE
+from bot.app.gate import GateService, NotYours
 from bot.app.linking import COOKIE, LinkingService, LinkPageError, PageProblem
 from bot.clock import utcnow
 from bot.errors import SharebotError
@@ -23,6 +25,7 @@ from bot.ops.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.runtime import Runtime
 from bot.slack.app import create_bolt_app
 from bot.store.db import check_schema
+from bot.store.link_flows import Flow
 from bot.web import pages
 from bot.web.handoff import HandoffRunner, LocalRunner, strip_lazy
 from bot.web.worker import DRAIN_SECONDS, WorkerProcess
@@ -115,7 +118,7 @@ def create_app(
     ]
     if runtime.settings.slack_app_token is None:
         routes.append(Route("/slack/events", slack_events, methods=["POST"]))
-    routes += linking_routes(runtime.linking)
+    routes += linking_routes(runtime.linking, runtime.gate)
     prefix = runtime.linking.config.cookie_path.rstrip("/")
     if prefix:  # behind the hub's proxy at /services/sharebot/: serve there too
         routes.append(Mount(prefix, routes=list(routes)))
@@ -130,8 +133,9 @@ def signed_by_slack(verifier: SignatureVerifier, body: bytes, headers: Mapping[s
         return False
 
 
-def linking_routes(linking: LinkingService) -> list[Route]:
-    """GET /link/{nonce}, GET /oauth_callback, POST /link/confirm."""
+def linking_routes(linking: LinkingService, gate: GateService) -> list[Route]:
+    """GET /link/{nonce}, GET /oauth_callback, POST /link/confirm; the accept gate's
+    GET /accept/{token} and GET /accepted/{grant}."""
     config = linking.config
 
     def html(body: str, status: int = 200) -> HTMLResponse:
@@ -144,14 +148,18 @@ def linking_routes(linking: LinkingService) -> list[Route]:
     def failed(err: LinkPageError) -> HTMLResponse:
         return html(pages.message(err.title, pages.problem(err.problem, err.detail)), err.status)
 
+    def redirect(url: str) -> RedirectResponse:
+        response = RedirectResponse(url, status_code=302)
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+
     async def open_link(request: Request) -> Response:
         try:
             url, browser = await linking.start(request.path_params["nonce"], utcnow())
         except LinkPageError as err:
             return failed(err)
-        response = RedirectResponse(url, status_code=302)
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["Referrer-Policy"] = "no-referrer"
+        response = redirect(url)
         response.set_cookie(
             COOKIE,
             browser,
@@ -164,11 +172,15 @@ def linking_routes(linking: LinkingService) -> list[Route]:
         return response
 
     async def oauth_callback(request: Request) -> Response:
+        """One redirect URI for both flows the hub's OAuth serves: linking and the gate."""
         params = request.query_params
         try:
+            flow = await linking.flow_of(params.get("state"))
+            if flow.grant_id is not None:
+                return await gate_callback(request, flow)
             confirmation = await linking.callback(
+                flow=flow,
                 code=params.get("code"),
-                state=params.get("state"),
                 error=params.get("error"),
                 browser=request.cookies.get(COOKIE),
                 now=utcnow(),
@@ -183,8 +195,60 @@ def linking_routes(linking: LinkingService) -> list[Route]:
                 slack_user_id=confirmation.slack_user_id,
                 slack_name=confirmation.slack_name,
                 hub_user=confirmation.hub_user,
+                replaces=confirmation.replaces,
             )
         )
+
+    async def open_gate(request: Request) -> Response:
+        if not gate.enabled:
+            return failed(LinkPageError(404, "Unknown invitation", PageProblem.UNKNOWN_INVITATION))
+        try:
+            url, cookie = await gate.open(request.path_params["token"], utcnow())
+        except LinkPageError as err:
+            return failed(err)
+        response = redirect(url)
+        response.set_cookie(
+            GATE_COOKIE,
+            cookie,
+            max_age=int(config.ttl.total_seconds()),
+            path=config.cookie_path,
+            httponly=True,
+            samesite="lax",
+            secure=config.secure_cookie,
+        )
+        return response
+
+    async def gate_callback(request: Request, flow: Flow) -> Response:
+        params = request.query_params
+        outcome = await gate.callback(
+            flow=flow,
+            code=params.get("code"),
+            error=params.get("error"),
+            cookie=request.cookies.get(GATE_COOKIE),
+            now=utcnow(),
+        )
+        if isinstance(outcome, NotYours):
+            response = html(
+                pages.not_yours(
+                    recipient=outcome.recipient_name or outcome.grant.recipient_hub,
+                    owner=outcome.owner_name or outcome.grant.owner_hub,
+                    hub_user=outcome.hub_user,
+                ),
+                403,
+            )
+            response.delete_cookie(GATE_COOKIE, path=config.cookie_path)
+            return response
+        return redirect(outcome.url)
+
+    async def accepted(request: Request) -> Response:
+        grant_id = request.path_params["grant_id"]
+        try:
+            url = await gate.accepted(grant_id, request.cookies.get(GATE_COOKIE), utcnow())
+        except LinkPageError as err:
+            return failed(err)
+        response = redirect(url)
+        response.delete_cookie(GATE_COOKIE, path=config.cookie_path)
+        return response
 
     async def confirm(request: Request) -> Response:
         form = await request.form()
@@ -209,4 +273,6 @@ def linking_routes(linking: LinkingService) -> list[Route]:
         Route("/link/confirm", confirm, methods=["POST"]),
         Route("/link/{nonce}", open_link, methods=["GET"]),
         Route("/oauth_callback", oauth_callback, methods=["GET"]),
+        Route("/accept/{token}", open_gate, methods=["GET"]),
+        Route("/accepted/{grant_id:int}", accepted, methods=["GET"]),
     ]

@@ -34,14 +34,24 @@ def confirm(
     slack_user_id: str,
     slack_name: str | None,
     hub_user: str,
+    replaces: str | None = None,
 ) -> str:
     who = f"@{slack_name} ({slack_user_id})" if slack_name else slack_user_id
+    instead = (
+        f"<p>It is linked to JupyterHub user <strong>{escape(replaces)}</strong> now; that "
+        "link ends.</p>"
+        if replaces
+        else ""
+    )
     return page(
         "Link your accounts?",
         f"<p>Link Slack user <strong>{escape(who)}</strong> to JupyterHub user "
-        f"<strong>{escape(hub_user)}</strong>?</p>"
-        "<p>People will then be able to share JupyterHub servers with you from Slack, and "
-        "you with them.</p>"
+        f"<strong>{escape(hub_user)}</strong>?</p>{instead}"
+        f"<p>What changes: in Slack, <strong>{escape(who)}</strong> will act as "
+        f"<strong>{escape(hub_user)}</strong>. Servers shared with {escape(hub_user)} through "
+        f"sharebot are offered to that Slack user, and that Slack user can share "
+        f"{escape(hub_user)}'s servers. Only continue if <strong>you</strong> are "
+        f"{escape(who)} in Slack: if someone sent you this link, close this page.</p>"
         f'<form method="post" action="{escape(action)}">'
         f'<input type="hidden" name="flow" value="{flow_id}">'
         f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
@@ -54,6 +64,18 @@ def linked(slack_user_id: str, hub_user: str) -> str:
         "Linked",
         f"Slack user {slack_user_id} is now linked to JupyterHub user {hub_user}. "
         "You can close this page.",
+    )
+
+
+def not_yours(*, recipient: str, owner: str, hub_user: str) -> str:
+    """Someone other than the recipient came to an invitation's gate."""
+    return page(
+        "This invitation is not yours",
+        f"<p>This invitation is for <strong>@{escape(recipient)}</strong>; you are signed in "
+        f"to JupyterHub as <strong>{escape(hub_user)}</strong>. Nothing changed on the hub.</p>"
+        f"<p>Ask <strong>@{escape(owner)}</strong> to share with you, or ask for access in "
+        f"Slack: <code>/share-server request @{escape(owner)} 1h</code>.</p>"
+        "<p>If this is your invitation, sign out of JupyterHub and open the link again.</p>",
     )
 
 
@@ -71,7 +93,7 @@ PAGE_STATE_MISMATCH = (
     "Start again with /share-server link in Slack."
 )
 PAGE_OTHER_BROWSER = (
-    "Finish linking in the browser where you opened the link from Slack. Nothing was linked."
+    "Finish in the browser where you opened the link from Slack. Nothing was changed."
 )
 PAGE_CSRF = "This form could not be verified, so nothing was linked. Start again from Slack."
 PAGE_EXCHANGE_FAILED = (
@@ -97,11 +119,42 @@ _PROBLEMS = {
     PageProblem.CSRF: PAGE_CSRF,
     PageProblem.EXCHANGE_FAILED: PAGE_EXCHANGE_FAILED,
     PageProblem.INCOMPLETE_FORM: "This form is incomplete.",
+    PageProblem.UNKNOWN_INVITATION: (
+        "This invitation link is not valid (it may have been replaced by a newer one). Nothing "
+        "changed. Open the newest invitation from sharebot in Slack, or ask the owner to share "
+        "again."
+    ),
+    PageProblem.INVITATION_ACCEPTED: (
+        "This invitation was already accepted. Open the server from the JupyterHub home page; "
+        "sharebot's Home tab in Slack shows your shares."
+    ),
+    PageProblem.INVITATION_ENDED: (
+        "This invitation was withdrawn or has ended, so it no longer gives access. Ask the "
+        "owner to share again, or use /share-server request in Slack."
+    ),
+    PageProblem.INVITATION_EXPIRED: (
+        "This invitation has expired unused. Ask the owner to share again, or use "
+        "/share-server request in Slack."
+    ),
+    PageProblem.INVITATION_SPENT: (
+        "This invitation's link was already used, so it no longer works. Ask the owner to "
+        "share again if you still need access."
+    ),
+    PageProblem.NOT_ACCEPTED_YET: (
+        "JupyterHub has not recorded your acceptance yet. Open the invitation from Slack "
+        "again and press Accept on JupyterHub's page."
+    ),
 }
 
 
 def problem(kind: PageProblem, detail: str | None = None) -> str:
-    """What a linking page says when it cannot go on."""
+    """What a linking or accept page says when it cannot go on."""
     if kind is PageProblem.NOT_AUTHORIZED:
         return page_no_code(detail)
+    if kind is PageProblem.LINKED_ELSEWHERE:
+        return (
+            f"JupyterHub user {detail} is already linked to another Slack account, so nothing "
+            "was linked; that person has been told. To move the link, they run "
+            "/share-server unlink in Slack first (or a hub admin relinks it)."
+        )
     return _PROBLEMS[kind]

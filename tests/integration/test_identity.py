@@ -38,9 +38,7 @@ def oauth_app(
     Links(engine).link("UBOB", "bob", method="admin", by="tests", now=utcnow())
     engine.dispose()
     port = clean_hub.sharebot_port
-    running = start_app(
-        {**env, "SHAREBOT_PUBLIC_URL": f"http://127.0.0.1:{port}/"}, tmp_path, port=port
-    )
+    running = start_app({**env, "SHAREBOT_PUBLIC_URL": clean_hub.sharebot_url}, tmp_path, port=port)
     try:
         yield running
     finally:
@@ -94,7 +92,7 @@ def browse_to_confirmation(
     back = browser.get(httpx.URL(hub.public_url).join(logged_in.headers["location"]))
     assert back.status_code == 302, back.text
     callback = back.headers["location"]
-    assert callback.startswith(f"http://127.0.0.1:{hub.sharebot_port}/oauth_callback?")
+    assert callback.startswith(f"{hub.sharebot_url}oauth_callback?")
     return browser.get(callback)
 
 
@@ -111,9 +109,10 @@ def test_link_through_hub_oauth_then_share(
         assert page.status_code == 200
         assert "Link Slack user" in page.text and "<strong>alice</strong>" in page.text
         assert links(oauth_db) == {"UBOB": ("bob", "admin")}  # nothing stored before the POST
-        done = browser.post(f"{oauth_app.url}/link/confirm", data=form_fields(page.text))
+        confirm = f"{clean_hub.sharebot_url}link/confirm"  # behind the hub's proxy
+        done = browser.post(confirm, data=form_fields(page.text))
         assert done.status_code == 200 and "now linked" in done.text
-        again = browser.post(f"{oauth_app.url}/link/confirm", data=form_fields(page.text))
+        again = browser.post(confirm, data=form_fields(page.text))
         assert again.status_code == 400  # single use: the cookie is gone with the flow
     assert links(oauth_db)["UALICE"] == ("alice", "oauth")
     slack.wait_for_dm("UALICE", "now linked to JupyterHub user `alice`")
@@ -151,7 +150,7 @@ def test_reused_and_expired_links(
 def test_callback_failures_store_nothing(
     oauth_app: RunningApp, slack: FakeSlack, clean_hub: RunningHub, oauth_db: Engine
 ) -> None:
-    base = oauth_app.url
+    base = clean_hub.sharebot_url.rstrip("/")  # behind the hub's proxy, like a browser
     with httpx.Client(follow_redirects=False, timeout=10) as browser:
         start = browser.get(link_url(oauth_app, slack))
         state = parse_qs(urlsplit(start.headers["location"]).query)["state"][0]

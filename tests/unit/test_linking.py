@@ -70,3 +70,12 @@ def test_secrets_are_random_and_stored_hashed() -> None:
     a, b = new_secret(), new_secret()
     assert a != b and len(a) >= 43
     assert sha256_hex(a) != a and len(sha256_hex(a)) == 64
+
+
+def test_an_unknown_workspace_fails_closed() -> None:
+    user = {**FULL_MEMBER}
+    unknown = hub_user_from_slack_profile(user, mode="email", domains=(), team_id=None)
+    assert unknown.hub_user is None and "workspace" in unknown.reason
+    silent = {k: v for k, v in FULL_MEMBER.items() if k != "team_id"}
+    says_nothing = hub_user_from_slack_profile(silent, mode="email", domains=(), team_id="T1")
+    assert says_nothing.hub_user is None and "another Slack workspace" in says_nothing.reason

@@ -372,7 +372,7 @@ def linked_notice(hub_user: str, previous: str | None) -> str:
 def link_attempted(hub_user: str, by: str) -> str:
     return (
         f"{user(by)} opened an account-linking page and signed in to JupyterHub as "
-        f"`{hub_user}`, the hub user your Slack account is linked to. Nothing changed: a hub "
+        f"{code(hub_user)}, the hub user your Slack account is linked to. Nothing changed: a hub "
         "user linked to you moves only after you run `/share-server unlink`. If you did not "
         "expect this, someone may have sent you their linking link; tell your hub admin."
     )
@@ -380,7 +380,7 @@ def link_attempted(hub_user: str, by: str) -> str:
 
 def gate_refused_owner(grant: Grant, hub_user: str) -> str:
     return (
-        f"JupyterHub user `{hub_user}` opened your invitation of "
+        f"JupyterHub user {code(hub_user)} opened your invitation of "
         f"{user(grant.recipient_slack_id)} to {server_label(grant.owner_hub, grant.server)}; "
         "it is not theirs, so sharebot turned them away and nothing changed on the hub. "
         "The link may have been forwarded. Share with them if they should have access."

@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from bot.clock import utcnow
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.stack import new_database
-from bot.store.db import make_engine
+from bot.store.db import ensure_schema, make_engine
+from bot.store.links import Links
 from tests.support.app import BOT_TOKEN, RunningApp, app_env, start_app
 from tests.support.hub import RunningHub, start_test_hub
 
@@ -94,3 +96,29 @@ def _assert_no_secrets_logged(app: RunningApp) -> None:
     log = app.log()
     for secret in ("accept-share?code=", "code=", BOT_TOKEN, app.env["JUPYTERHUB_API_TOKEN"]):
         assert secret not in log, f"{secret[:12]}... appears in sharebot's log"
+
+
+@pytest.fixture
+def oauth_app(
+    env: dict[str, str], clean_hub: RunningHub, database_url: str, tmp_path: Path
+) -> Iterator[RunningApp]:
+    """sharebot on the port the hub registered as its OAuth redirect, nobody linked but Bob."""
+    engine = make_engine(database_url)
+    ensure_schema(engine)
+    Links(engine).link("UBOB", "bob", method="admin", by="tests", now=utcnow())
+    engine.dispose()
+    port = clean_hub.sharebot_port
+    running = start_app({**env, "SHAREBOT_PUBLIC_URL": clean_hub.sharebot_url}, tmp_path, port=port)
+    try:
+        yield running
+    finally:
+        running.stop()
+        log = running.log()
+        assert "/link/" not in log and "code=" not in log and "state=" not in log
+
+
+@pytest.fixture
+def oauth_db(database_url: str, oauth_app: RunningApp) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()

@@ -28,32 +28,6 @@ pytestmark = pytest.mark.integration
 LINK = re.compile(r"<(http://[^|>]+/link/[^|>]+)\|")
 
 
-@pytest.fixture
-def oauth_app(
-    env: dict[str, str], clean_hub: RunningHub, database_url: str, tmp_path: Path
-) -> Iterator[RunningApp]:
-    """sharebot on the port the hub registered as its OAuth redirect, nobody linked but Bob."""
-    engine = make_engine(database_url)
-    ensure_schema(engine)
-    Links(engine).link("UBOB", "bob", method="admin", by="tests", now=utcnow())
-    engine.dispose()
-    port = clean_hub.sharebot_port
-    running = start_app({**env, "SHAREBOT_PUBLIC_URL": clean_hub.sharebot_url}, tmp_path, port=port)
-    try:
-        yield running
-    finally:
-        running.stop()
-        log = running.log()
-        assert "/link/" not in log and "code=" not in log and "state=" not in log
-
-
-@pytest.fixture
-def oauth_db(database_url: str, oauth_app: RunningApp) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
-
-
 def links(db: Engine) -> dict[str, tuple[str, str]]:
     with Session(db) as session:
         return {r.slack_user_id: (r.hub_user, r.method) for r in session.scalars(select(UserLink))}

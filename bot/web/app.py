@@ -24,6 +24,7 @@ from bot.errors import SharebotError
 from bot.ops.check import warn_over_broad_token
 from bot.ops.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.runtime import Runtime
+from bot.slack import shape
 from bot.slack.app import create_bolt_app
 from bot.slack.identity import SlackIdentity
 from bot.store.db import head_revision, schema_revision
@@ -74,10 +75,16 @@ def create_app(
         # Verified before Bolt parses anything: a forged body that is not even valid JSON,
         # or a timestamp that is not a number, gets the same 401 as a wrong signature.
         # (Bolt checks again; the body is read once and cached by Starlette.)
-        if not signed_by_slack(verifier, await request.body(), request.headers):
+        raw = await request.body()
+        if not signed_by_slack(verifier, raw, request.headers):
             client = request.client.host if request.client else "?"
             log.info("rejected a request to /slack/events without a valid signature (%s)", client)
             return JSONResponse({"error": "invalid request"}, status_code=401)
+        # Signed, but of a shape Slack never sends: Bolt would answer 500 with a traceback.
+        why = malformed(raw, request.headers.get("content-type"))
+        if why is not None:
+            log.info("refused a signed request to /slack/events: %s", why)
+            return JSONResponse({"error": "malformed request"}, status_code=400)
         return await handler.handle(request)
 
     async def healthz(_request: Request) -> Response:
@@ -171,6 +178,19 @@ def create_app(
     limits = {"/slack/events": SLACK_BODY_LIMIT, f"{prefix}/slack/events": SLACK_BODY_LIMIT}
     middleware = [Middleware(BodyLimit, limits=limits)]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+
+
+def malformed(raw: bytes, content_type: str | None) -> str | None:
+    """What Bolt could not handle in a signed body (:mod:`bot.slack.shape`), or None."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "the body is not UTF-8"
+    body = shape.parse(text, content_type.split(";")[0] if content_type else None)
+    if body is None:
+        return "the body is not a JSON object or form"
+    why = shape.problem(body)
+    return f"{shape.describe(body)}: {why}" if why is not None else None
 
 
 def unsigned_why(headers: Mapping[str, str], now: float) -> str | None:

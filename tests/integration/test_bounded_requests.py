@@ -5,6 +5,7 @@ measuring the server process's peak memory."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,10 +35,9 @@ def vm_hwm(pid: int) -> int:
 
 def reset_peak(pid: int) -> int:
     """Reset the peak RSS to the current RSS where the kernel allows it; the peak now."""
-    try:
+    # Else the peak since start-up: growth is still measured from it.
+    with contextlib.suppress(OSError):
         Path(f"/proc/{pid}/clear_refs").write_text("5")
-    except OSError:
-        pass  # the peak since start-up, then: growth is still measured from it
     return vm_hwm(pid)
 
 

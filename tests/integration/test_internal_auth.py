@@ -119,7 +119,7 @@ def test_a_worker_does_the_work_only_with_its_secret(
     socket_path = str(tmp_path / "worker.sock")
     log_path = tmp_path / "worker.log"
     with log_path.open("wb") as log_file:
-        worker = subprocess.Popen(  # noqa: S603 (our own interpreter and CLI)
+        worker = subprocess.Popen(
             [sys.executable, "-m", "bot.cli", "worker", "--socket", socket_path],
             env=linked_env,
             stdin=subprocess.PIPE,
@@ -157,7 +157,7 @@ def test_a_worker_does_the_work_only_with_its_secret(
 def test_a_worker_started_by_hand_without_a_secret_says_so(
     linked_env: dict[str, str], tmp_path: Path
 ) -> None:
-    done = subprocess.run(  # noqa: S603 (our own interpreter and CLI)
+    done = subprocess.run(
         [sys.executable, "-m", "bot.cli", "worker", "--socket", str(tmp_path / "w.sock")],
         env=linked_env,
         input="",

@@ -113,7 +113,7 @@ def create_worker_app(runtime: Runtime, *, secret: str, parent_pid: int | None =
 
 def read_secret(stream: TextIO) -> str:
     """The secret ``serve`` writes on the worker's stdin (one line)."""
-    secret = stream.readline().strip()
+    secret = "" if stream.isatty() else stream.readline().strip()
     if len(secret) < 32:
         raise WorkerError(
             "the worker reads a secret of at least 32 characters from its stdin; it is started "

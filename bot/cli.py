@@ -204,14 +204,21 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import uvicorn
 
     from bot.runtime import build
-    from bot.web.worker import WORKER_NICENESS, create_worker_app
+    from bot.web.worker import (
+        WORKER_NICENESS,
+        bind_private_socket,
+        create_worker_app,
+        read_secret,
+    )
 
+    secret = read_secret(sys.stdin)  # from serve, which sends it with every request
     settings = _settings()
     engine = _ready_engine(settings.database_url)
-    app = create_worker_app(build(settings, engine), parent_pid=args.parent)
+    app = create_worker_app(build(settings, engine), secret=secret, parent_pid=args.parent)
     # When the CPU is short, the web process's acknowledgements go first.
     os.nice(WORKER_NICENESS)
-    uvicorn.run(app, uds=args.socket, log_level="warning", log_config=None)
+    sock = bind_private_socket(args.socket)  # 0600 (uvicorn's uds= would make it 0666)
+    uvicorn.run(app, fd=sock.fileno(), log_level="warning", log_config=None)
     return 0
 
 

@@ -94,6 +94,15 @@ def _not_placeholder(value: SecretStr) -> SecretStr:
     return value
 
 
+def _bearer_token(value: SecretStr | None) -> SecretStr | None:
+    if value is None or not value.get_secret_value():
+        return None
+    token = value.get_secret_value()
+    if len(token) < 16 or any(c.isspace() for c in token):
+        raise ValueError("must be at least 16 characters, without spaces")
+    return value
+
+
 def _http_url(value: str) -> str:
     value = value.strip()
     if not value.startswith(("http://", "https://")):
@@ -628,6 +637,21 @@ class Settings(BaseSettings):
         advice="only shares longer than this get a reminder, a duration like 1d (default)",
     )
 
+    metrics_token: Annotated[SecretStr | None, AfterValidator(_bearer_token)] = setting(
+        "SHAREBOT_METRICS_TOKEN",
+        Section.RUNNING,
+        default=None,
+        meaning=(
+            "When set, `GET /metrics` answers only requests with `Authorization: Bearer "
+            "<token>` (401 otherwise); give Prometheus the same value (`authorization: "
+            "{credentials: ...}` in its scrape config). Unset, `/metrics` is open to whoever "
+            "can reach sharebot, e.g. through the hub's proxy."
+        ),
+        advice=(
+            "a long random string, e.g. from `openssl rand -hex 32`, that Prometheus sends as a "
+            "bearer token, or leave it unset"
+        ),
+    )
     log_format: LogFormat = setting(
         "SHAREBOT_LOG_FORMAT",
         Section.RUNNING,

@@ -296,6 +296,7 @@ class FakeSlack:
         bot_user_id: str = "UBOT",
         bot_id: str = "BBOT",
         bot_name: str = "sharebot",
+        app_id: str = "A0SHAREBOT",
         port: int = 0,
         scopes: Iterable[str] = DEFAULT_SCOPES,
         on_call: Callable[[Call], None] | None = None,
@@ -308,6 +309,7 @@ class FakeSlack:
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
         self.bot_name = bot_name
+        self.app_id = app_id
         self._requested_port = port
         self._initial_scopes = tuple(scopes)
         self.scopes: tuple[str, ...] = self._initial_scopes
@@ -766,6 +768,7 @@ class FakeSlack:
             "team_id": self.team_id,
             "user_id": self.bot_user_id,
             "bot_id": self.bot_id,
+            "app_id": self.app_id,
             "is_enterprise_install": False,
         }
 

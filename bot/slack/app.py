@@ -5,6 +5,7 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.runtime import Runtime
+from bot.slack.identity import SlackIdentity, same_workspace_middleware
 from bot.slack.listeners import Services, register_all
 from bot.slack.messenger import without_session
 from bot.web.handoff import LocalRunner
@@ -15,9 +16,12 @@ def create_bolt_app(
     *,
     verify_signatures: bool = True,
     lazy_runner: LocalRunner | None = None,
+    identity: SlackIdentity | None = None,
 ) -> AsyncApp:
     """The Bolt app. Each listener acks first and leaves its work to ``lazy_runner``
-    (:mod:`bot.web.handoff`; a task of this process by default)."""
+    (:mod:`bot.web.handoff`; a task of this process by default). With ``identity``, requests
+    naming another workspace or app are acknowledged and go no further
+    (:mod:`bot.slack.identity`)."""
     settings = runtime.settings
     app = AsyncApp(
         client=without_session(runtime.messenger.client),
@@ -28,6 +32,8 @@ def create_bolt_app(
         request_verification_enabled=verify_signatures,
     )
     app.listener_runner.lazy_listener_runner = lazy_runner or LocalRunner(app.logger)
+    if identity is not None:
+        app.middleware(same_workspace_middleware(identity))
     services = Services(
         sharing=runtime.sharing,
         decisions=runtime.decisions,

@@ -163,6 +163,17 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+def schema_revision(engine: Engine) -> str | None:
+    """The database's revision in one query, without Alembic's set-up (for ``/readyz``):
+    None when it has none yet; SchemaError when it cannot be read (down, or no schema)."""
+    try:
+        with engine.connect() as connection:
+            found = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except SQLAlchemyError as err:
+        raise SchemaError(f"cannot read the database's revision: {err.__class__.__name__}") from err
+    return None if found is None else str(found)
+
+
 def upgrade(engine: Engine) -> None:
     """Upgrade the database to head (callers hold ``migration_lock``)."""
     command.upgrade(alembic_config(engine), "head")

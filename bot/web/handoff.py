@@ -8,7 +8,8 @@ seam Bolt's AWS Lambda adapter uses to run them in another invocation. sharebot 
   keeps a reference to each task (asyncio keeps only weak ones), and can wait for them on
   shutdown.
 * :class:`HandoffRunner`: sends the request to the worker process over a Unix socket
-  (``SHAREBOT_WORKER_PROCESS``). The web process then only acknowledges, so its acks never
+  (``SHAREBOT_WORKER_PROCESS``), with the secret the worker was started with. The web
+  process then only acknowledges, so its acks never
   wait behind a share's database writes and hub calls for the CPU. When the worker cannot
   be reached, the work is done here instead: nothing acknowledged is dropped.
 
@@ -76,9 +77,10 @@ class LocalRunner(AsyncLazyListenerRunner):
 class HandoffRunner(LocalRunner):
     """Sends lazy functions to the worker process; runs them here if it cannot be reached."""
 
-    def __init__(self, logger: logging.Logger, socket_path: str) -> None:
+    def __init__(self, logger: logging.Logger, socket_path: str, secret: str) -> None:
         super().__init__(logger)
         self._socket_path = socket_path
+        self._secret = secret
         self._session: aiohttp.ClientSession | None = None
 
     def _http(self) -> aiohttp.ClientSession:
@@ -88,6 +90,8 @@ class HandoffRunner(LocalRunner):
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.UnixConnector(path=self._socket_path),
                 timeout=aiohttp.ClientTimeout(total=10.0),
+                # The worker's secret (bot.web.worker): it refuses any request without it.
+                headers={"Authorization": f"Bearer {self._secret}"},
             )
         return self._session
 

@@ -1,7 +1,10 @@
 """The worker process (``SHAREBOT_WORKER_PROCESS=true``): commands, clicks and background jobs.
 
 ``sharebot serve`` starts it as a child (:class:`WorkerProcess`) and talks to it over a
-Unix socket in a private directory (mode 0700: only our own user can connect). The web
+Unix socket of mode 0600 in a private directory (mode 0700: only our own user can connect).
+Every request carries a secret the web process makes at each start and gives the worker on
+its stdin (never in its environment or arguments); the worker refuses any request without
+it, compared in constant time. The web
 process acknowledges Slack and hands each request's work over (:mod:`bot.web.handoff`); the
 worker runs it, and the sweep and digest jobs, on its own CPU time. Why: on a small machine
 the work of a busy minute (database writes, hub and Slack calls, Home tabs) kept the acks
@@ -17,17 +20,21 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
+from typing import TextIO
 
 import httpx
 from slack_bolt.request.async_request import AsyncBoltRequest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -37,7 +44,9 @@ from bot.errors import WorkerError
 from bot.ops.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.runtime import Runtime
 from bot.slack.app import create_bolt_app
+from bot.web.auth import RequireBearer, bearer
 from bot.web.handoff import to_bolt_request
+from bot.web.limits import MIB, BodyLimit
 
 log = logging.getLogger(__name__)
 
@@ -45,19 +54,24 @@ log = logging.getLogger(__name__)
 #: takes all the CPU, the acknowledgements (Slack allows 3 s) go before the work.
 WORKER_NICENESS = 5
 
+#: A handed-off request: Slack's body (at most 1 MiB) and its headers, as JSON.
+WORK_BODY_LIMIT = 3 * MIB
+
 #: Seconds the worker is given to finish the work under way when it is stopped.
 DRAIN_SECONDS = 10.0
 
 
-def create_worker_app(runtime: Runtime, *, parent_pid: int | None = None) -> Starlette:
-    """The worker's ASGI app. ``parent_pid``: stop when that process is gone (a web process
-    killed with SIGKILL cannot stop its worker)."""
+def create_worker_app(runtime: Runtime, *, secret: str, parent_pid: int | None = None) -> Starlette:
+    """The worker's ASGI app; every request must carry ``secret`` as a bearer token.
+    ``parent_pid``: stop when that process is gone (a web process killed with SIGKILL cannot
+    stop its worker)."""
     bolt = create_bolt_app(runtime, verify_signatures=False)
     under_way = KeptTasks()
 
     async def work(request: Request) -> Response:
-        # No Slack signature here: the web process checked it (Socket Mode has none), and
-        # only our own user can reach this socket.
+        # No Slack signature here: the web process checked it (Socket Mode has none); the
+        # request carried the web process's secret (RequireBearer), and only our own user can
+        # reach this socket.
         under_way.start(_dispatch(to_bolt_request(await request.json())))
         return Response(status_code=202)
 
@@ -90,7 +104,38 @@ def create_worker_app(runtime: Runtime, *, parent_pid: int | None = None) -> Sta
         Route("/metrics", metrics, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    middleware = [
+        Middleware(RequireBearer, token=secret, what="the worker"),
+        Middleware(BodyLimit, limits={"/work": WORK_BODY_LIMIT}),
+    ]
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+
+
+def read_secret(stream: TextIO) -> str:
+    """The secret ``serve`` writes on the worker's stdin (one line)."""
+    secret = "" if stream.isatty() else stream.readline().strip()
+    if len(secret) < 32:
+        raise WorkerError(
+            "the worker reads a secret of at least 32 characters from its stdin; it is started "
+            "by `sharebot serve` with SHAREBOT_WORKER_PROCESS=true, not by hand"
+        )
+    return secret
+
+
+def bind_private_socket(path: str) -> socket.socket:
+    """A listening Unix socket at ``path`` that only our own user may connect to (0600).
+    uvicorn's own ``uds=`` makes it 0666; it serves this one by its file descriptor."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o177)  # created 0600: never open to others, not even for a moment
+    try:
+        sock.bind(path)
+    finally:
+        os.umask(old)
+    os.chmod(path, 0o600)
+    sock.listen(128)
+    return sock
 
 
 async def _stop_when_orphaned(parent_pid: int) -> None:
@@ -106,6 +151,8 @@ class WorkerProcess:
     def __init__(self, log_level: str = "INFO") -> None:
         self._dir = tempfile.mkdtemp(prefix="sharebot-")  # mode 0700
         self.socket_path = os.path.join(self._dir, "worker.sock")
+        #: Sent with every request to the worker; made anew for each ``serve``.
+        self.secret = secrets.token_urlsafe(32)
         self._log_level = log_level
         self._process: subprocess.Popen[bytes] | None = None
         self._stopping = False
@@ -123,7 +170,12 @@ class WorkerProcess:
             [*argv, "--socket", self.socket_path, "--parent", str(os.getpid())],
             # Its own session: a Ctrl-C in the terminal reaches serve, which stops it.
             start_new_session=True,
+            stdin=subprocess.PIPE,
         )
+        assert self._process.stdin is not None
+        with contextlib.suppress(BrokenPipeError):  # it died at once: _wait_ready says so
+            self._process.stdin.write(self.secret.encode() + b"\n")
+            self._process.stdin.close()
         try:
             self._wait_ready(time.monotonic() + timeout)
         except WorkerError:
@@ -136,7 +188,8 @@ class WorkerProcess:
     def _wait_ready(self, deadline: float) -> None:
         assert self._process is not None
         transport = httpx.HTTPTransport(uds=self.socket_path)
-        with httpx.Client(transport=transport, timeout=2.0) as client:
+        headers = {"Authorization": bearer(self.secret)}
+        with httpx.Client(transport=transport, timeout=2.0, headers=headers) as client:
             while time.monotonic() < deadline:
                 if self._process.poll() is not None:
                     raise WorkerError(

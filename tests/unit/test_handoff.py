@@ -48,7 +48,9 @@ def test_lazy_headers_from_outside_are_not_passed_on() -> None:
 
 
 async def test_work_the_worker_does_not_take_is_done_here(tmp_path: Path) -> None:
-    runner = HandoffRunner(logging.getLogger("test"), str(tmp_path / "no-worker.sock"))
+    runner = HandoffRunner(
+        logging.getLogger("test"), str(tmp_path / "no-worker.sock"), secret="s" * 32
+    )
     done: list[Any] = []
 
     async def share_server(body: dict[str, Any]) -> None:

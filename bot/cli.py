@@ -1,11 +1,20 @@
-"""``sharebot``: serve, migrate, link, unlink, sweep, digest, audit, check."""
+"""``sharebot``: serve, migrate, link, unlink, sweep, digest, audit, check.
+
+Exit codes (docs/operations.md has the table): 0 done; 1 done, but something failed or was
+not there (a ``check`` item, a digest's message, a user to link); 2 stopped before doing
+anything, one line on stderr saying what to change (a setting, the database, its schema, a
+wrong argument); 3 ``serve`` cannot listen on its address, or its start-up failed; 130
+interrupted (Ctrl-C).
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import os
+import socket
 import sys
 from collections.abc import Sequence
 
@@ -17,10 +26,11 @@ from bot.config import (
     LogFormat,
     Settings,
     database_url_from_env,
+    load_env_file,
     load_settings,
     log_format_from_env,
 )
-from bot.errors import SchemaError, SharebotError
+from bot.errors import ListenError, SchemaError, SharebotError
 from bot.hub.client import HubClient
 from bot.store.audit import AuditLog
 from bot.store.db import check_schema, ensure_schema, head_revision, make_engine, migrate
@@ -28,71 +38,137 @@ from bot.store.links import Links
 
 log = logging.getLogger("sharebot")
 
+EXIT_OK = 0
+EXIT_FAILED = 1  # done, but something failed or was not there
+EXIT_STOPPED = 2  # a setting, the database or an argument: nothing was done
+EXIT_CANNOT_SERVE = 3  # serve cannot listen, or its start-up failed (uvicorn's code)
+EXIT_INTERRUPTED = 130
+
+SETTINGS_EPILOG = (
+    "Settings come from the environment and from ./sharebot.env (KEY=value lines; the "
+    "environment wins); docs/configuration.md lists them. Exit codes: docs/operations.md."
+)
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # a wrong argument: usage and exit code 2 (argparse)
     try:
+        load_env_file()
         _setup_logging(args.log_level, log_format_from_env())
         result: int = args.func(args)
         return result
+    except ListenError as err:
+        print(f"sharebot: {err}", file=sys.stderr)
+        return EXIT_CANNOT_SERVE
     except SharebotError as err:
         print(f"sharebot: {err}", file=sys.stderr)
-        return 2
+        return EXIT_STOPPED
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sharebot",
-        description="Share JupyterHub servers from Slack, for a limited time. "
-        "Settings come from the environment; see the README.",
+        description="Share JupyterHub servers from Slack, for a limited time.",
+        epilog=SETTINGS_EPILOG,
     )
     parser.add_argument("--version", action="version", version=f"sharebot {__version__}")
     parser.add_argument(
-        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="the least severe log lines written to stderr (default INFO)",
     )
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    serve = sub.add_parser("serve", help="run the Slack app and the background jobs")
+    def command(name: str, summary: str, description: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=summary, description=description, epilog=SETTINGS_EPILOG)
+
+    serve = command(
+        "serve",
+        "run the Slack app and the background jobs",
+        "Run sharebot: answer Slack on SHAREBOT_HOST:SHAREBOT_PORT (/slack/events, or Socket "
+        "Mode with SLACK_APP_TOKEN), serve the linking pages, /healthz, /readyz and /metrics, "
+        "and run the background jobs (acceptances, expiries, reminders, reconciliation, the "
+        "digest). Creates the database schema when the database is empty; refuses an older "
+        "schema unless SHAREBOT_AUTO_MIGRATE=true. Stops on SIGTERM or Ctrl-C. Exit code 2: a "
+        "setting or the database is wrong (one line says which); 3: the address cannot be "
+        "listened on.",
+    )
     serve.set_defaults(func=cmd_serve)
 
-    worker = sub.add_parser(
+    worker = command(
         "worker",
-        help="the work of commands and clicks, and the background jobs "
+        "the work of commands and clicks, and the background jobs "
         "(started by serve when SHAREBOT_WORKER_PROCESS=true)",
+        "The second process of serve when SHAREBOT_WORKER_PROCESS=true: it does the work of "
+        "every command, click and Home tab, and the background jobs, for the web process on a "
+        "Unix socket. serve starts it; there is no need to run it by hand.",
     )
     worker.add_argument("--socket", required=True, help="the Unix socket to serve on")
     worker.add_argument("--parent", type=int, help="stop when this process is gone")
     worker.set_defaults(func=cmd_worker)
 
-    demo = sub.add_parser(
+    demo = command(
         "demo",
-        help="try sharebot without accounts: a throwaway JupyterHub and Slack stand-in, "
+        "try sharebot without accounts: a throwaway JupyterHub and Slack stand-in, "
         "a scripted story printed as people would see it",
+        "Try sharebot without a Slack app or a hub: start a throwaway JupyterHub (users owner, "
+        "alice and bob), a stand-in for Slack and sharebot serve in a temporary directory, "
+        "play a short story (share, accept, request and approve, expiry, the digest) and "
+        "print it as each person would see it in Slack, then remove everything. Needs the "
+        "demo extra (pip install 'sharebot[demo]') and configurable-http-proxy; uses none of "
+        "your settings. Exit code 1 if a step did not happen as told.",
     )
     demo.set_defaults(func=cmd_demo)
 
-    migrate = sub.add_parser("migrate", help="upgrade the database to the current schema")
+    migrate = command(
+        "migrate",
+        "upgrade the database to the current schema",
+        "Upgrade the database of SHAREBOT_DATABASE_URL (the only setting it reads) to this "
+        "sharebot's schema, creating it when the database is empty. An SQLite file is backed "
+        "up beside itself first. Safe while other replicas start: they wait for it.",
+    )
     migrate.set_defaults(func=cmd_migrate)
 
-    link = sub.add_parser("link", help="map a Slack user to a JupyterHub user")
+    link = command(
+        "link",
+        "map a Slack user to a JupyterHub user",
+        "Link a Slack member to a JupyterHub user, replacing any earlier link of that member "
+        "(recorded in the audit log as done by the CLI). Exit code 1 if the hub has no such "
+        "user.",
+    )
     link.add_argument("slack_user_id", help="Slack member ID, e.g. U012AB3CD")
     link.add_argument("hub_username", help="JupyterHub username")
     link.set_defaults(func=cmd_link)
 
-    unlink = sub.add_parser("unlink", help="remove a Slack user's mapping")
-    unlink.add_argument("slack_user_id")
+    unlink = command(
+        "unlink",
+        "remove a Slack user's mapping",
+        "Remove the link of a Slack member to a JupyterHub user (reads only "
+        "SHAREBOT_DATABASE_URL). Exit code 1 if the member was not linked.",
+    )
+    unlink.add_argument("slack_user_id", help="Slack member ID, e.g. U012AB3CD")
     unlink.set_defaults(func=cmd_unlink)
 
-    sweep = sub.add_parser("sweep", help="run the background pass")
+    sweep = command(
+        "sweep",
+        "run the background pass",
+        "One background pass, as serve runs every SHAREBOT_SWEEP_INTERVAL seconds: note "
+        "accepted invitations, end expired access, retry what failed, expire old requests. "
+        "For cron or a Kubernetes CronJob when serve does not run the jobs.",
+    )
     sweep.add_argument("--once", action="store_true", required=True, help="one pass, then exit")
     sweep.set_defaults(func=cmd_sweep)
 
-    digest = sub.add_parser(
+    digest = command(
         "digest",
-        help="reconcile with the hub and send today's digest to owners who have not had it",
+        "reconcile with the hub and send today's digest to owners who have not had it",
+        "Compare sharebot's grants with the hub's shares, then send each owner with stale or "
+        "unknown shares today's digest (at most one per owner per day, whatever the "
+        "schedule). Exit code 1 if a digest or the reconciliation failed.",
     )
     digest.add_argument(
         "--now",
@@ -105,10 +181,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     digest.set_defaults(func=cmd_digest)
 
-    audit = sub.add_parser(
+    audit = command(
         "audit",
-        help="export the audit log to stdout (reads only SHAREBOT_DATABASE_URL)",
-        description="Export the audit log to stdout, oldest first. Times are UTC.",
+        "export the audit log to stdout (reads only SHAREBOT_DATABASE_URL)",
+        "Export the audit log to stdout, oldest first. Times are UTC. Reads only "
+        "SHAREBOT_DATABASE_URL.",
     )
     audit.add_argument(
         "--since",
@@ -126,9 +203,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     audit.set_defaults(func=cmd_audit)
 
-    check = sub.add_parser(
+    check = command(
         "check",
-        help="check a deployment: database, Slack token and scopes, hub URL, token and scopes",
+        "check a deployment: database, Slack token and scopes, hub URL, token and scopes",
+        "Check a deployment with the settings serve would use: the settings themselves, the "
+        "database (reachable, at this sharebot's schema, or to be created at the first start), "
+        "Slack's auth.test and the bot token's scopes, the hub's version and the service "
+        "token's scopes. Prints one line per item: ok, warn or FAIL with what to do. Changes "
+        "nothing. Exit code 0 when every item is ok (or warn), 1 otherwise.",
     )
     check.set_defaults(func=cmd_check)
     return parser
@@ -174,13 +256,16 @@ def cmd_serve(_args: argparse.Namespace) -> int:
     from bot.web.app import create_app
 
     settings = _settings()
-    engine = _ready_engine(settings.database_url, auto_migrate=settings.auto_migrate)
+    # The address first: a port in use stops here, with one line, before the schema or the
+    # worker is touched. (Bound, not yet listening: uvicorn listens once it has started.)
+    listener = listen(settings.host, settings.port)
     worker = None
-    if settings.worker_process:
-        from bot.web.worker import WorkerProcess
-
-        worker = WorkerProcess(log_level=logging.getLevelName(logging.getLogger().level))
     try:
+        engine = _ready_engine(settings.database_url, auto_migrate=settings.auto_migrate)
+        if settings.worker_process:
+            from bot.web.worker import WorkerProcess
+
+            worker = WorkerProcess(log_level=logging.getLevelName(logging.getLogger().level))
         if worker is not None:
             worker.start()
         runtime = build(settings, engine)
@@ -191,13 +276,49 @@ def cmd_serve(_args: argparse.Namespace) -> int:
         gate_on, gate_why = settings.accept_gate_mode
         log.info("accept links: %s (%s)", "the accept gate" if gate_on else "the hub's", gate_why)
         # log_config=None: uvicorn's own loggers go through ours (same format, JSON included).
-        uvicorn.run(
-            app, host=settings.host, port=settings.port, log_level="warning", log_config=None
-        )
+        config = uvicorn.Config(app, log_level="warning", log_config=None)
+        server = uvicorn.Server(config)
+        server.run(sockets=[listener])  # a failed start-up exits with 3 (uvicorn's code)
+        if not server.started:
+            return EXIT_CANNOT_SERVE
     finally:
-        if worker is not None:  # also when serving never started (a port in use)
+        listener.close()
+        if worker is not None:  # also when serving never started
             worker.stop()
-    return 0
+    return EXIT_OK
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (as uvicorn binds one), or ListenError saying
+    which setting to change."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as err:
+        sock.close()
+        raise ListenError(_listen_problem(host, port, err)) from None
+    return sock
+
+
+def _listen_problem(host: str, port: int, err: OSError) -> str:
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    if err.errno == errno.EADDRINUSE:
+        return (
+            f"cannot listen on {where}: the port is in use (another sharebot?). Stop what "
+            "uses it, or set SHAREBOT_PORT to a free port."
+        )
+    if err.errno == errno.EACCES:
+        return (
+            f"cannot listen on {where}: not allowed to use port {port}. Set SHAREBOT_PORT to "
+            "1024 or above (or put a proxy in front)."
+        )
+    reason = err.strerror or str(err)
+    return (
+        f"cannot listen on {where} ({reason}). Set SHAREBOT_HOST to an address of this host, "
+        "e.g. 127.0.0.1 (the default) or 0.0.0.0 (every interface)."
+    )
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

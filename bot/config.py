@@ -14,9 +14,11 @@ import os
 import re
 from dataclasses import dataclass
 from datetime import time, timedelta
+from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dotenv import dotenv_values
 from pydantic import (
     AfterValidator,
     BeforeValidator,
@@ -85,12 +87,38 @@ def _duration(value: Any) -> Any:
 
 
 def _not_placeholder(value: SecretStr) -> SecretStr:
+    """A secret without surrounding blanks; never one in quotes or a documentation placeholder.
+    The messages never repeat the secret."""
     secret = value.get_secret_value().strip()
     if not secret:
         raise ValueError("is empty")
+    if len(secret) >= 2 and secret[0] == secret[-1] and secret[0] in "'\"":
+        raise ValueError("is wrapped in quotes: remove the quotes")
+    if "..." in secret:
+        raise ValueError("is the placeholder from the docs (it contains ...), not the real value")
     lowered = secret.lower()
     if any(marker in lowered for marker in _PLACEHOLDERS):
         raise ValueError("looks like a placeholder, not a real secret")
+    return SecretStr(secret)
+
+
+#: A bot token as Slack issues it (``xoxe.xoxb-`` with token rotation): letters, digits and
+#: dashes, some 50 of them (at least 20 here, well below any Slack has issued).
+_BOT_TOKEN = re.compile(r"(xoxe\.)?xoxb-[0-9A-Za-z-]{15,}")
+
+
+def _bot_token(value: SecretStr) -> SecretStr:
+    token = value.get_secret_value()
+    if token.startswith("xoxp-"):
+        raise ValueError(
+            "is a user token (xoxp-...): sharebot needs the bot token (xoxb-...) from the same page"
+        )
+    if token.startswith("xapp-"):
+        raise ValueError("is an app-level token (xapp-...), which goes in SLACK_APP_TOKEN")
+    if not token.startswith(("xoxb-", "xoxe.xoxb-")):
+        raise ValueError("is not a bot token: those start with xoxb-")
+    if not _BOT_TOKEN.fullmatch(token):
+        raise ValueError("is not a whole bot token (too short, or with characters tokens lack)")
     return value
 
 
@@ -101,6 +129,46 @@ def _bearer_token(value: SecretStr | None) -> SecretStr | None:
     if len(token) < 16 or any(c.isspace() for c in token):
         raise ValueError("must be at least 16 characters, without spaces")
     return value
+
+
+def _signing_secret(value: SecretStr) -> SecretStr:
+    if not re.fullmatch(r"[0-9a-f]{32}", value.get_secret_value()):
+        raise ValueError(
+            "is not 32 lowercase hexadecimal characters, as Slack's signing secrets are"
+        )
+    return value
+
+
+#: SQLAlchemy URL schemes sharebot runs on: its dialect, then the drivers it knows (""
+#: is SQLAlchemy's default driver of the dialect).
+_DATABASES = {"sqlite": ("", "pysqlite"), "postgresql": ("", "psycopg", "psycopg2")}
+_POSTGRESQL_EXAMPLE = "postgresql+psycopg://user:password@host/db"
+
+
+def _database_url(value: str) -> str:
+    """The shape of SHAREBOT_DATABASE_URL: a database sharebot supports, with a driver it
+    can use. (Whether the database can be opened is the store's to say.)"""
+    url = value.strip()
+    scheme, sep, _rest = url.partition("://")
+    if not sep:
+        if url and not any(c in url for c in ":@"):  # a file name: never echo a password
+            raise ValueError(
+                f"has no scheme: for an SQLite file write sqlite:///{url} (three slashes, then "
+                "the path; an absolute path makes four)"
+            )
+        raise ValueError("has no scheme (like sqlite:/// or postgresql+psycopg://)")
+    dialect, _, driver = scheme.lower().partition("+")
+    if dialect == "postgres":
+        raise ValueError(f"postgres:// is not an SQLAlchemy URL: write {_POSTGRESQL_EXAMPLE}")
+    if dialect not in _DATABASES:
+        raise ValueError(
+            f"{scheme}:// is not a database sharebot supports: it runs on SQLite "
+            f"(sqlite:///sharebot.sqlite) and PostgreSQL ({_POSTGRESQL_EXAMPLE})"
+        )
+    if driver not in _DATABASES[dialect]:
+        example = "sqlite:///sharebot.sqlite" if dialect == "sqlite" else _POSTGRESQL_EXAMPLE
+        raise ValueError(f"sharebot cannot use the driver {driver!r}: write {example}")
+    return url
 
 
 def _http_url(value: str) -> str:
@@ -175,6 +243,9 @@ def _timezone(value: str) -> str:
 
 
 Secret = Annotated[SecretStr, AfterValidator(_not_placeholder)]
+BotToken = Annotated[Secret, AfterValidator(_bot_token)]
+SigningSecret = Annotated[Secret, AfterValidator(_signing_secret)]
+DatabaseUrl = Annotated[str, AfterValidator(_database_url)]
 LogFormat = Literal["text", "json"]
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 OptionalHttpUrl = Annotated[str | None, AfterValidator(_optional_http_url)]
@@ -192,22 +263,25 @@ class Settings(BaseSettings):
         validate_default=True,
     )
 
-    slack_bot_token: Secret = setting(
+    slack_bot_token: BotToken = setting(
         "SLACK_BOT_TOKEN",
         Section.SLACK,
         meaning=(
-            "Bot User OAuth Token (`xoxb-...`), from your Slack app's *OAuth & Permissions* page."
+            "Bot User OAuth Token (`xoxb-` and some 50 letters, digits and dashes), from your "
+            "Slack app's *OAuth & Permissions* page. Refused: the placeholder `xoxb-...`, a user "
+            "token (`xoxp-`), an app token (`xapp-`), a value in quotes."
         ),
         advice=(
             "the Bot User OAuth Token (xoxb-...) from your Slack app's OAuth & Permissions page"
         ),
     )
-    slack_signing_secret: Secret = setting(
+    slack_signing_secret: SigningSecret = setting(
         "SLACK_SIGNING_SECRET",
         Section.SLACK,
         meaning=(
-            "Signing Secret from the app's *Basic Information* page; every request from Slack is "
-            "verified with it (forged or stale requests get 401)."
+            "Signing Secret from the app's *Basic Information* page (32 lowercase hexadecimal "
+            "characters, without quotes); every request from Slack is verified with it (forged "
+            "or stale requests get 401)."
         ),
         advice="the Signing Secret from your Slack app's Basic Information page",
     )
@@ -261,14 +335,16 @@ class Settings(BaseSettings):
         ),
         advice="the origin people open the hub at in a browser, e.g. https://hub.example.org",
     )
-    database_url: str = setting(
+    database_url: DatabaseUrl = setting(
         "SHAREBOT_DATABASE_URL",
         Section.RUNNING,
         default="sqlite:///sharebot.sqlite",
         meaning=(
-            "SQLAlchemy URL of the database. SQLite by default (WAL mode, one host); PostgreSQL "
+            "SQLAlchemy URL of the database. SQLite by default (WAL mode, one host; the file's "
+            "folder must exist and be writable); PostgreSQL "
             "(`postgresql+psycopg://user:password@host/db`, `pip install 'sharebot[postgresql]'`) "
-            "for several replicas."
+            "for several replicas. Other databases, `postgres://` and a path without `sqlite:///` "
+            "are refused with what to write."
         ),
         advice=(
             "an SQLAlchemy URL, e.g. sqlite:///sharebot.sqlite (the default) or "
@@ -847,11 +923,43 @@ def required_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+#: The file of settings every ``sharebot`` command reads from its working directory.
+ENV_FILE = "sharebot.env"
+
+
+def load_env_file(path: Path = Path(ENV_FILE)) -> bool:
+    """Put the ``KEY=value`` lines of ``path`` (``./sharebot.env``) into the environment,
+    each unless the environment has that variable already (it wins over the file). Quotes
+    around a value and ``#`` comments are read as a shell reads them. False without the file.
+    """
+    if not path.is_file():
+        return False
+    try:
+        values = dotenv_values(path)
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(
+            f"cannot read {path} ({err.__class__.__name__}): make it readable by the user "
+            "sharebot runs as, or remove it and set the settings in the environment"
+        ) from None
+    for key, value in values.items():
+        if value is not None:
+            os.environ.setdefault(key, value)
+    return True
+
+
 def database_url_from_env() -> str:
-    """Only SHAREBOT_DATABASE_URL, for commands that need nothing else (migrate, unlink)."""
-    return os.environ.get("SHAREBOT_DATABASE_URL") or str(
+    """Only SHAREBOT_DATABASE_URL, for commands that need nothing else (migrate, unlink),
+    checked like :class:`Settings` checks it."""
+    value = os.environ.get("SHAREBOT_DATABASE_URL") or str(
         Settings.model_fields["database_url"].default
     )
+    try:
+        return _database_url(value)
+    except ValueError as err:
+        advice = advice_for("SHAREBOT_DATABASE_URL")
+        raise ConfigError(
+            f"SHAREBOT_DATABASE_URL is invalid ({err}): set it to {advice}."
+        ) from None
 
 
 def log_format_from_env() -> LogFormat:

@@ -14,7 +14,10 @@ listeners show ``user_message`` and the logs get the detail.
     │   ├── HubAuthError     401/403: the service token or its role is wrong
     │   └── HubNotFound      404: the user, server or share does not exist
     ├── SlackDeliveryError   the Slack Web API refused or failed a call
+    ├── DatabaseError        the database cannot be opened or written (a missing folder,
+    │                        no permission, a driver not installed)
     ├── SchemaError          the database schema is not at the code's revision
+    ├── ListenError          ``serve`` cannot listen on SHAREBOT_HOST:SHAREBOT_PORT
     └── WorkerError          the worker process (SHAREBOT_WORKER_PROCESS) did not start
 """
 
@@ -92,8 +95,18 @@ class SlackDeliveryError(SharebotError):
         self.retry_after = retry_after
 
 
+class DatabaseError(SharebotError):
+    """The database of SHAREBOT_DATABASE_URL cannot be opened or written; the message says
+    what to change."""
+
+
 class SchemaError(SharebotError):
     """The database is behind (or ahead of) the code."""
+
+
+class ListenError(SharebotError):
+    """The address SHAREBOT_HOST:SHAREBOT_PORT cannot be listened on (in use, not this
+    host's, not allowed)."""
 
 
 class WorkerError(SharebotError):

@@ -445,6 +445,9 @@ class HubClient:
 
     def _result(self, response: httpx.Response, method: str, path: str, what: str) -> Any:
         status = response.status_code
+        # Operators read the URL called, not the path below the API ("" for its root);
+        # a 404's message (shown in Slack, as user_message) keeps the short path.
+        url = f"{self.api_url}/{path}"
         if status < 300:
             if status == 204 or not response.content:
                 return {}
@@ -452,7 +455,7 @@ class HubClient:
                 return response.json()
             except ValueError as err:
                 raise HubError(
-                    f"{method} {path}: the hub answered {status} with a body that is not "
+                    f"{method} {url}: the hub answered {status} with a body that is not "
                     "JSON. Does JUPYTERHUB_API_URL end in /hub/api?",
                     status=status,
                     user_message=NOTHING_SHARED,
@@ -462,7 +465,7 @@ class HubClient:
             raise HubNotFound(f"{what} not found ({method} {path}: {reason})", status=status)
         if status in (401, 403):
             raise HubAuthError(
-                f"JupyterHub refused {method} {path} with {status} ({reason}). Check "
+                f"JupyterHub refused {method} {url} with {status} ({reason}). Check "
                 "JUPYTERHUB_API_TOKEN and that the sharebot service has the role from the "
                 f"README (scopes {', '.join(REQUIRED)}). `sharebot check` lists what is "
                 "missing.",
@@ -472,12 +475,21 @@ class HubClient:
             )
         if status >= 500:
             raise HubUnavailable(
-                f"JupyterHub failed {method} {path} with {status} ({reason}).",
+                f"JupyterHub failed {method} {url} with {status} ({reason}).",
+                status=status,
+                user_message=NOTHING_SHARED,
+            )
+        if 300 <= status < 400:  # the API answers, it does not redirect: a wrong URL
+            where = response.headers.get("location", "")[:200]
+            raise HubError(
+                f"{method} {url} was redirected ({status}{f' to {where}' if where else ''}) "
+                "instead of answering: that is not JupyterHub's API. Set JUPYTERHUB_API_URL "
+                "to the hub's API as this host reaches it (it ends in /hub/api).",
                 status=status,
                 user_message=NOTHING_SHARED,
             )
         raise HubError(
-            f"JupyterHub refused {method} {path} with {status} ({reason}).",
+            f"JupyterHub refused {method} {url} with {status} ({reason}).",
             status=status,
             user_message=f"JupyterHub refused: {reason}. Nothing was shared.",
         )

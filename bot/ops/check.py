@@ -18,10 +18,17 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import Engine
 
 from bot.config import Settings
-from bot.errors import HubAuthError, HubError, SchemaError
+from bot.errors import DatabaseError, HubAuthError, HubError, SchemaError
 from bot.hub import scopes as hub_scopes
 from bot.hub.client import HubClient
-from bot.store.db import check_schema, current_revision, make_engine
+from bot.store.db import (
+    check_schema,
+    check_sqlite_location,
+    current_revision,
+    is_empty,
+    make_engine,
+    sqlite_path,
+)
 
 log = logging.getLogger(__name__)
 
@@ -140,8 +147,17 @@ def hub_version_finding(version: str, url: str) -> Finding:
 # -- probes -----------------------------------------------------------------------------
 
 
-def check_database(engine: Engine) -> Finding:
+def check_database(engine: Engine, *, auto_migrate: bool = False) -> Finding:
+    """The database as ``serve`` would find it. A database ``serve`` would create (an SQLite
+    file not there yet, an empty database) is ok, and checking it creates nothing."""
     where = engine.url.render_as_string(hide_password=True)
+    try:
+        check_sqlite_location(engine)
+    except DatabaseError as err:
+        return Finding("database", False, str(err))
+    path = sqlite_path(engine)
+    if path is not None and not path.exists():
+        return Finding("database", True, f"{where}: no file yet; it will be created on first start")
     try:
         check_schema(engine)
     except SchemaError as err:
@@ -151,6 +167,16 @@ def check_database(engine: Engine) -> Finding:
                 False,
                 f"{where}: {err}",
                 fix="check SHAREBOT_DATABASE_URL and that the database server is up",
+            )
+        if is_empty(engine):
+            return Finding(
+                "database", True, f"{where}: empty; the schema will be created on first start"
+            )
+        if auto_migrate:
+            return Finding(
+                "database",
+                True,
+                f"{where}: {err}; serve upgrades it at start (SHAREBOT_AUTO_MIGRATE=true)",
             )
         return Finding(
             "database",
@@ -252,13 +278,13 @@ async def check_hub(settings: Settings) -> list[Finding]:
 async def warn_over_broad_token(hub: HubClient) -> None:
     """At start-up: log a WARNING naming the hub token's scopes beyond what sharebot needs.
 
-    Never logs the token. A hub that cannot be asked is only noted: serving goes on, and
+    Never logs the token. A hub that cannot be asked is a WARNING too: serving goes on, and
     the first real call will say what is wrong.
     """
     try:
         owner = await hub.token_owner()
     except HubError as err:
-        log.info("could not read the hub token's scopes at start-up: %s", err)
+        log.warning("could not ask JupyterHub about its token at start-up: %s", err)
         return
     warning = over_broad_warning(owner.scopes)
     if warning:
@@ -283,11 +309,15 @@ def accept_links_finding(settings: Settings) -> Finding:
 
 def run(settings: Settings) -> list[Finding]:
     """Every check, in order: database, Slack, hub."""
-    engine = make_engine(settings.database_url)
     try:
-        findings = [check_database(engine)]
-    finally:
-        engine.dispose()
+        engine = make_engine(settings.database_url)
+    except DatabaseError as err:
+        findings = [Finding("database", False, str(err))]
+    else:
+        try:
+            findings = [check_database(engine, auto_migrate=settings.auto_migrate)]
+        finally:
+            engine.dispose()
 
     async def remote() -> list[Finding]:
         slack, hub = await asyncio.gather(check_slack(settings), check_hub(settings))

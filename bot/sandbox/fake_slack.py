@@ -2,8 +2,8 @@
 
 Point slack_sdk's clients at it with ``base_url``::
 
-    with FakeSlack(tokens={"xoxb-test"}, team_id="T0TEST") as fake:
-        client = WebClient(token="xoxb-test", base_url=fake.api_url)
+    with FakeSlack(tokens={BOT_TOKEN}, team_id="T0TEST") as fake:
+        client = WebClient(token=BOT_TOKEN, base_url=fake.api_url)
         client.chat_postMessage(channel="U123", text="hi")
         fake.wait_for_dm("U123", contains="hi")
 
@@ -44,8 +44,8 @@ Payloads are not validated against Slack's block kit schema.
 Tokens are never recorded, printed or logged: the ``token`` parameter is dropped from the
 recorded parameters and the HTTP server's request log is disabled.
 
-Run ``python -m bot.sandbox.fake_slack --port 8099 --token xoxb-test`` to serve it in the
-foreground, printing one line per call, until Ctrl-C.
+Run ``python -m bot.sandbox.fake_slack --port 8099`` to serve it in the foreground (accepting
+:data:`BOT_TOKEN`, or the ``--token`` given), printing one line per call, until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -71,6 +71,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType, TracebackType
 from typing import Any, TypeVar, cast
 from urllib.parse import parse_qs, urlsplit
+
+#: The bot token the stand-in accepts unless told others: shaped like a real one (sharebot's
+#: settings refuse anything else), plainly not one.
+BOT_TOKEN = "xoxb-1000000001-2000000002-sandboxTokenNotReal"
 
 __all__ = ["DEFAULT_SCOPES", "Call", "FakeSlack", "main", "message_text"]
 
@@ -289,7 +293,7 @@ class FakeSlack:
     def __init__(
         self,
         *,
-        tokens: Iterable[str] = ("xoxb-test",),
+        tokens: Iterable[str] = (BOT_TOKEN,),
         team_id: str = "T0TEST",
         team_name: str = "Fake Team",
         team_domain: str = "fake-team",
@@ -1009,7 +1013,7 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         dest="tokens",
         metavar="TOKEN",
-        help="accepted bot token (repeatable; default xoxb-test)",
+        help=f"accepted bot token (repeatable; default {BOT_TOKEN})",
     )
     parser.add_argument("--team-id", default="T0TEST")
     parser.add_argument(
@@ -1025,7 +1029,7 @@ def main(argv: list[str] | None = None) -> int:
         print(_summarize(call, limit=500), flush=True)
 
     fake = FakeSlack(
-        tokens=args.tokens or ["xoxb-test"],
+        tokens=args.tokens or [BOT_TOKEN],
         team_id=args.team_id,
         port=args.port,
         on_call=show,

@@ -22,10 +22,12 @@ from urllib.parse import urlencode
 import httpx
 from slack_sdk.signature import SignatureVerifier
 
+from bot.sandbox.fake_slack import BOT_TOKEN as BOT_TOKEN  # the stand-in's, for app_env
 from bot.sandbox.hub import RunningHub, die_with_parent, free_port
 
-BOT_TOKEN = "xoxb-test"
-SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
+#: The sandbox's signing secret: 32 lowercase hex digits like Slack's (the settings refuse
+#: anything else), plainly not one.
+SIGNING_SECRET = "0123456789abcdef0123456789abcdef"
 
 
 def sign(body: str, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.logger import messages as bolt_messages
 
 from bot.runtime import Runtime
 from bot.slack.identity import SlackIdentity, same_workspace_middleware
@@ -23,6 +26,7 @@ def create_bolt_app(
     naming another workspace or app are acknowledged and go no further
     (:mod:`bot.slack.identity`)."""
     settings = runtime.settings
+    _quiet_token_warning()
     app = AsyncApp(
         client=without_session(runtime.messenger.client),
         signing_secret=settings.slack_signing_secret.get_secret_value(),
@@ -51,3 +55,24 @@ def create_bolt_app(
         allow_until_revoked=settings.allow_until_revoked,
     )
     return app
+
+
+class _TokenGivenTwice(logging.Filter):
+    """Drops Bolt's "As you gave `client` as well, `token` will be unused." and nothing else.
+
+    Bolt reads SLACK_BOT_TOKEN from the environment by itself when no ``token`` is passed,
+    and warns that it will not use it once it is given ``client``. sharebot gives Bolt the
+    client made from the same setting (its base URL, retries and timeout), so the warning
+    is true of every start and says nothing.
+    """
+
+    TEXT = bolt_messages.warning_client_prioritized_and_token_skipped()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != self.TEXT
+
+
+def _quiet_token_warning() -> None:
+    bolt_logger = logging.getLogger(f"slack_bolt.{AsyncApp.__name__}")  # Bolt's own logger
+    if not any(isinstance(f, _TokenGivenTwice) for f in bolt_logger.filters):
+        bolt_logger.addFilter(_TokenGivenTwice())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,9 +17,9 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from bot.errors import SchemaError
+from bot.errors import DatabaseError, SchemaError
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,20 @@ def make_engine(url: str) -> Engine:
         kwargs["connect_args"] = {"timeout": 30}
     else:
         kwargs["pool_pre_ping"] = True
-    engine = create_engine(url, **kwargs)
+    try:
+        engine = create_engine(url, **kwargs)
+    except (ArgumentError, NoSuchModuleError) as err:
+        raise DatabaseError(
+            f"SHAREBOT_DATABASE_URL is not a URL of a database sharebot can use "
+            f"({err.__class__.__name__}): write sqlite:///sharebot.sqlite or "
+            "postgresql+psycopg://user:password@host/db"
+        ) from None
+    except ImportError as err:  # the dialect's driver is not installed
+        raise DatabaseError(
+            f"the database driver of SHAREBOT_DATABASE_URL is not installed ({err.name}): "
+            "for PostgreSQL write postgresql+psycopg://user:password@host/db and install "
+            "it with pip install 'sharebot[postgresql]'"
+        ) from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
@@ -82,6 +96,35 @@ def sqlite_path(engine: Engine) -> Path | None:
     if not database or database == ":memory:" or database.startswith("file:"):
         return None
     return Path(database)
+
+
+def check_sqlite_location(engine: Engine) -> None:
+    """Raise DatabaseError, saying what to do, when an SQLite database cannot be created or
+    written where SHAREBOT_DATABASE_URL puts it: its folder is missing, or sharebot may not
+    write there (SQLite keeps its journal beside the file, sharebot its schema lock). Nothing
+    is created. Other databases pass."""
+    path = sqlite_path(engine)
+    if path is None:
+        return
+    path = Path(os.path.abspath(path))
+    folder = path.parent
+    other = "or set SHAREBOT_DATABASE_URL to a file in another folder"
+    if not folder.is_dir():
+        raise DatabaseError(
+            f"the folder {folder} of the SQLite database {path.name} does not exist: create "
+            f"it (mkdir -p {folder}) {other}"
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise DatabaseError(
+            f"sharebot may not write in {folder}, the folder of the SQLite database "
+            f"{path.name} (SQLite writes its journal beside the file): give the user sharebot "
+            f"runs as write access to it {other}"
+        )
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        raise DatabaseError(
+            f"sharebot may not read and write the SQLite database {path}: give the user "
+            f"sharebot runs as read and write access to it {other}"
+        )
 
 
 @contextmanager
@@ -185,8 +228,14 @@ def migrate(engine: Engine) -> tuple[str | None, Path | None]:
     Returns the revision before, and the backup made (if any). Safe to run from several
     replicas at once: the second one finds the database at head and does nothing.
     """
-    with migration_lock(engine):
-        return _migrate_locked(engine)
+    check_sqlite_location(engine)
+    try:
+        with migration_lock(engine):
+            return _migrate_locked(engine)
+    except SQLAlchemyError as err:
+        raise _unreadable(engine, err) from err
+    except OSError as err:  # the schema lock's file
+        raise _unwritable(engine, err) from err
 
 
 def _migrate_locked(engine: Engine) -> tuple[str | None, Path | None]:
@@ -221,6 +270,7 @@ def ensure_schema(engine: Engine, *, auto_migrate: bool = False) -> None:
     With ``auto_migrate`` an older schema is upgraded (after a backup, for SQLite). Several
     processes may call this at once: the schema lock makes one create or upgrade it.
     """
+    check_sqlite_location(engine)
     try:
         with migration_lock(engine):
             if is_empty(engine):
@@ -232,13 +282,30 @@ def ensure_schema(engine: Engine, *, auto_migrate: bool = False) -> None:
                 _migrate_locked(engine)
                 return
     except SQLAlchemyError as err:
-        raise SchemaError(
-            f"cannot read the database at {engine.url.render_as_string(hide_password=True)}: "
-            f"{err.__class__.__name__}: {err}. Check SHAREBOT_DATABASE_URL."
-        ) from err
+        raise _unreadable(engine, err) from err
+    except OSError as err:  # the schema lock's file
+        raise _unwritable(engine, err) from err
     head = head_revision()
     if current != head:
         raise SchemaError(
             f"the database is at revision {current or 'none'} but this sharebot needs {head}. "
             "Back it up, then run `sharebot migrate`."
         )
+
+
+def _unreadable(engine: Engine, err: SQLAlchemyError) -> SchemaError:
+    # One line: the driver's message, not the SQL statement SQLAlchemy appends to it.
+    reason = str(getattr(err, "orig", None) or err).splitlines()[0]
+    return SchemaError(
+        f"cannot read the database at {engine.url.render_as_string(hide_password=True)}: "
+        f"{err.__class__.__name__}: {reason}. Check SHAREBOT_DATABASE_URL."
+    )
+
+
+def _unwritable(engine: Engine, err: OSError) -> DatabaseError:
+    return DatabaseError(
+        f"cannot write beside the database at "
+        f"{engine.url.render_as_string(hide_password=True)} ({err.__class__.__name__}: "
+        f"{err.strerror or err}): give the user sharebot runs as write access to its folder, "
+        "or set SHAREBOT_DATABASE_URL to a file in another folder"
+    )

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from bot.sandbox.hub import REPO_ROOT
+from bot.sandbox.slack_client import BOT_TOKEN, SIGNING_SECRET
 from tests.support import postgres
 
 pytestmark = [
@@ -116,7 +117,15 @@ def test_demo_plays_the_whole_story(tmp_path: Path) -> None:
     assert len(hub_checks) >= 7 and all(line.endswith("[ok]") for line in hub_checks)
     # never a secret, on either stream
     for stream in (out, err):
-        for secret in ("code=", "accept-share", "xoxb-", "test-signing-secret", "<@U", "<!date"):
+        for secret in (
+            "code=",
+            "accept-share",
+            "xoxb-",
+            BOT_TOKEN,
+            SIGNING_SECRET,
+            "<@U",
+            "<!date",
+        ):
             assert secret not in stream, f"{secret!r} printed:\n{stream}"
     assert "<accept link>" not in out  # the button hides the link: not even a placeholder
     # everything cleaned up: the temp dir is gone and the hub no longer answers

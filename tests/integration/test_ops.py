@@ -75,7 +75,7 @@ def test_check_unreachable_hub_and_wrong_slack_token(linked_env: dict[str, str])
     env = {
         **linked_env,
         "JUPYTERHUB_API_URL": "http://127.0.0.1:9/hub/api",
-        "SLACK_BOT_TOKEN": "xoxb-revoked",
+        "SLACK_BOT_TOKEN": "xoxb-1000000001-2000000002-revokedTokenNotReal",
     }
     code, lines, _ = check_lines(env)
     assert code == 1

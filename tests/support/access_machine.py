@@ -45,6 +45,7 @@ from bot.domain.access import FlagState, grant_scopes
 from bot.domain.commands import Revoke, Share
 from bot.domain.grants import OPEN_STATES, Grant, GrantState
 from bot.errors import SharebotError
+from bot.sandbox.fake_slack import BOT_TOKEN as BOT_TOKEN  # for the tests of the machine
 from bot.sandbox.fake_slack import FakeSlack
 from bot.store.db import ensure_schema, make_engine
 from tests.support.model_hub import HubWorld
@@ -58,7 +59,6 @@ SERVERS = ("", "gpu")
 #: Mostly the default server: events meet more often on one (the second catches mix-ups).
 A_SERVER = st.sampled_from(["", "", "", "gpu"])
 FAULTS_PER_SEQUENCE = 2
-BOT_TOKEN = "xoxb-test"
 
 
 @dataclass

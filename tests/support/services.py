@@ -16,8 +16,8 @@ from bot.clock import utcnow
 from bot.config import Settings
 from bot.hub.client import HubClient
 from bot.runtime import Runtime, build
+from bot.sandbox.slack_client import BOT_TOKEN, SIGNING_SECRET
 
-BOT_TOKEN = "xoxb-test"
 HUB_API = "http://hub.test/hub/api"
 
 
@@ -25,7 +25,7 @@ def settings(slack_api_url: str, **overrides: Any) -> Settings:
     """Settings as a test sets them (field names, not environment variables)."""
     values: dict[str, Any] = {
         "slack_bot_token": BOT_TOKEN,
-        "slack_signing_secret": "test-signing-secret-0123456789",
+        "slack_signing_secret": SIGNING_SECRET,
         "slack_api_url": slack_api_url,
         "jupyterhub_api_url": HUB_API,
         "jupyterhub_api_token": "test-hub-token",

@@ -8,8 +8,8 @@ from bot.config import SettingDoc, advice_for, env_names, load_settings, setting
 from bot.errors import ConfigError
 
 REQUIRED = {
-    "SLACK_BOT_TOKEN": "xoxb-1-2-3",
-    "SLACK_SIGNING_SECRET": "abc123",
+    "SLACK_BOT_TOKEN": "xoxb-1234567890-1234567890123-abcdefghijklmnopqrstuvwx",
+    "SLACK_SIGNING_SECRET": "0123456789abcdef0123456789abcdef",
     "JUPYTERHUB_API_URL": "http://127.0.0.1:8081/hub/api/",
     "JUPYTERHUB_API_TOKEN": "0123456789abcdef",
     "JUPYTERHUB_PUBLIC_URL": "https://hub.example.org/",

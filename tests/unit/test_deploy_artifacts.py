@@ -446,8 +446,8 @@ def test_rendered_objects_are_valid_kubernetes(helm: ModuleType, variant: str) -
 def _settings_from_pod(container: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Load sharebot's settings from a rendered container's environment (secrets faked)."""
     fake_secrets = {
-        "SLACK_BOT_TOKEN": "xoxb-1-2-3",
-        "SLACK_SIGNING_SECRET": "abc123",
+        "SLACK_BOT_TOKEN": "xoxb-1234567890-1234567890123-abcdefghijklmnopqrstuvwx",
+        "SLACK_SIGNING_SECRET": "0123456789abcdef0123456789abcdef",
         "SLACK_APP_TOKEN": "xapp-1-2",
         "JUPYTERHUB_API_TOKEN": "0123456789abcdef",
         "SHAREBOT_DATABASE_URL": "postgresql+psycopg://sharebot@postgres/sharebot",
@@ -694,8 +694,8 @@ def hub_view(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     env = {
         **os.environ,
         "SHAREBOT_HUB_TOKEN": "0123456789abcdef0123",
-        "SLACK_BOT_TOKEN": "xoxb-1-2-3",
-        "SLACK_SIGNING_SECRET": "abc123",
+        "SLACK_BOT_TOKEN": "xoxb-1234567890-1234567890123-abcdefghijklmnopqrstuvwx",
+        "SLACK_SIGNING_SECRET": "0123456789abcdef0123456789abcdef",
     }
     result = subprocess.run(
         [sys.executable, "-c", _HUB_PROBE, *map(str, paths.values())],

@@ -16,9 +16,9 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.sandbox.fake_slack import Call, FakeSlack, message_text
+from bot.sandbox.fake_slack import BOT_TOKEN, Call, FakeSlack, message_text
 
-TOKEN = "xoxb-test"
+TOKEN = BOT_TOKEN
 
 
 @pytest.fixture

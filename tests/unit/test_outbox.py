@@ -29,6 +29,7 @@ from bot.slack.port import SlackSay
 from bot.store.db import ensure_schema, make_engine
 from bot.store.models import AuditEvent
 from bot.store.outbox import Notice, Outbox
+from tests.support.services import BOT_TOKEN
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 SECRET_TEXT = "alice accepted your share (secret-ish text)"
@@ -175,9 +176,7 @@ class Kept:
 
 async def test_notify_hands_a_refused_notice_to_the_hook(fake_slack: FakeSlack) -> None:
     kept = Kept()
-    messenger = SlackMessenger(
-        make_web_client("xoxb-test", fake_slack.api_url), on_undelivered=kept
-    )
+    messenger = SlackMessenger(make_web_client(BOT_TOKEN, fake_slack.api_url), on_undelivered=kept)
     assert await messenger.notify("UOWNER", "first")  # delivered: nothing kept
     fake_slack.fail_next("chat.postMessage", error="internal_error")
     assert not await messenger.notify("UOWNER", "second")
@@ -190,9 +189,7 @@ async def test_notify_drops_a_notice_slack_will_never_take(
     fake_slack: FakeSlack, code: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     kept = Kept()
-    messenger = SlackMessenger(
-        make_web_client("xoxb-test", fake_slack.api_url), on_undelivered=kept
-    )
+    messenger = SlackMessenger(make_web_client(BOT_TOKEN, fake_slack.api_url), on_undelivered=kept)
     fake_slack.fail_next("chat.postMessage", error=code)
     with caplog.at_level(logging.WARNING):
         assert not await messenger.notify("UGONE", SECRET_TEXT)
@@ -206,14 +203,14 @@ async def test_notify_survives_a_failing_hook(fake_slack: FakeSlack) -> None:
         raise RuntimeError("database down")
 
     messenger = SlackMessenger(
-        make_web_client("xoxb-test", fake_slack.api_url), on_undelivered=broken
+        make_web_client(BOT_TOKEN, fake_slack.api_url), on_undelivered=broken
     )
     fake_slack.fail_next("chat.postMessage")
     assert not await messenger.notify("UOWNER", "text")  # logged, not raised
 
 
 async def test_unreachable_slack_is_an_error_without_a_code() -> None:
-    messenger = SlackMessenger(make_web_client("xoxb-test", "http://127.0.0.1:9/api/"))
+    messenger = SlackMessenger(make_web_client(BOT_TOKEN, "http://127.0.0.1:9/api/"))
     messenger.client.retry_handlers.clear()
     with pytest.raises(SlackDeliveryError) as caught:
         await messenger.dm("UOWNER", "text")
@@ -228,7 +225,7 @@ async def delivery(
     outbox: Outbox, fake_slack: FakeSlack
 ) -> AsyncIterator[tuple[SlackMessenger, NoticeService]]:
     messenger = SlackMessenger(
-        make_web_client("xoxb-test", fake_slack.api_url),
+        make_web_client(BOT_TOKEN, fake_slack.api_url),
         on_undelivered=keep_undelivered(outbox, clock=lambda: NOW),
     )
     yield messenger, NoticeService(outbox, SlackSay(messenger))

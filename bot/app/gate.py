@@ -36,8 +36,9 @@ from bot.app.linking import (
     check_usable,
     hub_user_of,
 )
-from bot.app.messages import GateRefused
+from bot.app.messages import GateRefused, ServerWaiting
 from bot.app.ports import Say
+from bot.domain.access import MANAGE
 from bot.domain.gate import new_gate_token, seal, server_url_path, unseal
 from bot.domain.grants import EndReason, Grant, GrantState, invitation_lapsed
 from bot.domain.linking import FlowStep, new_secret, sha256_hex
@@ -74,12 +75,20 @@ class GateConfig:
 
 @dataclass(frozen=True)
 class PassThrough:
-    """The recipient passed: send her browser to the hub's accept page (a secret URL)."""
+    """The recipient passed: send her browser to the hub's accept page (a secret URL). When
+    the server is not running, a page says so first (``server_down``), and whether she can
+    start it herself (``manage``)."""
 
     url: str
+    grant: Grant
+    server_down: bool = False
+
+    @property
+    def manage(self) -> bool:
+        return MANAGE in self.grant.extras
 
     def __repr__(self) -> str:
-        return "PassThrough(<hub accept URL>)"
+        return f"PassThrough(<hub accept URL>, server_down={self.server_down})"
 
 
 @dataclass(frozen=True)
@@ -198,7 +207,13 @@ class GateService:
         back = urlsplit(f"{self.config.public_base}accepted/{grant.id}").path
         log.info("%s: the recipient passed the accept gate", grant.label)
         self.watch(grant)
-        return PassThrough(f"{accept}&next={quote(back, safe='')}")
+        down = not await self._ready(grant)
+        if down and MANAGE not in grant.extras:  # she cannot start it: the owner can
+            notice = self.endings.notice(
+                grant, "waiting", grant.owner_slack_id, ServerWaiting(grant)
+            )
+            await self.endings.tell([notice])  # once per invitation (the notice's key)
+        return PassThrough(f"{accept}&next={quote(back, safe='')}", grant, down)
 
     async def accepted(self, grant_id: int, cookie: str | None, now: datetime) -> str:
         """The hub sent her back after the accept POST: judge the code now; the URL of the
@@ -214,7 +229,24 @@ class GateService:
             raise LinkPageError(409, "Not accepted yet", PageProblem.NOT_ACCEPTED_YET)
         if grant.state is not GrantState.ACTIVE:
             raise self._closed(grant)
+        if MANAGE in grant.extras and not await self._ready(grant):
+            return self.spawn_url(grant)  # hers to start now
         return self.server_url(grant)
+
+    async def _ready(self, grant: Grant) -> bool:
+        """Whether the server runs; when the hub cannot say, assume it does (the hub's own
+        pages say otherwise)."""
+        try:
+            return await self.hub.server_ready(grant.owner_hub, grant.server)
+        except SharebotError as err:
+            log.info("%s: cannot tell whether the server runs: %s", grant.label, err)
+            return True
+
+    def spawn_url(self, grant: Grant) -> str:
+        """The hub's page that starts the server (for someone with start/stop rights)."""
+        tail = f"/{quote(grant.server)}" if grant.server else ""
+        base = self.config.linking.hub_public_origin + self.config.hub_base_path.rstrip("/")
+        return f"{base}/hub/spawn/{quote(grant.owner_hub)}{tail}"
 
     def server_url(self, grant: Grant) -> str:
         path = server_url_path(self.config.hub_base_path, grant.owner_hub, grant.server, grant.path)

@@ -205,6 +205,14 @@ class GateRefused(Message):
 
 
 @dataclass(frozen=True)
+class ServerWaiting(Message):
+    """To the owner, once per invitation: the recipient passed the accept gate while the
+    server is not running (and cannot start it herself)."""
+
+    grant: Grant
+
+
+@dataclass(frozen=True)
 class NoticeGivenUp(Message):
     """For the admin channel: a notice Slack kept refusing (never the notice itself)."""
 

@@ -206,6 +206,18 @@ class HubClient:
         names.add("")  # every user has the default server record
         return sorted(names)
 
+    async def server_ready(self, owner: str, server: str) -> bool:
+        """Whether the owner's server is running and ready (a stopped or missing one: no)."""
+        data = await self._request(
+            "GET",
+            f"users/{quote(owner, safe='')}",
+            params={"include_stopped_servers": "1"},
+            what=f"user {owner}",
+        )
+        servers = data.get("servers") if isinstance(data, dict) else None
+        model = (servers or {}).get(server) if isinstance(servers, dict) else None
+        return isinstance(model, dict) and model.get("ready") is True
+
     # -- share codes --------------------------------------------------------------------
 
     async def create_share_code(

@@ -285,6 +285,37 @@ class RunningHub:
             resp = api.delete(f"/users/{quote(name, safe='')}")
         resp.raise_for_status()
 
+    def start_server(self, owner: str, timeout: float = 30.0) -> None:
+        """Start ``owner``'s default server (the NullSpawner launches nothing) and wait until
+        the hub says it is ready."""
+        with self.client() as api:
+            resp = api.post(f"/users/{quote(owner, safe='')}/server", json={})
+            if not (resp.status_code == 400 and "already running" in resp.text):
+                resp.raise_for_status()
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                user = api.get(f"/users/{quote(owner, safe='')}")
+                user.raise_for_status()
+                if (user.json().get("servers", {}).get("") or {}).get("ready"):
+                    return
+                time.sleep(0.1)
+        raise RuntimeError(f"the default server of {owner} not ready after {timeout}s")
+
+    def stop_server(self, owner: str, timeout: float = 30.0) -> None:
+        """Stop ``owner``'s default server and wait until the hub says it is gone."""
+        with self.client() as api:
+            resp = api.delete(f"/users/{quote(owner, safe='')}/server")
+            if resp.status_code not in (202, 204, 400):
+                resp.raise_for_status()
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                user = api.get(f"/users/{quote(owner, safe='')}")
+                user.raise_for_status()
+                if not (user.json().get("servers", {}).get("") or {}).get("ready"):
+                    return
+                time.sleep(0.1)
+        raise RuntimeError(f"the default server of {owner} still running after {timeout}s")
+
     def create_named_server(self, owner: str, name: str, timeout: float = 30.0) -> None:
         """Create (and "start", with the NullSpawner) the named server ``owner/name``.
 

@@ -178,6 +178,11 @@ def _(message: m.LinkAttempted) -> m.Rendered:
 
 
 @render.register
+def _(message: m.ServerWaiting) -> m.Rendered:
+    return _rendered(texts.server_waiting_owner(message.grant))
+
+
+@render.register
 def _(message: m.GateRefused) -> m.Rendered:
     return _rendered(texts.gate_refused_owner(message.grant, message.hub_user))
 

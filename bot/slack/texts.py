@@ -387,6 +387,14 @@ def gate_refused_owner(grant: Grant, hub_user: str) -> str:
     )
 
 
+def server_waiting_owner(grant: Grant) -> str:
+    return (
+        f"{user(grant.recipient_slack_id)} is waiting for your server: "
+        f"{server_label(grant.owner_hub, grant.server)} is not running. Start it in JupyterHub "
+        "so they can use the access you shared."
+    )
+
+
 def extras_label(extras: tuple[str, ...]) -> str:
     return "access, and start/stop the server" if "manage" in extras else "access"
 

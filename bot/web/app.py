@@ -323,6 +323,16 @@ def linking_routes(linking: LinkingService, gate: GateService) -> list[Route]:
             )
             response.delete_cookie(GATE_COOKIE, path=config.cookie_path)
             return response
+        if outcome.server_down:
+            grant = outcome.grant
+            return html(
+                pages.server_not_running(
+                    owner=grant.owner_hub,
+                    server=grant.server,
+                    manage=outcome.manage,
+                    continue_url=outcome.url,
+                )
+            )
         return redirect(outcome.url)
 
     async def accepted(request: Request) -> Response:

@@ -79,6 +79,24 @@ def not_yours(*, recipient: str, owner: str, hub_user: str) -> str:
     )
 
 
+def server_not_running(*, owner: str, server: str, manage: bool, continue_url: str) -> str:
+    """The recipient passed the gate, but the server does not run: say so, then go on."""
+    what = f"{owner}/{server}" if server else f"{owner}'s default server"
+    then = (
+        "You may start and stop it: once you have accepted, JupyterHub offers to start it."
+        if manage
+        else f"sharebot has told {owner} that you are waiting. Your access starts when you "
+        "accept, and you can open the server once it runs."
+    )
+    return page(
+        "The server is not running",
+        f"<p><strong>{escape(what)}</strong> is not running right now.</p>"
+        f"<p>{escape(then)}</p>"
+        f'<p><a href="{escape(continue_url)}" rel="noreferrer">Continue to accept the '
+        "invitation</a></p>",
+    )
+
+
 # -- what went wrong, in words --------------------------------------------------------------
 
 PAGE_UNKNOWN_LINK = "This link is not valid. Run /share-server link in Slack to get a new one."

@@ -29,7 +29,9 @@ ACCESS = "access:servers!server=owner/"
 def gate_app(
     linked_env: dict[str, str], clean_hub: RunningHub, tmp_path: Path
 ) -> Iterator[RunningApp]:
-    """sharebot behind the hub's proxy, where its pages are reachable: the gate is on."""
+    """sharebot behind the hub's proxy, where its pages are reachable: the gate is on. The
+    owner's default server runs (see the test of one that does not)."""
+    clean_hub.start_server("owner")
     running = start_app(
         {**linked_env, "SHAREBOT_PUBLIC_URL": clean_hub.sharebot_url},
         tmp_path,
@@ -39,6 +41,7 @@ def gate_app(
         yield running
     finally:
         running.stop()
+        clean_hub.stop_server("owner")
         log = running.log()
         assert re.search(r"/accept/[\w-]{20}", log) is None, "a gate token is in the log"
         for secret in ("code=", "state="):
@@ -242,3 +245,22 @@ def test_a_notebook_path_lands_the_recipient_on_it(
     assert "`..`" in refused and "Invited" not in refused
     elsewhere = share(gate_app, slack, "UOWNER", "<@UBOB> 1h <https://evil.example/user/owner/x>")
     assert "not on this JupyterHub" in elsewhere
+
+
+def test_a_server_that_is_not_running_is_said_and_the_owner_told(
+    gate_app: RunningApp, slack: FakeSlack, clean_hub: RunningHub
+) -> None:
+    clean_hub.stop_server("owner")
+    url = invite(gate_app, slack)
+    with Browser(clean_hub) as browser:
+        page = browser.go(url, username="alice")
+        assert page.status_code == 200 and "The server is not running" in page.text
+        assert "told owner that you are waiting" in page.text
+        slack.wait_for_dm("UOWNER", "is waiting for your server")
+        onward = re.search(r'<a href="([^"]+)" rel="noreferrer">Continue', page.text)
+        assert onward, page.text
+        browser.go(onward.group(1).replace("&amp;", "&"))  # accept anyway
+        assert "/services/sharebot/accepted/1" in browser.visited()
+    slack.wait_for_dm("UOWNER", "accepted your share", timeout=5)
+    assert share_users(clean_hub) == {"alice"}
+    assert len(owner_dms(slack, "is waiting for your server")) == 1

@@ -110,6 +110,7 @@ class DecisionService:
             reason=cmd.note,
             now=now,
             ttl=self.config.ttl,
+            path=self.sharing.notebook_path(owner_hub, cmd.server, cmd.path),
         )
         posted_to = await self._post_for_deciders(decision)
         await self._refresh_homes(decision)
@@ -117,7 +118,9 @@ class DecisionService:
 
     async def request(self, caller: str, cmd: commands.Request, now: datetime) -> RequestSent:
         """Someone asks an owner for access to the owner's server."""
-        as_share = commands.Share((caller,), cmd.duration, cmd.server, cmd.reason, cmd.manage)
+        as_share = commands.Share(
+            (caller,), cmd.duration, cmd.server, cmd.reason, cmd.manage, cmd.path
+        )
         if caller == cmd.owner:
             raise Refused(Refusal(Reason.SELF_REQUEST), "self-request")
         await self._within_limit(caller, 1, now)
@@ -125,6 +128,7 @@ class DecisionService:
             owner_hub, _ = await self.sharing.check(cmd.owner, as_share, now)
         except SharebotError as err:
             raise seen_by(caller, cmd.owner, err) from None
+        path = self.sharing.notebook_path(owner_hub, cmd.server, cmd.path)
         decision = await db(
             self.decisions.add,
             kind=DecisionKind.REQUEST,
@@ -138,6 +142,7 @@ class DecisionService:
             reason=cmd.reason,
             now=now,
             ttl=self.config.ttl,
+            path=path,
         )
         posted_to = await self._post_for_deciders(decision)
         await self._refresh_homes(decision)
@@ -375,6 +380,7 @@ class DecisionService:
             decision.server,
             decision.reason,
             MANAGE in decision.extras,
+            decision.path,
         )
         result: object
         try:

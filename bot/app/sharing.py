@@ -109,13 +109,7 @@ class Sharing:
         decision_id: int | None = None,
     ) -> ShareOutcome:
         owner_hub, recipients = await self._resolve(caller, cmd.recipients, now)
-        if cmd.path is not None:
-            where = parse_notebook_path(
-                cmd.path, owner_hub=owner_hub, server=cmd.server, hub_origin=self.public_url
-            )
-            if where.path is None:
-                raise Refused(Refusal(Reason.BAD_PATH, server=cmd.server, why=where.why_not))
-            cmd = dataclasses.replace(cmd, path=where.path)
+        cmd = dataclasses.replace(cmd, path=self.notebook_path(owner_hub, cmd.server, cmd.path))
         current = await self._current_shares(owner_hub, cmd.server)
         outcome = ShareOutcome()
         for slack_id, hub_user in recipients.items():
@@ -134,6 +128,18 @@ class Sharing:
                 outcome.failed.append((slack_id, err))
         await self.endings.refresh_home(caller, *(g.recipient_slack_id for g in outcome.invited))
         return outcome
+
+    def notebook_path(self, owner_hub: str, server: str, raw: str | None) -> str | None:
+        """A share's (or request's) notebook path, checked against the server; refuses one
+        that leaves it (bot.domain.gate.parse_notebook_path)."""
+        if raw is None:
+            return None
+        where = parse_notebook_path(
+            raw, owner_hub=owner_hub, server=server, hub_origin=self.public_url
+        )
+        if where.path is None:
+            raise Refused(Refusal(Reason.BAD_PATH, server=server, why=where.why_not))
+        return where.path
 
     async def _current_shares(self, owner_hub: str, server: str) -> ShareMap:
         """The server's shares, read before inviting (the scope ledger's starting point and

@@ -67,6 +67,7 @@ class Request:
     server: str = ""
     reason: str = ""
     manage: bool = False
+    path: str | None = None  # as for Share: where the requester lands after accepting
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,8 @@ def _parse_request(words: list[str], limits: _Limits) -> Request:
     if rest and _mention(rest[0]) is not None:
         raise CommandError("Ask one owner at a time: `/share-server request @bob 1h`.")
     duration, server, manage = _parse_terms(rest, limits, "/share-server request @bob 1h")
-    return Request(owner, duration, server, _note(rest), manage)
+    path = _take_path(rest)
+    return Request(owner, duration, server, _note(rest), manage, path)
 
 
 def _note(words: list[str]) -> str:

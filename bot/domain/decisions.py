@@ -75,6 +75,7 @@ class Decision:
     decision_note: str | None = None
     approved_duration: timedelta | None = None
     grant_id: int | None = None  # the grant an extension is about
+    path: str | None = None  # where the recipient lands after accepting (bot.domain.gate)
 
     @property
     def label(self) -> str:

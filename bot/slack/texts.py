@@ -399,6 +399,10 @@ def extras_label(extras: tuple[str, ...]) -> str:
     return "access, and start/stop the server" if "manage" in extras else "access"
 
 
+def _notebook(path: str | None) -> str:
+    return f"\n*Opens:* {code(path)}" if path else ""
+
+
 def decision_summary(d: Decision) -> str:
     """Everything an approver needs to decide, in one mrkdwn text."""
     who = ", ".join(user(r) for r in d.recipients)
@@ -417,7 +421,7 @@ def decision_summary(d: Decision) -> str:
     return (
         f"{head}\n*Server:* {server_label(d.owner_hub, d.server)}\n*For:* {who}\n"
         f"*Duration:* {format_duration(d.duration)}\n*Permissions:* {extras_label(d.extras)}"
-        f"{reason}\n*Open until:* {when(d.expires_at)}"
+        f"{_notebook(d.path)}{reason}\n*Open until:* {when(d.expires_at)}"
     )
 
 
@@ -810,17 +814,22 @@ def _home_state(grant: Grant) -> str:
     return "ending (JupyterHub has not confirmed yet)"
 
 
+def _opens(path: str | None) -> str:
+    """Where a share lands its recipient (a notebook path), or nothing."""
+    return f", opens {code(path)}" if path else ""
+
+
 def home_shared_by(grant: Grant) -> str:
     return (
         f"{user(grant.recipient_slack_id)} on {server_label(grant.owner_hub, grant.server)}: "
-        f"{_home_state(grant)} ({format_duration(grant.duration)})"
+        f"{_home_state(grant)} ({format_duration(grant.duration)}{_opens(grant.path)})"
     )
 
 
 def home_shared_with(grant: Grant) -> str:
     return (
         f"{server_label(grant.owner_hub, grant.server)} from {user(grant.owner_slack_id)}: "
-        f"{_home_state(grant)} ({format_duration(grant.duration)})"
+        f"{_home_state(grant)} ({format_duration(grant.duration)}{_opens(grant.path)})"
     )
 
 

@@ -43,6 +43,7 @@ class Decisions(Store):
         reason: str,
         now: datetime,
         ttl: timedelta,
+        path: str | None = None,
     ) -> Decision:
         """Open a request or an approval."""
         with self._tx() as session:
@@ -50,6 +51,7 @@ class Decisions(Store):
                 session,
                 kind=kind,
                 grant_id=None,
+                path=path,
                 requester_slack_id=requester_slack_id,
                 owner_slack_id=owner_slack_id,
                 owner_hub=owner_hub,
@@ -195,6 +197,7 @@ def _insert(
     reason: str,
     now: datetime,
     ttl: timedelta,
+    path: str | None = None,
 ) -> Decision:
     row = DecisionRow(
         kind=kind.value,
@@ -211,6 +214,7 @@ def _insert(
         expires_at=now + ttl,
         updated_at=now,
         grant_id=grant_id,
+        path=path,
     )
     session.add(row)
     session.flush()
@@ -256,4 +260,5 @@ def _decision(row: DecisionRow) -> Decision:
             else None
         ),
         grant_id=row.grant_id,
+        path=row.path,
     )

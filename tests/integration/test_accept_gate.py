@@ -14,11 +14,12 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from bot.sandbox.fake_slack import FakeSlack
+from bot.slack import blocks
 from bot.store.models import AcceptGate, AuditEvent, GrantRow
 from tests.support.app import RunningApp, start_app
 from tests.support.browser import Browser
 from tests.support.hub import RunningHub
-from tests.support.stories import accept_url_in, scopes_of, share, share_users
+from tests.support.stories import accept_url_in, click, scopes_of, share, share_users
 
 pytestmark = pytest.mark.integration
 
@@ -264,3 +265,19 @@ def test_a_server_that_is_not_running_is_said_and_the_owner_told(
     slack.wait_for_dm("UOWNER", "accepted your share", timeout=5)
     assert share_users(clean_hub) == {"alice"}
     assert len(owner_dms(slack, "is waiting for your server")) == 1
+
+
+def test_a_request_with_a_notebook_path_lands_there_once_approved(
+    gate_app: RunningApp, slack: FakeSlack, clean_hub: RunningHub
+) -> None:
+    reply = share(gate_app, slack, "UALICE", "request <@UOWNER> 1h path:lab/tree/thesis.ipynb")
+    assert "Asked <@UOWNER>" in reply
+    ask = slack.wait_for_dm("UOWNER", "asks for access")
+    assert "*Opens:* `lab/tree/thesis.ipynb`" in ask["text"]
+    assert "Approved" in click(gate_app, slack, "UOWNER", ask, blocks.APPROVE_ACTION)
+    url = accept_url_in(slack.wait_for_dm("UALICE", "shared"))
+    with Browser(clean_hub) as browser:
+        browser.go(url, username="alice")
+        assert "/user/owner/lab/tree/thesis.ipynb" in browser.visited()
+    refused = share(gate_app, slack, "UALICE", "request <@UOWNER> 1h path:../bob/x.ipynb")
+    assert "`..`" in refused and "Asked" not in refused

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import base64
+from datetime import timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.config import load_settings
-from bot.domain.commands import Share, parse_command
+from bot.domain.commands import Request, Share, parse_command
 from bot.domain.gate import new_gate_token, parse_notebook_path, seal, server_url_path, unseal
 from bot.errors import ConfigError
+from bot.slack import texts
+from tests.support.factories import make_grant
 from tests.unit.test_config import REQUIRED
 
 PUBLIC = "https://hub.example.org/services/sharebot/"
@@ -79,7 +82,7 @@ def test_a_path_never_leaves_the_server(text: str) -> None:
 
 def test_share_takes_a_path_or_a_pasted_link() -> None:
     def share(text: str) -> Share:
-        cmd = parse_command(text, max_duration=__import__("datetime").timedelta(days=7))
+        cmd = parse_command(text, max_duration=timedelta(days=7))
         assert isinstance(cmd, Share)
         return cmd
 
@@ -108,3 +111,13 @@ def test_localpart_mapping_needs_domains(clean_env: pytest.MonkeyPatch) -> None:
         load_settings()
     clean_env.setenv("SHAREBOT_EMAIL_DOMAINS", "example.org")
     assert load_settings().email_mapping == "localpart"
+
+
+def test_request_takes_a_path_and_the_words_show_it() -> None:
+    cmd = parse_command(
+        "request <@U2> 2h path:lab/tree/thesis.ipynb", max_duration=timedelta(days=7)
+    )
+    assert isinstance(cmd, Request) and cmd.path == "lab/tree/thesis.ipynb"
+    grant = make_grant(path="lab/tree/thesis.ipynb")
+    assert "opens `lab/tree/thesis.ipynb`" in texts.home_shared_by(grant)
+    assert "opens" not in texts.home_shared_with(make_grant())

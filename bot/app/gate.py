@@ -122,6 +122,7 @@ class GateService:
         self.codes = codes
         self.say = say
         self.watches = KeptTasks()
+        self._watched: set[int] = set()  # grants watched by this process now
 
     @property
     def enabled(self) -> bool:
@@ -266,11 +267,20 @@ class GateService:
 
     def watch(self, grant: Grant) -> None:
         """Look at the code every half second for a while: an acceptance is known at once
-        even when the browser does not come back through sharebot."""
+        even when the browser does not come back through sharebot. One watch per grant
+        and process, however often the recipient passes the gate."""
+        if grant.id in self._watched:
+            return
+        self._watched.add(grant.id)
         self.watches.start(self._watch(grant.id))
 
     async def _watch(self, grant_id: int) -> None:
-        deadline = time.monotonic() + WATCH_FOR.total_seconds()
+        try:
+            await self._watch_until(grant_id, time.monotonic() + WATCH_FOR.total_seconds())
+        finally:
+            self._watched.discard(grant_id)
+
+    async def _watch_until(self, grant_id: int, deadline: float) -> None:
         while time.monotonic() < deadline:
             await asyncio.sleep(WATCH_EVERY)
             grant = await db(self.grants.get, grant_id)

@@ -74,9 +74,15 @@ class Jobs:
             )
         return report
 
-    async def every(self, job: str, step: Callable[[], Awaitable[object]]) -> None:
-        """Run ``step`` every ``interval`` seconds until cancelled, recording each success;
-        a failure is logged and the next run comes as planned."""
+    async def every(
+        self,
+        job: str,
+        step: Callable[[], Awaitable[object]],
+        pause: Callable[[], Awaitable[float]] | None = None,
+    ) -> None:
+        """Run ``step`` every ``interval`` seconds (or after ``pause()`` seconds, when given)
+        until cancelled, recording each success; a failure is logged and the next run comes
+        as planned."""
         while True:
             try:
                 await step()
@@ -85,11 +91,38 @@ class Jobs:
                 raise
             except Exception:
                 log.exception("%s job failed; the next run is in %.0fs", job, self.interval)
-            await asyncio.sleep(self.interval)
+            await asyncio.sleep(await pause() if pause is not None else self.interval)
+
+    async def until_next_pass(self) -> float:
+        """Seconds until the next background pass: the interval, or less when a grant's
+        deadline comes sooner (a share ends on time, not up to an interval late)."""
+        try:
+            deadline = await asyncio.to_thread(self.sweep.grants.next_deadline)
+        except Exception:  # the pass itself reports database trouble
+            log.debug("next deadline unknown; the pass comes after the interval", exc_info=True)
+            return self.interval
+        return next_pause(self.clock(), deadline, self.interval)
 
     def start(self) -> list[asyncio.Task[None]]:
         """The background pass and the digest, forever, as tasks of the running loop."""
         return [
-            asyncio.create_task(self.every("sweep", self.sweep_once)),
+            asyncio.create_task(self.every("sweep", self.sweep_once, self.until_next_pass)),
             asyncio.create_task(self.every("digest", self.digest_once)),
         ]
+
+
+#: A pass woken for a deadline comes this much after it, so that the deadline has passed
+#: on every replica's clock by then.
+DEADLINE_SLACK = 0.05
+#: The shortest pause: a deadline already past (a grant another replica holds, say) must
+#: not make the pass spin.
+MIN_PAUSE = 0.5
+
+
+def next_pause(now: datetime, deadline: datetime | None, interval: float) -> float:
+    """How long the background pass sleeps: ``interval``, or until just after the next
+    deadline when that is sooner (at least :data:`MIN_PAUSE`)."""
+    if deadline is None:
+        return interval
+    until = (deadline - now).total_seconds() + DEADLINE_SLACK
+    return min(interval, max(MIN_PAUSE, until))

@@ -256,6 +256,15 @@ class Grants(Store):
                 ).all()
             return DueWork([_grant(r) for r in to_end], [_grant(r) for r in to_remind])
 
+    def next_deadline(self) -> datetime | None:
+        """The earliest deadline of an active grant (through ``ix_grants_state_expires``)."""
+        with self._read() as session:
+            return session.scalar(
+                select(func.min(GrantRow.expires_at)).where(
+                    GrantRow.state == GrantState.ACTIVE.value
+                )
+            )
+
     def for_holder(
         self,
         owner_hub: str,

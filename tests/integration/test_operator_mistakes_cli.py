@@ -186,7 +186,8 @@ def test_check_and_migrate_read_sharebot_env_and_check_creates_nothing(
         "ok   database: sqlite:///fresh.sqlite: no file yet; it will be created on first start"
     )
     assert lines[1].startswith("ok   Slack: auth.test ok as @")  # the token from the file
-    assert [line.split(":")[0] for line in lines[3:]] == ["FAIL hub"]  # nothing answers there
+    # nothing answers at the hub; without SHAREBOT_PUBLIC_URL the DM carries the hub's link
+    assert [line.split(":")[0] for line in lines[3:]] == ["FAIL hub", "warn accept links"]
     assert result.returncode == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sharebot.env"]  # no empty file
 

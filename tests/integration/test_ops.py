@@ -41,7 +41,9 @@ def test_check_all_ok(linked_env: dict[str, str], clean_hub: RunningHub) -> None
         "ok   hub",
         "ok   hub token",
         "ok   hub scopes",
+        "warn accept links",  # no SHAREBOT_PUBLIC_URL here: the hub's own links
     ]
+    assert "SHAREBOT_PUBLIC_URL is unset" in lines[6]
     assert "JupyterHub 6." in lines[3] or "JupyterHub 5." in lines[3]
     assert "belongs to service sharebot" in lines[4]
     assert linked_env["JUPYTERHUB_API_TOKEN"] not in "\n".join(lines) + stderr
@@ -83,7 +85,8 @@ def test_check_unreachable_hub_and_wrong_slack_token(linked_env: dict[str, str])
     assert lines[1].startswith("FAIL Slack: auth.test refused the bot token (invalid_auth)")
     assert "SLACK_BOT_TOKEN" in lines[1]
     assert lines[2].startswith("FAIL hub: cannot connect to JupyterHub at http://127.0.0.1:9")
-    assert len(lines) == 3
+    assert lines[3].startswith("warn accept links: the hub's own links")
+    assert len(lines) == 4
 
 
 # -- /metrics -------------------------------------------------------------------------------

@@ -277,7 +277,12 @@ def test_check_reports_unreachable_services_without_a_traceback(
     assert cli.main(["check"]) == 1
     lines = capsys.readouterr().out.strip().splitlines()
     # a database serve would create is no failure, and checking it creates nothing
-    assert [line.split(":")[0] for line in lines] == ["ok   database", "FAIL Slack", "FAIL hub"]
+    assert [line.split(":")[0] for line in lines] == [
+        "ok   database",
+        "FAIL Slack",
+        "FAIL hub",
+        "warn accept links",
+    ]
     assert "will be created on first start" in lines[0]
     assert not (tmp_path / "empty.sqlite").exists()
     assert "cannot reach http://127.0.0.1:9/api/" in lines[1] and "SLACK_API_URL" in lines[1]

@@ -1,4 +1,4 @@
-"""``sharebot``: serve, migrate, link, unlink, sweep, digest, audit, check.
+"""``sharebot``: serve, migrate, link, unlink, sweep, digest, audit, shares, check.
 
 Exit codes (docs/operations.md has the table): 0 done; 1 done, but something failed or was
 not there (a ``check`` item, a digest's message, a user to link); 2 stopped before doing
@@ -202,6 +202,34 @@ def _parser() -> argparse.ArgumentParser:
         help="csv (a header row, detail as JSON text; the default) or json (JSON Lines)",
     )
     audit.set_defaults(func=cmd_audit)
+
+    shares = command(
+        "shares",
+        "list the open shares: sharebot's grants and the external shares reconciliation "
+        "found (reads only SHAREBOT_DATABASE_URL), or the hub's own list (--live)",
+        "List the open shares, by owner and server: sharebot's open grants and the shares "
+        "reconciliation found on the hub that sharebot did not make, from the database "
+        "(reads only SHAREBOT_DATABASE_URL). With --live, ask the hub instead for every "
+        "share of each owner's servers (linked owners and owners of open grants), each "
+        "marked with the grant that explains it, if any. Never prints a share code, an "
+        "accept link or a note. Exit code 1 if the hub could not list an owner's shares "
+        "(--live; the others are printed).",
+    )
+    shares.add_argument(
+        "--owner", metavar="NAME", type=_hub_name, help="only this hub user's servers"
+    )
+    shares.add_argument(
+        "--format",
+        choices=["table", "json", "csv"],
+        default="table",
+        help="table (for people; the default), json (JSON Lines) or csv (a header row)",
+    )
+    shares.add_argument(
+        "--live",
+        action="store_true",
+        help="ask the hub (needs the hub settings) instead of reading the database",
+    )
+    shares.set_defaults(func=cmd_shares)
 
     check = command(
         "check",
@@ -440,6 +468,54 @@ def cmd_audit(args: argparse.Namespace) -> int:
     engine.dispose()
     audit.write(events, args.format, sys.stdout)
     return 0
+
+
+def _hub_name(text: str) -> str:
+    if not text or len(text) > 255:
+        raise argparse.ArgumentTypeError("a hub username of 1 to 255 characters")
+    return text
+
+
+def cmd_shares(args: argparse.Namespace) -> int:
+    from bot.domain.grants import OPEN_STATES
+    from bot.ops import shares
+    from bot.store.digests import Digests
+    from bot.store.grants import Grants
+
+    settings = _settings() if args.live else None
+    engine = make_engine(settings.database_url if settings else database_url_from_env())
+    try:
+        check_schema(engine)
+    except SchemaError as err:
+        raise SchemaError(
+            f"{err}. Check SHAREBOT_DATABASE_URL, or run `sharebot migrate` first."
+        ) from None
+    try:
+        grants = Grants(engine).grants(states=OPEN_STATES, owner_hub=args.owner)
+        if settings is None:
+            externals = Digests(engine).externals(args.owner)
+            shares.write(shares.stored_rows(grants, externals), args.format, sys.stdout)
+            return EXIT_OK
+        owners = (
+            [args.owner]
+            if args.owner
+            else [*Digests(engine).linked_owners(), *(g.owner_hub for g in grants)]
+        )
+    finally:
+        engine.dispose()
+
+    async def ask() -> tuple[list[shares.Row], list[tuple[str, SharebotError]]]:
+        async with HubClient(
+            settings.hub_api_base, settings.jupyterhub_api_token.get_secret_value()
+        ) as hub:
+            rows, failed = await shares.live_rows(hub, owners, grants)
+            return rows, list(failed)
+
+    rows, failed = asyncio.run(ask())
+    shares.write(rows, args.format, sys.stdout)
+    for owner, problem in failed:
+        print(f"sharebot: the shares of {owner} could not be listed: {problem}", file=sys.stderr)
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def cmd_check(_args: argparse.Namespace) -> int:

@@ -577,10 +577,11 @@ class Settings(BaseSettings):
         Section.SHARES,
         default="",
         meaning=(
-            "Slack user IDs (`U...`), comma-separated, who may revoke anyone's share with its "
-            "Revoke button (Home tab or a forwarded message); the owner is told who did it and "
-            "the audit log names the admin. Admins do not approve unless they are also in "
-            "`SHAREBOT_APPROVERS`."
+            "Slack user IDs (`U...`), comma-separated, who see every open share in an *All "
+            "shares* section of their Home tab and may revoke anyone's share with its Revoke "
+            "button (there, on the owner's Home tab or a forwarded message); the owner is told "
+            "who did it and the audit log names the admin. Admins do not approve unless they "
+            "are also in `SHAREBOT_APPROVERS`."
         ),
         advice=(
             "comma-separated Slack user IDs (U...) who may revoke anyone's share, e.g. "

@@ -119,14 +119,15 @@ def build(
         admin_channel=settings.admin_channel,
         on_given_up=metrics.notice_given_up,
     )
+    admins = frozenset(settings.admins)
     home = HomeService(
         grants=grants,
         links=links,
         decisions=decision_store,
         say=say,
         approvers=settings.approvers,
+        admins=admins,
     )
-    admins = frozenset(settings.admins)
     endings = Endings(
         hub=hub,
         grants=grants,

@@ -17,7 +17,10 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
+from bot.app import admin_view
+from bot.app.admin_view import Where
 from bot.app.messages import HOME_LIMIT, HomeTab
+from bot.app.outcomes import Reason, Refusal
 from bot.app.ports import Say
 from bot.domain.grants import OPEN_STATES, Grant
 from bot.errors import SlackDeliveryError
@@ -46,12 +49,18 @@ class HomeService:
         decisions: Decisions,
         say: Say,
         approvers: tuple[str, ...] = (),
+        admins: frozenset[str] = frozenset(),
     ) -> None:
         self.grants = grants
         self.links = links
         self.decisions = decisions
         self.say = say
         self.approvers = approvers
+        self.admins = admins  # SHAREBOT_ADMINS: their Home has "All shares"
+        # The page and filter each admin last asked for, so that a refresh for another
+        # reason keeps their place (a view preference, at most one per admin; another
+        # replica shows the first page, and every click carries its own page and filter).
+        self._admin_where: dict[str, Where] = {}
         self._refreshes: dict[str, _Refreshes] = {}
 
     async def data_for(self, slack_id: str) -> HomeTab:
@@ -76,6 +85,10 @@ class HomeService:
                 limit=HOME_LIMIT,
                 recipient_hub=link.hub_user,
             )
+        all_shares = None
+        if slack_id in self.admins:
+            where = self._admin_where.get(slack_id, Where())
+            all_shares = await admin_view.load(self.grants, where)
         pending = await asyncio.to_thread(self.decisions.pending)
         approvers = await self._approvers() if pending else frozenset()
         return HomeTab(
@@ -86,7 +99,19 @@ class HomeService:
             shared_with_total=with_total,
             to_decide=[d for d in pending if slack_id in d.who_decides(approvers)],
             mine_pending=[d for d in pending if d.requester_slack_id == slack_id],
+            all_shares=all_shares,
         )
+
+    async def show_all_shares(self, slack_id: str, where: Where) -> Refusal | None:
+        """An admin's click in All shares (a page, a filter): their Home tab shows it.
+
+        Anyone else (a forged or copied button) is refused and shown nothing more."""
+        if slack_id not in self.admins:
+            log.info("All shares asked for by %s, who is not an admin: refused", slack_id)
+            return Refusal(Reason.ONLY_ADMINS)
+        self._admin_where[slack_id] = where
+        await self.refresh(slack_id)
+        return None
 
     async def publish(self, slack_id: str) -> None:
         """Render and publish ``slack_id``'s Home tab. Raises SlackDeliveryError."""

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.app.admin_view import AllShares
 from bot.domain.access import AccessFlag, Kept
 from bot.domain.decisions import Decision
 from bot.domain.digest import Item, OwnerCount, Status
@@ -239,6 +240,8 @@ class HomeTab:
     # How many there are when only the newest were loaded (None: all of them are above).
     shared_by_total: int | None = None
     shared_with_total: int | None = None
+    # Every open grant of every owner, a page of them: only for SHAREBOT_ADMINS.
+    all_shares: AllShares | None = None
 
 
 @dataclass(frozen=True)

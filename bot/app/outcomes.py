@@ -33,6 +33,7 @@ class Reason(enum.StrEnum):
     CLOSED_WHILE_INVITING = "closed_while_inviting"
     ONLY_OWNER_REVOKES = "only_owner_revokes"
     ONLY_RECIPIENT_LEAVES = "only_recipient_leaves"
+    ONLY_ADMINS = "only_admins"  # All shares on the Home tab: SHAREBOT_ADMINS only
     NOTHING_TO_REVOKE = "nothing_to_revoke"  # people, server
     FLAG_NOT_YOURS = "flag_not_yours"
     FLAG_SETTLED = "flag_settled"  # flag

@@ -339,6 +339,8 @@ class Sharing:
         done, final = await self.revoke_one(grant, caller, now)
         if not done:
             await self.endings.refresh_home(grant.owner_slack_id, grant.recipient_slack_id)
+        if by_admin:
+            await self.endings.refresh_home(caller)  # their All shares no longer lists it
         return RevokeResult((final,), ()) if done else RevokeResult((), (final,))
 
     async def leave(self, grant_id: int, caller: str, now: datetime) -> LeaveResult | Refusal:

@@ -369,6 +369,7 @@ _REFUSALS: dict[Reason, Callable[[Refusal], str]] = {
     Reason.CLOSED_WHILE_INVITING: lambda _: texts.share_closed(),
     Reason.ONLY_OWNER_REVOKES: lambda _: texts.only_owner_revokes(),
     Reason.ONLY_RECIPIENT_LEAVES: lambda _: texts.only_recipient_leaves(),
+    Reason.ONLY_ADMINS: lambda _: texts.only_admins(),
     Reason.NOTHING_TO_REVOKE: _nothing_to_revoke,
     Reason.FLAG_NOT_YOURS: lambda _: texts.flag_not_yours(),
     Reason.FLAG_SETTLED: _about_flag(texts.flag_settled),

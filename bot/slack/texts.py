@@ -854,6 +854,77 @@ def home_confirm(grant: Grant, *, owner: bool) -> str:
     return f"Give up your access to {where} now?"
 
 
+# -- All shares (the admins' Home tab section) -------------------------------------------
+
+HOME_ALL_SHARES = "All shares"
+PREVIOUS_BUTTON = "Previous"
+NEXT_BUTTON = "Next"
+ALL_OWNERS_BUTTON = "Every owner"
+FILTER_PLACEHOLDER = "Filter by owner or server"
+FILTER_OWNERS = "Owners"
+FILTER_SERVERS = "Servers"
+
+
+def only_admins() -> str:
+    return "Only sharebot admins (`SHAREBOT_ADMINS`) can see every share. Nothing changed."
+
+
+def home_all_filter(owner: str | None, server: str | None) -> str:
+    if owner is None:
+        return "every owner"
+    if server is None:
+        return f"{code(owner)}'s servers"
+    return server_label(owner, server)
+
+
+def home_all_summary(total: int, first: int, shown: int, page: int, pages: int, of: str) -> str:
+    """``93 open shares (every owner) · 21 to 40 · page 2 of 5``."""
+    noun = "open share" if total == 1 else "open shares"
+    head = f"{total} {noun} ({of})"
+    if not shown:
+        return head
+    return f"{head} · {first} to {first + shown - 1} · page {page + 1} of {pages}"
+
+
+def home_all_empty(filtered: bool) -> str:
+    if filtered:
+        return "No open shares match this filter any more: show every owner."
+    return "Nobody is sharing a server right now."
+
+
+def home_all_share(grant: Grant) -> str:
+    return (
+        f"{server_label(grant.owner_hub, grant.server)} of {user(grant.owner_slack_id)} "
+        f"→ {user(grant.recipient_slack_id)} ({code(grant.holder)}): "
+        f"{_home_state(grant)} ({format_duration(grant.duration)})"
+    )
+
+
+def home_all_confirm(grant: Grant) -> str:
+    """The confirmation of an admin's Revoke (at most 300 characters)."""
+    where = cut(server_label(grant.owner_hub, grant.server), 150)
+    return (
+        f"End {user(grant.recipient_slack_id)}'s access to {where} now? "
+        f"{user(grant.owner_slack_id)} will be told you did it."
+    )
+
+
+def filter_option_owner(owner: str, count: int) -> str:
+    """An option's plain text (at most 75 characters): ``alice (12)``."""
+    return _plain_cut(owner, f" ({count})")
+
+
+def filter_option_server(owner: str, server: str, count: int) -> str:
+    name = f"{owner}/{server}" if server else f"{owner}/ (default)"
+    return _plain_cut(name, f" ({count})")
+
+
+def _plain_cut(name: str, tail: str, limit: int = 75) -> str:
+    flat = "".join(" " if not c.isprintable() else c for c in name)
+    room = limit - len(tail)
+    return (flat if len(flat) <= room else flat[: room - 1] + "…") + tail
+
+
 def extension_reason(grant: Grant, total: timedelta) -> str:
     assert grant.expires_at is not None
     return (

@@ -299,23 +299,45 @@ class Grants(Store):
         limit: int,
         owner_hub: str | None = None,
         recipient_hub: str | None = None,
+        server: str | None = None,
+        offset: int = 0,
     ) -> tuple[list[Grant], int]:
-        """The ``limit`` newest grants of one owner or recipient hub user, and how many there are
-        (the Home tab shows at most a screenful; an owner may have thousands)."""
+        """The ``limit`` newest grants of one owner or recipient hub user (or of everyone, for
+        the admins), after skipping ``offset`` of them, and how many there are (the Home tab
+        shows at most a screenful; an owner may have thousands)."""
         where: list[ColumnElement[bool]] = [GrantRow.state.in_([s.value for s in states])]
         if owner_hub is not None:
             where.append(GrantRow.owner_hub == owner_hub)
         if recipient_hub is not None:
             where.append(GrantRow.recipient_hub == recipient_hub)
+        if server is not None:
+            where.append(GrantRow.server == server)
         with self._read() as session:
             total = session.scalar(select(func.count()).select_from(GrantRow).where(*where))
             rows = session.scalars(
                 select(GrantRow)
                 .where(*where)
                 .order_by(GrantRow.created_at.desc(), GrantRow.id.desc())
+                .offset(offset)
                 .limit(limit)
             )
             return [_grant(row) for row in rows], int(total or 0)
+
+    def open_servers(
+        self, *, states: Iterable[GrantState], limit: int = 1000
+    ) -> list[tuple[str, str, int]]:
+        """(owner, server, grants) of the servers with grants in ``states``, most first: the
+        admins' filter offers them (at most ``limit``, however many there are)."""
+        count = func.count(GrantRow.id)
+        with self._read() as session:
+            rows = session.execute(
+                select(GrantRow.owner_hub, GrantRow.server, count)
+                .where(GrantRow.state.in_([s.value for s in states]))
+                .group_by(GrantRow.owner_hub, GrantRow.server)
+                .order_by(count.desc(), GrantRow.owner_hub, GrantRow.server)
+                .limit(limit)
+            )
+            return [(owner, server, int(n)) for owner, server, n in rows]
 
     def transition(
         self,

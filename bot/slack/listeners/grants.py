@@ -1,6 +1,7 @@
 """The buttons of grants: Extend (the owner's reminder), Revoke and Leave (the Home tab),
-Revoke and "I shared it: keep" (access a link may have given someone else), and the
-accept link (a link button: Slack still sends the click, which is only acknowledged)."""
+Revoke and "I shared it: keep" (access a link may have given someone else), the accept
+link (a link button: Slack still sends the click, which is only acknowledged), and the
+pages and filter of the admins' All shares (their Revoke is the owner's button)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,27 @@ def register(app: AsyncApp, services: Services) -> None:
         await tell(services, body, respond, await answer(f"leave by {clicker}", work))
 
     app.action(home.LEAVE_ACTION)(ack=ack_only, lazy=[once(services, home_leave)])
+
+    async def all_shares(body: dict[str, Any], respond: AsyncRespond) -> None:
+        clicker = body["user"]["id"]
+        action = body["actions"][0]
+        value = (action.get("selected_option") or {}).get("value") or action.get("value")
+        where = home.where_of(value if isinstance(value, str) else None)
+        if where is None:
+            raise ValueError("an All shares click without a page or filter")
+        refused = await services.home.show_all_shares(clicker, where)
+        if refused is not None:
+            await tell(
+                services, body, respond, await answer(f"all shares by {clicker}", done(refused))
+            )
+
+    for action_id in (
+        home.ALL_PREVIOUS_ACTION,
+        home.ALL_NEXT_ACTION,
+        home.ALL_OWNERS_ACTION,
+        home.ALL_FILTER_ACTION,
+    ):
+        app.action(action_id)(ack=ack_only, lazy=[once(services, all_shares)])
 
     async def flag_decided(body: dict[str, Any], respond: AsyncRespond) -> None:
         clicker = body["user"]["id"]

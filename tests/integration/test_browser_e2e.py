@@ -45,6 +45,7 @@ def chromium() -> Iterator[Browser]:
 def gate_app(
     linked_env: dict[str, str], clean_hub: RunningHub, tmp_path: Path
 ) -> Iterator[RunningApp]:
+    clean_hub.start_server("owner")  # a running server: the gate goes straight on
     running = start_app(
         {**linked_env, "SHAREBOT_PUBLIC_URL": clean_hub.sharebot_url},
         tmp_path,
@@ -54,6 +55,7 @@ def gate_app(
         yield running
     finally:
         running.stop()
+        clean_hub.stop_server("owner")
 
 
 class Tab:
@@ -91,7 +93,8 @@ class Tab:
         return path
 
     def log_in(self, hub: RunningHub, username: str) -> None:
-        self.page.goto(f"{hub.public_url}/hub/login")
+        # to the hub's home page after logging in, not its default (which spawns a server)
+        self.page.goto(f"{hub.public_url}/hub/login?next=%2Fhub%2Fhome")
         self.shot("hub-login")
         self.page.fill("input[name=username]", username)
         self.page.fill("input[name=password]", hub.password)
@@ -148,5 +151,7 @@ def test_the_gate_the_hubs_pages_and_linking_in_a_real_browser(
     alice.shot("linked")
     alice.close()
 
+    for person in ("alice", "carol"):  # started by nothing above; make sure of it
+        clean_hub.stop_server(person)
     assert len(list(shots.glob("*.png"))) == 8
     assert carol.errors == [] and alice.errors == [], (carol.errors, alice.errors)

@@ -136,6 +136,7 @@ def build(
         home=home,
         clock=clock,
         claim_ttl=claim_ttl,
+        reminders=settings.reminder_rule,
     )
     flags = FlagService(endings=endings, flags=flag_store, links=links, admins=admins)
     codes = Codes(endings=endings, flags=flags)
@@ -179,8 +180,6 @@ def build(
         codes=codes,
         flags=flags,
         recovery=Recovery(endings=endings, sharing=sharing, audit=audit),
-        remind_before=settings.remind_before,
-        remind_min_duration=settings.remind_min_duration,
         concurrency=settings.sweep_concurrency,
     )
     decisions = DecisionService(
@@ -195,6 +194,7 @@ def build(
             channel=settings.approval_channel,
             ttl=settings.request_ttl,
             max_duration=settings.max_duration,
+            allow_until_revoked=settings.allow_until_revoked,
         ),
         home=home,
         limit=SendLimit(Sent(engine), settings.rate_limit_per_minute),

@@ -214,5 +214,8 @@ class Sweep:
                 await say.dm(grant.owner_slack_id, Reminder(marked, Audience.OWNER))
             except SlackDeliveryError as err:
                 log.warning("%s: reminder to the owner not delivered: %s", grant.label, err)
-            await say.notify(grant.recipient_slack_id, Reminder(marked, Audience.RECIPIENT))
+            try:  # with its blocks: the recipient's has Ask for more time
+                await say.dm(grant.recipient_slack_id, Reminder(marked, Audience.RECIPIENT))
+            except SlackDeliveryError as err:
+                log.warning("%s: reminder to the recipient not delivered: %s", grant.label, err)
             report.reminded += 1

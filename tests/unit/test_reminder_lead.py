@@ -3,17 +3,19 @@ make it, and the due-work query that finds reminders through their index."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from alembic import command
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
 from bot.config import Settings, load_settings
 from bot.domain.grants import DEFAULT_REMINDERS, GrantState, ReminderRule, remind_at
+from bot.store.db import alembic_config, make_engine
 from bot.store.grants import Grants
 from tests.support.factories import NOW
 from tests.unit.test_config import clean_env  # noqa: F401 (the fixture, used by settings())
@@ -152,3 +154,37 @@ def test_reminders_are_found_through_the_state_and_remind_at_index(
         )
     assert "ix_grants_state_remind" in plan and "remind_at<" in plan, plan
     assert GrantState.ACTIVE.value == "active"
+
+
+# -- the migration -------------------------------------------------------------------------
+
+
+def test_the_migration_gives_active_grants_their_reminder_time(database_url: str) -> None:
+    db = make_engine(database_url)
+    command.upgrade(alembic_config(db), "0012")
+    with db.begin() as connection:
+        for grant_id, state, reminded in (
+            (1, "active", "NULL"),
+            (2, "active", at(1)),
+            (3, "expired", "NULL"),
+        ):
+            connection.execute(
+                text(
+                    "INSERT INTO grants (id, state, owner_slack_id, owner_hub, server,"
+                    " recipient_slack_id, recipient_hub, duration_seconds, note, created_at,"
+                    " updated_at, revoke_attempts, accepted_at, expires_at, reminded_at)"
+                    f" VALUES ({grant_id}, '{state}', 'U1', 'alice', '', 'U2', 'bob', 7200, '',"
+                    f" {at(0)}, {at(0)}, 0, {at(0)}, {at(2)}, {reminded})"
+                )
+            )
+    command.upgrade(alembic_config(db), "head")
+    rows = Grants(db).grants(states=list(GrantState))
+    by_id = {g.id: g.remind_at for g in rows}
+    two_hours_in = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
+    assert by_id == {1: two_hours_in - timedelta(minutes=12), 2: None, 3: None}
+    command.downgrade(alembic_config(db), "0012")
+    db.dispose()
+
+
+def at(hours: int) -> str:
+    return f"'2026-11-01 0{hours}:00:00'"

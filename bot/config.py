@@ -33,6 +33,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.domain.digest import Schedule, parse_clock, parse_days
 from bot.domain.durations import format_duration, parse_duration
+from bot.domain.grants import ReminderRule
 from bot.errors import CommandError, ConfigError
 
 
@@ -204,6 +205,18 @@ def _off_or_duration(value: Any) -> Any:
     if value is None or (isinstance(value, str) and value.strip().lower() in ("", "off")):
         return None
     return _duration(value)
+
+
+def _off_or_fraction(value: Any) -> Any:
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "off")):
+        return None
+    try:
+        fraction = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{value!r} is not a number like 0.1") from None
+    if not 0 < fraction <= 1:
+        raise ValueError(f"{value!r} is not above 0 and at most 1")
+    return fraction
 
 
 def _approvers(value: Any) -> Any:
@@ -693,25 +706,39 @@ class Settings(BaseSettings):
         ),
         advice="how often to compare with the hub's shares, a duration like 15m (default)",
     )
-    remind_before: Annotated[timedelta | None, BeforeValidator(_off_or_duration)] = setting(
-        "SHAREBOT_REMIND_BEFORE",
+    remind_fraction: Annotated[float | None, BeforeValidator(_off_or_fraction)] = setting(
+        "SHAREBOT_REMIND_FRACTION",
         Section.SHARES,
-        default="1h",
+        default="0.1",
         meaning=(
-            "How long before the end of a long share owner and recipient get a reminder (the "
-            "owner's has *Extend*). `off`: no reminders."
+            "Every share with an end gets a reminder before it ends, this fraction of its "
+            "length ahead (a tenth: 12m before the end of a 2h share), within "
+            "`SHAREBOT_REMIND_MIN_LEAD` and `SHAREBOT_REMIND_MAX_LEAD`. The owner's has "
+            "*Extend*, the recipient's *Ask for more time*. Counted again from an extension "
+            "to the new end; a change applies to shares accepted or extended after it. "
+            "`off`: no reminders."
         ),
         advice=(
-            "how long before the end of a long share to remind owner and recipient, a duration "
-            "like 1h (default), or off"
+            "how far ahead of the end to remind, as a fraction of the share's length above 0 "
+            "and at most 1, like 0.1 (default), or off"
         ),
     )
-    remind_min_duration: Annotated[Duration, AfterValidator(_positive_duration)] = setting(
-        "SHAREBOT_REMIND_MIN_DURATION",
+    remind_min_lead: Annotated[Duration, AfterValidator(_positive_duration)] = setting(
+        "SHAREBOT_REMIND_MIN_LEAD",
+        Section.SHARES,
+        default="5m",
+        meaning=(
+            "A reminder comes at least this long before the end (a share shorter than this "
+            "is announced as soon as it is accepted)."
+        ),
+        advice="the shortest time between a reminder and the end, a duration like 5m (default)",
+    )
+    remind_max_lead: Annotated[Duration, AfterValidator(_positive_duration)] = setting(
+        "SHAREBOT_REMIND_MAX_LEAD",
         Section.SHARES,
         default="1d",
-        meaning="Only shares longer than this get a reminder.",
-        advice="only shares longer than this get a reminder, a duration like 1d (default)",
+        meaning="A reminder comes at most this long before the end.",
+        advice="the longest time between a reminder and the end, a duration like 1d (default)",
     )
 
     metrics_token: Annotated[SecretStr | None, AfterValidator(_bearer_token)] = setting(
@@ -752,12 +779,28 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _reminder_leads_in_order(self) -> Settings:
+        if self.remind_min_lead > self.remind_max_lead:
+            raise ValueError(
+                "SHAREBOT_REMIND_MIN_LEAD is longer than SHAREBOT_REMIND_MAX_LEAD: a reminder "
+                "cannot come both at least and at most that long before the end"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _approvers_when_needed(self) -> Settings:
         if self.approval_above is not None and not self.approvers:
             raise ValueError(
                 "SHAREBOT_APPROVERS is not set, but SHAREBOT_APPROVAL_ABOVE needs approvers"
             )
         return self
+
+    @property
+    def reminder_rule(self) -> ReminderRule | None:
+        """When shares are announced before their end; None: never."""
+        if self.remind_fraction is None:
+            return None
+        return ReminderRule(self.remind_fraction, self.remind_min_lead, self.remind_max_lead)
 
     @property
     def public_base(self) -> str | None:

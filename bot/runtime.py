@@ -137,6 +137,7 @@ def build(
         home=home,
         clock=clock,
         claim_ttl=claim_ttl,
+        reminders=settings.reminder_rule,
     )
     flags = FlagService(endings=endings, flags=flag_store, links=links, admins=admins)
     codes = Codes(endings=endings, flags=flags)
@@ -180,8 +181,6 @@ def build(
         codes=codes,
         flags=flags,
         recovery=Recovery(endings=endings, sharing=sharing, audit=audit),
-        remind_before=settings.remind_before,
-        remind_min_duration=settings.remind_min_duration,
         concurrency=settings.sweep_concurrency,
     )
     decisions = DecisionService(
@@ -196,6 +195,7 @@ def build(
             channel=settings.approval_channel,
             ttl=settings.request_ttl,
             max_duration=settings.max_duration,
+            allow_until_revoked=settings.allow_until_revoked,
         ),
         home=home,
         limit=SendLimit(Sent(engine), settings.rate_limit_per_minute),

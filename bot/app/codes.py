@@ -36,6 +36,7 @@ from bot.domain.grants import (
     GrantState,
     deadline_after_acceptance,
     invitation_lapsed,
+    remind_at,
 )
 from bot.errors import HubError
 from bot.hub.client import ShareCodeInfo
@@ -226,11 +227,13 @@ class Codes:
                 return await endings.change(
                     grant, GrantState.ENDING, action="accept", **accepted, **common
                 )
+            deadline = deadline_after_acceptance(accepted_at, grant.duration)
             return await endings.change(
                 grant,
                 GrantState.ACTIVE,
                 action="accept",
-                expires_at=deadline_after_acceptance(accepted_at, grant.duration),
+                expires_at=deadline,
+                remind_at=remind_at(accepted_at, deadline, endings.reminders),
                 notices=lambda g: [endings.notice(g, "accepted", g.owner_slack_id, Accepted(g))],
                 **accepted,
                 **common,

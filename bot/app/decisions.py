@@ -38,7 +38,8 @@ from bot.app.sharing import Sharing
 from bot.domain import commands
 from bot.domain.access import MANAGE
 from bot.domain.decisions import Decision, DecisionKind, DecisionState, Policy, is_overdue
-from bot.domain.grants import Grant, GrantState, length_after_extension
+from bot.domain.durations import is_until_revoked
+from bot.domain.grants import OPEN_STATES, Grant, GrantState, length_after_extension
 from bot.errors import SharebotError, SlackDeliveryError
 from bot.store.decisions import Decisions
 from bot.store.grants import Grants
@@ -54,6 +55,7 @@ class ApprovalConfig:
     channel: str | None = None  # post approvals here instead of DMing approvers
     ttl: timedelta = timedelta(hours=24)
     max_duration: timedelta | None = None  # SHAREBOT_MAX_DURATION: no share lasts longer
+    allow_until_revoked: bool = False  # SHAREBOT_ALLOW_UNTIL_REVOKED (for Share again)
 
 
 class DecisionService:
@@ -165,7 +167,13 @@ class DecisionService:
             return Refusal(Reason.ALREADY_EXTENDED, grant=grant)
         if grant.expires_at <= now:  # due: the background pass is ending it
             return Refusal(Reason.CANNOT_EXTEND, grant=grant)
-        extra = grant.duration
+        return await self._extend_or_hold(grant, grant.duration, clicker, now)
+
+    async def _extend_or_hold(
+        self, grant: Grant, extra: timedelta, clicker: str, now: datetime
+    ) -> Extended | ExtensionHeld | Refusal:
+        """Extend ``grant`` by ``extra`` for its owner (``clicker``), at once or through an
+        approver when policy (SHAREBOT_APPROVAL_ABOVE, manage) says so."""
         total = length_after_extension(grant, extra)
         limit = self.config.max_duration
         if limit is not None and total > limit:
@@ -198,6 +206,94 @@ class DecisionService:
         await self._refresh_homes(decision)
         return ExtensionHeld(decision, tuple(reasons), posted_to)
 
+    async def ask_more_time(
+        self, grant_id: int, offered_deadline: int | None, clicker: str, now: datetime
+    ) -> RequestSent | Refusal:
+        """The recipient's "Ask for more time" (their reminder): a request to the owner to
+        extend the share by its own duration. The owner approves (for as long or less) or
+        denies; approved, it is extended under the same policy as the owner's Extend.
+
+        Only the recipient, by their current link, may ask; once the deadline moved, the
+        button asks nothing (it was extended meanwhile).
+        """
+        grant = await db(self.grants.get, grant_id)
+        if grant is None or await self.sharing.hub_user_of(clicker) != grant.recipient_hub:
+            return Refusal(Reason.ONLY_RECIPIENT_ASKS)
+        if grant.state is not GrantState.ACTIVE or grant.expires_at is None:
+            return Refusal(Reason.CANNOT_EXTEND, grant=grant)
+        if offered_deadline is not None and int(grant.expires_at.timestamp()) != offered_deadline:
+            return Refusal(Reason.ALREADY_EXTENDED, grant=grant)
+        if grant.expires_at <= now:
+            return Refusal(Reason.CANNOT_EXTEND, grant=grant)
+        extra = grant.duration
+        limit = self.config.max_duration
+        total = length_after_extension(grant, extra)
+        if limit is not None and total > limit:
+            return Refusal(Reason.EXTENSION_OVER_LIMIT, grant=grant, total=total, limit=limit)
+        await self._within_limit(clicker, 1, now)
+        decision = await db(
+            self.decisions.add_extension,
+            kind=DecisionKind.MORE_TIME,
+            grant_id=grant.id,
+            requester_slack_id=clicker,
+            owner_slack_id=grant.owner_slack_id,
+            owner_hub=grant.owner_hub,
+            server=grant.server,
+            recipients=(clicker,),
+            duration=extra,
+            extras=grant.extras,
+            reason="",
+            now=now,
+            ttl=min(self.config.ttl, grant.expires_at - now),  # moot once the share ended
+        )
+        if decision is None:
+            return Refusal(Reason.MORE_TIME_PENDING)
+        posted_to = await self._post_for_deciders(decision)
+        await self._refresh_homes(decision)
+        return RequestSent(decision, posted_to)
+
+    async def share_again(
+        self, grant_id: int, clicker: str, now: datetime
+    ) -> ShareOutcome | Held | Refusal:
+        """The owner's "Share again" (their end-of-share DM): a new share with the same
+        person, server, duration, permissions, note and path, through :meth:`share_or_hold`
+        (links, the server, policy and the per-person limit are judged as for the command).
+
+        Refused when ``clicker`` is not the owner by their current link, the share has not
+        ended, the person has an open share of the server already (a second click), or the
+        duration is no longer allowed here.
+        """
+        grant = await db(self.grants.get, grant_id)
+        if grant is None or not await self.sharing.may_act_as_owner(clicker, grant):
+            return Refusal(Reason.ONLY_OWNER_SHARES_AGAIN)
+        if grant.state.is_open:
+            return Refusal(Reason.SHARE_AGAIN_NOT_ENDED, grant=grant)
+        still_open = await db(
+            self.grants.grants,
+            states=OPEN_STATES,
+            owner_hub=grant.owner_hub,
+            server=grant.server,
+            recipient_slack_id=grant.recipient_slack_id,
+        )
+        if still_open:
+            return Refusal(Reason.SHARE_AGAIN_OPEN, grant=still_open[-1])
+        limit = self.config.max_duration
+        if is_until_revoked(grant.duration):
+            if not self.config.allow_until_revoked:
+                return Refusal(Reason.SHARE_AGAIN_TOO_LONG, grant=grant)
+        elif limit is not None and grant.duration > limit:
+            return Refusal(Reason.SHARE_AGAIN_TOO_LONG, grant=grant, limit=limit)
+        cmd = commands.Share(
+            (grant.recipient_slack_id,),
+            grant.duration,
+            grant.server,
+            grant.note,
+            MANAGE in grant.extras,
+            path=grant.path,
+        )
+        log.info("%s: shared again by %s", grant.label, clicker)
+        return await self.share_or_hold(clicker, cmd, now)
+
     async def _within_limit(self, caller: str, adding: int, now: datetime) -> None:
         if self.limit is not None:
             await self.limit.check(caller, adding, now)
@@ -213,7 +309,7 @@ class DecisionService:
     async def _post_for_deciders(self, decision: Decision) -> PostedTo:
         """Post the decider copies (and the requester's copy); returns who was asked."""
         try:
-            if decision.kind is DecisionKind.REQUEST:
+            if not decision.kind.needs_approvers:  # a request, or more time: the owner
                 targets = [("dm", decision.owner_slack_id)]
                 posted_to = PostedTo(people=(decision.owner_slack_id,))
             else:
@@ -386,6 +482,8 @@ class DecisionService:
         try:
             if decision.kind is DecisionKind.EXTENSION:
                 result = await self._extend_approved(decision, now)
+            elif decision.kind is DecisionKind.MORE_TIME:
+                result = await self._more_time_approved(decision, now)
             elif decision.kind is DecisionKind.REQUEST:
                 # the owner agreed; the workspace policy may still want an approver
                 result = await self.share_or_hold(
@@ -434,6 +532,25 @@ class DecisionService:
                 Refusal(Reason.EXTENSION_GONE), f"{decision.label}: the grant is no longer active"
             )
         return Extended(extended)
+
+    async def _more_time_approved(
+        self, decision: Decision, now: datetime
+    ) -> Extended | ExtensionHeld:
+        """The owner agreed to give the recipient more time: extend (or hold for an
+        approver, as the owner's own Extend would); refused when the share is gone."""
+        grant: Grant | None = None
+        if decision.grant_id is not None:
+            grant = await db(self.grants.get, decision.grant_id)
+        if grant is None or grant.state is not GrantState.ACTIVE or grant.expires_at is None:
+            raise Refused(
+                Refusal(Reason.EXTENSION_GONE), f"{decision.label}: the grant is no longer active"
+            )
+        extra = decision.approved_duration or decision.duration
+        owner = decision.decided_by or decision.owner_slack_id
+        result = await self._extend_or_hold(grant, extra, owner, now)
+        if isinstance(result, Refusal):
+            raise Refused(result, f"{decision.label}: not extended ({result.reason})")
+        return result
 
     async def _refresh_homes(self, decision: Decision) -> None:
         """The Home tabs of everyone the decision concerns: requester, owner, deciders."""

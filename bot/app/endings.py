@@ -26,7 +26,15 @@ from bot.app.notices import NoticeService
 from bot.app.ports import HomeRefresher, NoHome, Say
 from bot.clock import utcnow
 from bot.domain.access import NO_SCOPES, Kept, Scopes, kept_after, to_remove
-from bot.domain.grants import UNACCEPTED_STATES, EndReason, Grant, GrantState, final_state
+from bot.domain.grants import (
+    DEFAULT_REMINDERS,
+    UNACCEPTED_STATES,
+    EndReason,
+    Grant,
+    GrantState,
+    ReminderRule,
+    final_state,
+)
 from bot.errors import HubError
 from bot.hub.client import HubClient
 from bot.store.audit import AuditLog
@@ -69,6 +77,7 @@ class Endings:
         clock: Callable[[], datetime] = utcnow,
         claim_ttl: timedelta = CLAIM_TTL,
         worker: str | None = None,
+        reminders: ReminderRule | None = DEFAULT_REMINDERS,
     ) -> None:
         self.hub = hub
         self.grants = grants
@@ -79,6 +88,9 @@ class Endings:
         # Claims time out by the wall clock, not by the ``now`` a long pass started with.
         self.clock = clock
         self.claim_ttl = claim_ttl
+        # When the coming end of a grant is announced (None: never); set at acceptance and
+        # at each extension (bot.domain.grants.remind_at).
+        self.reminders = reminders
         # Names this process in grant claims (each claim adds its own token, so two tasks
         # of one process never hold a grant together). Fits grants.claimed_by (64).
         self.worker = worker or f"{socket.gethostname()[:40]}:{os.getpid()}"

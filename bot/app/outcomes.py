@@ -47,6 +47,12 @@ class Reason(enum.StrEnum):
     EXTENSION_OVER_LIMIT = "extension_over_limit"  # grant, total, limit
     EXTENSION_PENDING = "extension_pending"
     EXTENSION_GONE = "extension_gone"
+    ONLY_RECIPIENT_ASKS = "only_recipient_asks"  # Ask for more time: not the recipient
+    MORE_TIME_PENDING = "more_time_pending"
+    ONLY_OWNER_SHARES_AGAIN = "only_owner_shares_again"
+    SHARE_AGAIN_OPEN = "share_again_open"  # grant: the person has an open share already
+    SHARE_AGAIN_NOT_ENDED = "share_again_not_ended"  # grant
+    SHARE_AGAIN_TOO_LONG = "share_again_too_long"  # grant, limit (None: until revoked)
     DECISION_GONE = "decision_gone"
     NOT_A_DECIDER = "not_a_decider"  # decision
     ALREADY_DECIDED = "already_decided"  # decision

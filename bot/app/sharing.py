@@ -31,7 +31,14 @@ from bot.domain import commands
 from bot.domain.access import MANAGE, NO_SCOPES, Scopes, ShareMap, earlier_access, grant_scopes
 from bot.domain.access import union as union_of
 from bot.domain.gate import parse_notebook_path
-from bot.domain.grants import OPEN_STATES, EndReason, Grant, GrantState, extended_deadline
+from bot.domain.grants import (
+    OPEN_STATES,
+    EndReason,
+    Grant,
+    GrantState,
+    extended_deadline,
+    remind_at,
+)
 from bot.errors import HubNotFound, SharebotError, SlackDeliveryError
 from bot.store.flags import Flags
 from bot.store.grants import NewGrant
@@ -421,13 +428,15 @@ class Sharing:
 
         None when the grant is no longer active with the deadline ``grant`` has.
         """
+        deadline = extended_deadline(grant, extra)
         extended = await db(
             self.grants.extend,
             grant,
-            extended_deadline(grant, extra),
+            deadline,
             now=now,
             actor_slack_id=by,
             decision_id=decision_id,
+            remind_at=remind_at(now, deadline, self.endings.reminders),
         )
         if extended is None:
             return None

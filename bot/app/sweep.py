@@ -15,7 +15,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from bot.aio import bounded
 from bot.app.codes import Codes
@@ -56,8 +56,6 @@ class Sweep:
         codes: Codes,
         flags: FlagService,
         recovery: Recovery,
-        remind_before: timedelta | None = timedelta(hours=1),
-        remind_min_duration: timedelta = timedelta(days=1),
         concurrency: int = 10,
     ) -> None:
         self.endings = endings
@@ -65,8 +63,6 @@ class Sweep:
         self.flags = flags
         self.recovery = recovery
         self.grants = endings.grants
-        self.remind_before = remind_before
-        self.remind_min_duration = remind_min_duration
         # Grants ended at once by a pass (SHAREBOT_SWEEP_CONCURRENCY): revocations overlap
         # each other's hub and Slack calls instead of queueing one by one.
         self.concurrency = concurrency
@@ -99,7 +95,7 @@ class Sweep:
         return report
 
     async def _end_due(self, now: datetime, report: SweepReport) -> None:
-        due = await db(self.grants.due, now, remind_before=None)
+        due = await db(self.grants.due, now, remind=False)
         for grant in due.to_end:
             if is_due_to_expire(grant, now):
                 ending = await self.endings.start_ending(grant, EndReason.EXPIRED, "expire", now)
@@ -197,15 +193,18 @@ class Sweep:
         report.failures += await self.flags.settle_all(now)
 
     async def _remind(self, now: datetime, report: SweepReport) -> None:
-        """Tell owner (with Extend) and recipient of long grants that end soon, once.
+        """Tell owner (with Extend) and recipient (with Ask for more time) of grants whose
+        reminder time came (:func:`bot.domain.grants.remind_at`) that they end soon, once.
 
         ``reminded_at`` is set by a guarded update before anything is sent, so two passes
         or two replicas never remind twice (a failed DM is not retried).
         """
-        due = await db(self.grants.due, now, remind_before=self.remind_before)
+        if self.endings.reminders is None:  # SHAREBOT_REMIND_FRACTION=off
+            return
+        due = await db(self.grants.due, now)
         say = self.endings.say
         for grant in due.to_remind:
-            if not reminder_due(grant, now, self.remind_before, self.remind_min_duration):
+            if not reminder_due(grant, now):
                 continue
             marked = await db(self.grants.mark_reminded, grant, now=now)
             if marked is None:
@@ -215,5 +214,8 @@ class Sweep:
                 await say.dm(grant.owner_slack_id, Reminder(marked, Audience.OWNER))
             except SlackDeliveryError as err:
                 log.warning("%s: reminder to the owner not delivered: %s", grant.label, err)
-            await say.notify(grant.recipient_slack_id, Reminder(marked, Audience.RECIPIENT))
+            try:  # with its blocks: the recipient's has Ask for more time
+                await say.dm(grant.recipient_slack_id, Reminder(marked, Audience.RECIPIENT))
+            except SlackDeliveryError as err:
+                log.warning("%s: reminder to the recipient not delivered: %s", grant.label, err)
             report.reminded += 1

@@ -1,8 +1,10 @@
 """Access requests and approvals: their states and the policy that asks for approval.
 
 An *access request* is someone asking an owner for their server; the owner decides. An
-*approval* is a share that policy holds back until an approver decides. Both are a
-``Decision`` with the same state machine::
+*approval* is a share that policy holds back until an approver decides. An *extension*
+is an owner's Extend that policy holds back the same way; *more time* is a recipient
+asking the owner to extend their share (the owner decides, then policy as for Extend).
+All are a ``Decision`` with the same state machine::
 
     pending --approve--> approved (--share failed--> failed)
        |----deny-------> denied
@@ -26,11 +28,17 @@ class DecisionKind(enum.StrEnum):
     REQUEST = "request"  # a person asks the owner
     APPROVAL = "approval"  # policy asks an approver about an owner's share
     EXTENSION = "extension"  # policy asks an approver about making a share last longer
+    MORE_TIME = "more_time"  # the recipient asks the owner to make their share last longer
 
     @property
     def needs_approvers(self) -> bool:
         """Decided by the configured approvers (not by the server's owner)."""
-        return self is not DecisionKind.REQUEST
+        return self not in (DecisionKind.REQUEST, DecisionKind.MORE_TIME)
+
+    @property
+    def extends(self) -> bool:
+        """About an existing grant (``grant_id``): approving it moves that grant's end."""
+        return self in (DecisionKind.EXTENSION, DecisionKind.MORE_TIME)
 
 
 class DecisionState(enum.StrEnum):

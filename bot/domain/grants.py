@@ -125,6 +125,7 @@ class Grant:
     extras: tuple[str, ...] = ()
     decision_id: int | None = None
     reminded_at: datetime | None = None
+    remind_at: datetime | None = None  # when the coming end is announced (ReminderRule)
     snoozed_until: datetime | None = None
     invite_sent_at: datetime | None = None
     path: str | None = None  # where on the server the recipient lands (bot.domain.gate)
@@ -162,21 +163,54 @@ def is_due_to_expire(grant: Grant, now: datetime) -> bool:
     )
 
 
-def reminder_due(
-    grant: Grant, now: datetime, before: timedelta | None, min_duration: timedelta
-) -> bool:
-    """Whether to remind owner and recipient now that ``grant`` ends soon.
+@dataclass(frozen=True)
+class ReminderRule:
+    """How long before its end a share is announced: ``fraction`` of its length, at least
+    ``min_lead`` and at most ``max_lead`` (SHAREBOT_REMIND_FRACTION, _MIN_LEAD, _MAX_LEAD).
 
-    Only active grants longer than ``min_duration``, once (``reminded_at`` unset), when at
-    most ``before`` is left and the deadline has not passed. ``before=None``: never.
+    A tenth of a 2h share is 12m; a 30m share gets the 5m minimum, a month the 1d maximum.
     """
+
+    fraction: float = 0.1
+    min_lead: timedelta = timedelta(minutes=5)
+    max_lead: timedelta = timedelta(days=1)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.fraction <= 1:
+            raise ValueError("the reminder's fraction must be in (0, 1]")
+        if not timedelta(0) < self.min_lead <= self.max_lead:
+            raise ValueError("the reminder's lead times must satisfy 0 < min <= max")
+
+    def lead(self, length: timedelta) -> timedelta:
+        """How long before the end of a period of ``length`` the reminder goes out."""
+        return min(self.max_lead, max(self.min_lead, length * self.fraction))
+
+
+#: The rule when nothing is configured (the defaults of SHAREBOT_REMIND_*).
+DEFAULT_REMINDERS = ReminderRule()
+
+
+def remind_at(start: datetime, end: datetime | None, rule: ReminderRule | None) -> datetime | None:
+    """When to remind of the end of access running from ``start`` (its acceptance, or the
+    extension that moved the deadline) to ``end``; None: never (no end, reminders off).
+
+    Never after the end, never before ``start``: a period shorter than the minimum lead is
+    announced at once.
+    """
+    if rule is None or end is None:
+        return None
+    return max(start, end - rule.lead(max(end - start, timedelta(0))))
+
+
+def reminder_due(grant: Grant, now: datetime) -> bool:
+    """Whether to remind owner and recipient now that ``grant`` ends soon: an active grant,
+    once (``reminded_at`` unset), from its ``remind_at`` until its deadline."""
     return (
-        before is not None
-        and grant.state is GrantState.ACTIVE
+        grant.state is GrantState.ACTIVE
         and grant.reminded_at is None
         and grant.expires_at is not None
-        and grant.duration > min_duration
-        and now < grant.expires_at <= now + before
+        and grant.remind_at is not None
+        and grant.remind_at <= now < grant.expires_at
     )
 
 

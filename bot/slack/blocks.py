@@ -98,6 +98,53 @@ def reminder_for_owner(grant: Grant) -> list[Block]:
     )
 
 
+MORE_TIME_ACTION = "grant_more_time"
+
+
+def reminder_for_recipient(grant: Grant) -> list[Block]:
+    """The recipient's reminder: when access ends, and Ask for more time (a request to the
+    owner; only the recipient may click). The button's value is an Extend target."""
+    assert grant.expires_at is not None
+    return _checked(
+        [
+            _section(texts.reminder_recipient(grant)),
+            ActionsBlock(
+                block_id=f"more-time-{grant.id}",
+                elements=[
+                    ButtonElement(
+                        text=texts.more_time_button(grant),
+                        action_id=MORE_TIME_ACTION,
+                        value=f"{grant.id}@{int(grant.expires_at.timestamp())}",
+                    )
+                ],
+            ),
+        ]
+    )
+
+
+SHARE_AGAIN_ACTION = "grant_share_again"
+
+
+def ended_for_owner(grant: Grant, text: str) -> list[Block]:
+    """The owner's end-of-share DM: what ended, and Share again (the same person, server,
+    duration and permissions, through the share use case and policy)."""
+    return _checked(
+        [
+            _section(text),
+            ActionsBlock(
+                block_id=f"share-again-{grant.id}",
+                elements=[
+                    ButtonElement(
+                        text=texts.SHARE_AGAIN_BUTTON,
+                        action_id=SHARE_AGAIN_ACTION,
+                        value=str(grant.id),
+                    )
+                ],
+            ),
+        ]
+    )
+
+
 def extend_target(value: str | None) -> tuple[int, int] | None:
     """(grant id, deadline as epoch seconds) from an Extend button's value."""
     grant_id, _, epoch = (value or "").partition("@")

@@ -1,6 +1,8 @@
 """The App Home tab, rendered from what the store knows (pure; no I/O).
 
-Four sections under the link status: shares of the person's servers (with Revoke), what is
+Four sections under the link status: shares of the person's servers (with Revoke, and
+Extend for active shares with an end: the reminder's button, whose value names the deadline
+it extends), what is
 shared with them (with Leave), requests waiting for their decision (the same blocks and
 buttons as the decision DMs) and their own pending requests (with Cancel). Slack allows at
 most 100 blocks in a view: each section shows its newest items within a fair share of the
@@ -76,8 +78,8 @@ def home_view(data: HomeData) -> View:
         _section(
             texts.HOME_SHARED_BY,
             data.shared_by,
-            lambda g: [_grant_block(g, owner=True)],
-            per_item=1,
+            lambda g: [_grant_block(g, owner=True), _owner_actions(g)],
+            per_item=2,
             newest=lambda g: g.created_at,
             more_hint="`/share-server list`",
             total=data.shared_by_total,
@@ -327,6 +329,23 @@ def where_of(value: str | None) -> Where | None:
         return Where(page, owner, server)
     except ValueError:
         return None
+
+
+def _owner_actions(grant: Grant) -> Block:
+    """Under each share of the owner's: Extend (the reminder's button) when it is active
+    and has an end, otherwise a line saying why not."""
+    if grant.state is GrantState.ACTIVE and grant.expires_at is not None:
+        return ActionsBlock(
+            block_id=f"home-extend-{grant.id}",
+            elements=[
+                ButtonElement(
+                    text=texts.extend_button(grant),
+                    action_id=blocks.EXTEND_ACTION,
+                    value=f"{grant.id}@{int(grant.expires_at.timestamp())}",
+                )
+            ],
+        )
+    return _context(texts.home_no_extend(grant))
 
 
 def _context(text: str) -> ContextBlock:

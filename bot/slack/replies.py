@@ -56,11 +56,13 @@ def _(message: m.Ended) -> m.Rendered:
     grant, kept = message.grant, message.kept
     owner = message.audience is m.Audience.OWNER
     if message.reason is EndReason.EXPIRED:
-        return _rendered(
-            texts.expired_owner(grant, kept) if owner else texts.expired_recipient(grant, kept)
-        )
+        if owner:
+            text = texts.expired_owner(grant, kept)
+            return _rendered(text, blocks.ended_for_owner(grant, text))
+        return _rendered(texts.expired_recipient(grant, kept))
     if message.reason is EndReason.LEFT:
-        return _rendered(texts.left_owner(grant, kept))
+        text = texts.left_owner(grant, kept)
+        return _rendered(text, blocks.ended_for_owner(grant, text))
     return _rendered(texts.revoked_recipient(grant, kept))
 
 
@@ -110,7 +112,9 @@ def _(message: m.Reminder) -> m.Rendered:
         return _rendered(
             texts.reminder_owner(message.grant), blocks.reminder_for_owner(message.grant)
         )
-    return _rendered(texts.reminder_recipient(message.grant))
+    return _rendered(
+        texts.reminder_recipient(message.grant), blocks.reminder_for_recipient(message.grant)
+    )
 
 
 @render.register
@@ -383,6 +387,12 @@ _REFUSALS: dict[Reason, Callable[[Refusal], str]] = {
     Reason.EXTENSION_OVER_LIMIT: _over_limit,
     Reason.EXTENSION_PENDING: lambda _: texts.extension_pending(),
     Reason.EXTENSION_GONE: lambda _: texts.extension_failed_gone(),
+    Reason.ONLY_RECIPIENT_ASKS: lambda _: texts.only_recipient_asks(),
+    Reason.MORE_TIME_PENDING: lambda _: texts.more_time_pending(),
+    Reason.ONLY_OWNER_SHARES_AGAIN: lambda _: texts.only_owner_shares_again(),
+    Reason.SHARE_AGAIN_OPEN: _about_grant(texts.share_again_open),
+    Reason.SHARE_AGAIN_NOT_ENDED: _about_grant(texts.share_again_not_ended),
+    Reason.SHARE_AGAIN_TOO_LONG: lambda r: texts.share_again_too_long(r.grant, r.limit),
     Reason.DECISION_GONE: lambda _: texts.decision_gone(),
     Reason.NOT_A_DECIDER: _about_decision(texts.not_a_decider),
     Reason.ALREADY_DECIDED: _about_decision(texts.already_decided),

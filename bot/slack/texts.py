@@ -8,7 +8,7 @@ from bot.domain.access import AccessFlag, FlagState, Kept
 from bot.domain.decisions import Decision, DecisionKind, DecisionState
 from bot.domain.digest import Item, OwnerCount, Reason, Status
 from bot.domain.durations import for_how_long, format_duration, is_until_revoked
-from bot.domain.grants import Grant
+from bot.domain.grants import Grant, GrantState
 from bot.domain.reconcile import ExternalShare
 from bot.slack.mrkdwn import code, cut, escape, server_label, user, when
 
@@ -411,6 +411,11 @@ def decision_summary(d: Decision) -> str:
     reason = f"\n*Reason:* {said}" if d.reason else ""
     if d.kind is DecisionKind.REQUEST:
         head = f"{user(d.requester_slack_id)} asks for access to your server"
+    elif d.kind is DecisionKind.MORE_TIME:
+        head = (
+            f"{user(d.requester_slack_id)} asks for more time: their share would last "
+            f"{format_duration(d.duration)} longer"
+        )
     elif d.kind is DecisionKind.EXTENSION:
         head = (
             f"{user(d.requester_slack_id)} wants to extend a share by "
@@ -426,8 +431,13 @@ def decision_summary(d: Decision) -> str:
 
 
 def decision_requester_copy(d: Decision) -> str:
-    decider = user(d.owner_slack_id) if d.kind is DecisionKind.REQUEST else "an approver"
+    decider = "an approver" if d.kind.needs_approvers else user(d.owner_slack_id)
     where = server_label(d.owner_hub, d.server)
+    if d.kind is DecisionKind.MORE_TIME:
+        what = f"{format_duration(d.duration)} more on {where}"
+        if d.state is not DecisionState.PENDING:
+            return f"You asked {decider} for {what}."
+        return f"Your request is waiting for {decider}: {what}. It expires {when(d.expires_at)}."
     what = f"{where} {for_how_long(d.duration)} ({extras_label(d.extras)})"
     if d.state is not DecisionState.PENDING:  # the outcome line follows this text
         return f"Your request to {decider}: {what}."
@@ -459,6 +469,12 @@ def decision_outcome(d: Decision) -> str:
 
 
 def request_sent(d: Decision, posted_to: str) -> str:
+    if d.kind is DecisionKind.MORE_TIME:
+        return (
+            f"Asked {posted_to} for {format_duration(d.duration)} more on "
+            f"{server_label(d.owner_hub, d.server)}. I will DM you the answer; the request "
+            f"expires {when(d.expires_at)}."
+        )
     return (
         f"Asked {posted_to} for {server_label(d.owner_hub, d.server)} "
         f"{for_how_long(d.duration)}. I will DM you the answer; the request expires "
@@ -502,7 +518,7 @@ def shorter_only() -> str:
 
 
 def not_a_decider(d: Decision) -> str:
-    if d.kind is DecisionKind.REQUEST:
+    if not d.kind.needs_approvers:
         return f"You can't approve this: only {user(d.owner_slack_id)} decides on their server."
     return "You can't approve this: only the configured approvers can, and never their own."
 
@@ -670,9 +686,59 @@ def reminder_recipient(grant: Grant) -> str:
     assert grant.expires_at is not None
     return (
         f":hourglass_flowing_sand: Your access to {server_label(grant.owner_hub, grant.server)} "
-        f"from {user(grant.owner_slack_id)} ends {when(grant.expires_at)}. Save your work; "
-        f"ask {user(grant.owner_slack_id)} if you need more time."
+        f"from {user(grant.owner_slack_id)} ends {when(grant.expires_at)}. Save your work, "
+        f"or ask {user(grant.owner_slack_id)} for more time."
     )
+
+
+def more_time_button(grant: Grant) -> str:
+    return f"Ask for {format_duration(grant.duration)} more"
+
+
+def only_recipient_asks() -> str:
+    return (
+        "Only the person the server was shared with can ask for more time on this share. "
+        "Nothing changed."
+    )
+
+
+def more_time_pending() -> str:
+    return "You already asked for more time on this share; the owner has not decided yet."
+
+
+SHARE_AGAIN_BUTTON = "Share again"
+
+
+def share_again_open(grant: Grant) -> str:
+    return (
+        f"Nothing shared: {user(grant.recipient_slack_id)} already has an open share of "
+        f"{server_label(grant.owner_hub, grant.server)}. See `/share-server list`."
+    )
+
+
+def share_again_not_ended(grant: Grant) -> str:
+    return (
+        f"This share of {server_label(grant.owner_hub, grant.server)} has not ended "
+        f"({grant.state}), so there is nothing to share again."
+    )
+
+
+def share_again_too_long(grant: Grant | None, limit: timedelta | None) -> str:
+    assert grant is not None
+    if limit is None:
+        return (
+            "Nothing shared: shares without an end (until revoked) are not allowed here any "
+            "more. Share for a duration with `/share-server`."
+        )
+    return (
+        f"Nothing shared: that share lasted {format_duration(grant.duration)}, longer than "
+        f"the {format_duration(limit)} shares may last here now. Share for less with "
+        "`/share-server`."
+    )
+
+
+def only_owner_shares_again() -> str:
+    return "Only the person who shared the server can share it again. Nothing changed."
 
 
 def only_owner_extends() -> str:
@@ -824,6 +890,15 @@ def home_shared_by(grant: Grant) -> str:
         f"{user(grant.recipient_slack_id)} on {server_label(grant.owner_hub, grant.server)}: "
         f"{_home_state(grant)} ({format_duration(grant.duration)}{_opens(grant.path)})"
     )
+
+
+def home_no_extend(grant: Grant) -> str:
+    """Under an owner's share on the Home tab that has no Extend button: why not."""
+    if grant.state is GrantState.INVITED:
+        return "Not accepted yet; it can be extended once it is."
+    if grant.state is GrantState.ACTIVE:
+        return "No end: it lasts until revoked."
+    return "Being closed on the hub."
 
 
 def home_shared_with(grant: Grant) -> str:

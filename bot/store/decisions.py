@@ -78,8 +78,10 @@ class Decisions(Store):
         reason: str,
         now: datetime,
         ttl: timedelta,
+        kind: DecisionKind = DecisionKind.EXTENSION,
     ) -> Decision | None:
-        """Open an extension of ``grant_id``; None when one is pending already.
+        """Open an extension of ``grant_id`` (or a recipient's ask for more time, ``kind``
+        MORE_TIME); None when one of that kind is pending already.
 
         The grant's row is locked while checking (``FOR UPDATE`` on PostgreSQL; SQLite's
         ``BEGIN IMMEDIATE`` serialises writers): of two clicks or replicas, one opens it.
@@ -89,7 +91,7 @@ class Decisions(Store):
             pending = session.scalar(
                 select(DecisionRow.id).where(
                     DecisionRow.grant_id == grant_id,
-                    DecisionRow.kind == DecisionKind.EXTENSION.value,
+                    DecisionRow.kind == kind.value,
                     DecisionRow.state == DecisionState.PENDING.value,
                 )
             )
@@ -97,7 +99,7 @@ class Decisions(Store):
                 return None
             return _insert(
                 session,
-                kind=DecisionKind.EXTENSION,
+                kind=kind,
                 grant_id=grant_id,
                 requester_slack_id=requester_slack_id,
                 owner_slack_id=owner_slack_id,

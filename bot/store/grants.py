@@ -228,12 +228,14 @@ class Grants(Store):
         with self._read() as session:
             return [_grant(row) for row in session.scalars(query.order_by(GrantRow.id))]
 
-    def due(self, now: datetime, *, remind_before: timedelta | None) -> DueWork:
-        """The active grants the sweep must act on at ``now``, found by deadline through
-        ``ix_grants_state_expires``: the cost follows the work due, not the grants stored.
+    def due(self, now: datetime, *, remind: bool = True) -> DueWork:
+        """The active grants the sweep must act on at ``now``, found through the indexes
+        ``ix_grants_state_expires`` and ``ix_grants_state_remind``: the cost follows the work
+        due, not the grants stored.
 
-        ``to_end``: deadline passed. ``to_remind``: not reminded yet and ending within
-        ``remind_before`` (the pure rule, :func:`bot.domain.grants.reminder_due`, decides).
+        ``to_end``: deadline passed. ``to_remind`` (unless ``remind`` is false): not reminded
+        yet, its ``remind_at`` reached, its deadline not (the pure rule,
+        :func:`bot.domain.grants.reminder_due`, decides).
         """
         active = GrantRow.state == GrantState.ACTIVE.value
         with self._read() as session:
@@ -243,16 +245,16 @@ class Grants(Store):
                 .order_by(GrantRow.expires_at, GrantRow.id)
             ).all()
             to_remind: Sequence[GrantRow] = ()
-            if remind_before is not None:
+            if remind:
                 to_remind = session.scalars(
                     select(GrantRow)
                     .where(
                         active,
+                        GrantRow.remind_at <= now,
                         GrantRow.expires_at > now,
-                        GrantRow.expires_at <= now + remind_before,
                         GrantRow.reminded_at.is_(None),
                     )
-                    .order_by(GrantRow.expires_at, GrantRow.id)
+                    .order_by(GrantRow.remind_at, GrantRow.id)
                 ).all()
             return DueWork([_grant(r) for r in to_end], [_grant(r) for r in to_remind])
 
@@ -481,11 +483,12 @@ class Grants(Store):
         now: datetime,
         actor_slack_id: str | None,
         decision_id: int | None = None,
+        remind_at: datetime | None = None,
     ) -> Grant | None:
         """Move an active grant's deadline; None unless it is still active with the deadline
         ``grant`` has (a double click or a concurrent change extends nothing twice).
 
-        The reminder is reset, so the new end is announced again.
+        The reminder is reset to ``remind_at``, so the new end is announced again.
         """
         assert grant.expires_at is not None
         with self._tx() as session:
@@ -496,6 +499,7 @@ class Grants(Store):
                 GrantRow.expires_at == grant.expires_at,
                 expires_at=new_expires_at,
                 reminded_at=None,
+                remind_at=remind_at,
                 updated_at=now,
             )
             if changed is None:
@@ -634,6 +638,7 @@ def _grant(row: GrantRow) -> Grant:
         extras=tuple(row.extras or ()),
         decision_id=row.decision_id,
         reminded_at=row.reminded_at,
+        remind_at=row.remind_at,
         snoozed_until=row.snoozed_until,
         invite_sent_at=row.invite_sent_at,
         path=row.path,

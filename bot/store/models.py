@@ -75,6 +75,8 @@ class GrantRow(Base):
         # The sweep's due work: expiries and reminders by deadline (bot.store.repository).
         Index("ix_grants_state_expires", "state", "expires_at"),
         Index("ix_grants_pair", "owner_hub", "server", "recipient_hub"),
+        # The sweep's reminders by when they are due (bot.domain.grants.remind_at).
+        Index("ix_grants_state_remind", "state", "remind_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -120,8 +122,10 @@ class GrantRow(Base):
     # When the invitation DM went out. NULL on an invited grant: an intent whose code or DM
     # may not have happened (the process died); the sweep recovers it (bot.app.sharing).
     invite_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # When the owner and recipient were reminded of the coming end (long grants only).
+    # When the owner and recipient were reminded of the coming end.
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When to remind them: set at acceptance and at each extension (bot.domain.grants).
+    remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # "Keep" in the digest: not reported as stale before this time.
     snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Where on the server the recipient lands after accepting (bot.domain.gate).

@@ -341,7 +341,7 @@ def test_after_a_relink_the_new_slack_user_holds_the_owners_power(
 ) -> None:
     slack.add_user("UNEWOWNER", name="owner2", email="owner2@example.org")
     app = start_app(
-        {**linked_env, "SHAREBOT_REMIND_MIN_DURATION": "1m", "SHAREBOT_REMIND_BEFORE": "2h"},
+        {**linked_env, "SHAREBOT_REMIND_FRACTION": "1"},  # reminded at once
         tmp_path,
     )
     try:

@@ -132,7 +132,11 @@ def test_reminder_once_then_extend_by_the_owner_only(
     row = accepted_share(app, slack, clean_hub, db, "<@UALICE|alice> 2d")
     soon = datetime.now(UTC) + timedelta(minutes=30)
     with Session(db) as session, session.begin():
-        session.execute(update(GrantRow).where(GrantRow.id == row.id).values(expires_at=soon))
+        session.execute(
+            update(GrantRow)
+            .where(GrantRow.id == row.id)
+            .values(expires_at=soon, remind_at=soon - timedelta(hours=1))  # its reminder is due
+        )
 
     reminder = slack.wait_for_dm("UOWNER", ":hourglass_flowing_sand:", timeout=20)
     assert "Extend it by 2d" in reminder["text"]

@@ -126,7 +126,7 @@ class Harness:
             hub_token=world.service_token,
             clock=clock.now,
             jupyterhub_public_url="http://hub.test",
-            remind_before="off",
+            remind_fraction="off",
         )
         self.grants = self.rt.grants
         self.flags = self.rt.flags.flags

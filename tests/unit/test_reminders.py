@@ -57,30 +57,25 @@ def grant(**changes: object) -> Grant:
 # -- the pure rule --------------------------------------------------------------------
 
 
-def test_reminder_due_within_the_window_of_a_long_active_grant() -> None:
-    assert reminder_due(grant(), NOW, HOUR, DAY)
-    assert reminder_due(grant(expires_at=NOW + timedelta(seconds=1)), NOW, HOUR, DAY)
+def test_reminder_due_from_its_time_until_the_end() -> None:
+    assert reminder_due(grant(remind_at=NOW), NOW)
+    assert reminder_due(grant(remind_at=NOW - HOUR, expires_at=NOW + timedelta(seconds=1)), NOW)
 
 
 @pytest.mark.parametrize(
     "changes",
     [
-        {"expires_at": NOW + HOUR + timedelta(seconds=1)},  # too early
-        {"expires_at": NOW},  # due to expire: no reminder any more
-        {"reminded_at": NOW - timedelta(minutes=5)},  # once
-        {"duration": DAY},  # not longer than the minimum
-        {"duration": HOUR},
-        {"state": GrantState.INVITED},
-        {"state": GrantState.ENDING},
-        {"expires_at": None},
+        {"remind_at": NOW + timedelta(seconds=1)},  # too early
+        {"remind_at": NOW - HOUR, "expires_at": NOW},  # due to expire: no reminder any more
+        {"remind_at": NOW, "reminded_at": NOW - timedelta(minutes=5)},  # once
+        {"remind_at": None},  # reminders off when it was accepted, or no end
+        {"remind_at": NOW, "state": GrantState.INVITED},
+        {"remind_at": NOW, "state": GrantState.ENDING},
+        {"remind_at": NOW, "expires_at": None},
     ],
 )
 def test_no_reminder(changes: dict[str, object]) -> None:
-    assert not reminder_due(grant(**changes), NOW, HOUR, DAY)
-
-
-def test_reminders_off() -> None:
-    assert not reminder_due(grant(), NOW, None, DAY)
+    assert not reminder_due(grant(**changes), NOW)
 
 
 def test_length_after_extension_counts_from_acceptance() -> None:
@@ -133,7 +128,8 @@ async def test_reminder_sent_once_then_extend(
     g = await active_grant(rt, hub_script, 2 * DAY)
     assert g.expires_at is not None
     before_end = g.expires_at - timedelta(minutes=30)
-    assert (await rt.sweep.run(g.expires_at - 2 * HOUR)).reminded == 0
+    assert g.remind_at is not None and g.remind_at < before_end
+    assert (await rt.sweep.run(g.remind_at - timedelta(seconds=1))).reminded == 0
     assert (await rt.sweep.run(before_end)).reminded == 1
     assert (await rt.sweep.run(before_end + timedelta(minutes=1))).reminded == 0
     assert len(reminders(fake_slack, "UOWNER")) == 1 and len(reminders(fake_slack, "UALICE")) == 1

@@ -145,20 +145,23 @@ def _active(repo: Grants, recipient: str, ends: datetime, **fields: object) -> i
     return active.id
 
 
-def test_due_work_is_what_has_ended_or_ends_within_the_reminder_window(engine: Engine) -> None:
+def test_due_work_is_what_has_ended_or_whose_reminder_time_came(engine: Engine) -> None:
     repo = Grants(engine)
-    ended = _active(repo, "a", NOW - timedelta(seconds=1))
+    ended = _active(repo, "a", NOW - timedelta(seconds=1), remind_at=NOW - timedelta(hours=1))
     at_deadline = _active(repo, "b", NOW)
-    soon = _active(repo, "c", NOW + timedelta(minutes=30))
-    _active(repo, "d", NOW + timedelta(minutes=30), reminded_at=NOW)  # reminded already
-    _active(repo, "e", NOW + timedelta(hours=3))  # not yet
+    soon = _active(repo, "c", NOW + timedelta(minutes=30), remind_at=NOW)
+    _active(
+        repo, "d", NOW + timedelta(minutes=30), remind_at=NOW, reminded_at=NOW
+    )  # reminded already
+    _active(repo, "e", NOW + timedelta(minutes=3), remind_at=NOW + timedelta(seconds=1))  # not yet
+    _active(repo, "g", NOW + timedelta(minutes=3))  # no reminder (reminders off)
     closed = _active(repo, "f", NOW - timedelta(hours=1))
     repo.transition(repo.get(closed), GrantState.ENDING, now=NOW, action="revoke")  # type: ignore[arg-type]
 
-    due = repo.due(NOW, remind_before=timedelta(hours=1))
+    due = repo.due(NOW)
     assert [g.id for g in due.to_end] == [ended, at_deadline]
     assert [g.id for g in due.to_remind] == [soon]
-    assert repo.due(NOW, remind_before=None).to_remind == []
+    assert repo.due(NOW, remind=False).to_remind == []
 
 
 def test_due_work_is_found_through_the_deadline_index(engine: Engine) -> None:

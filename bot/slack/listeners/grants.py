@@ -1,7 +1,9 @@
-"""The buttons of grants: Extend (the owner's reminder), Revoke and Leave (the Home tab),
-Revoke and "I shared it: keep" (access a link may have given someone else), the accept
-link (a link button: Slack still sends the click, which is only acknowledged), and the
-pages and filter of the admins' All shares (their Revoke is the owner's button)."""
+"""The buttons of grants: Extend (the owner's reminder and the Home tab), Ask for more time
+(the recipient's reminder), Share again (the owner's end-of-share DM), Revoke and Leave
+(the Home tab), Revoke and "I shared it: keep" (access a link may have given someone
+else), the accept link (a link button: Slack still sends the click, which is only
+acknowledged), and the pages and filter of the admins' All shares (their Revoke is the
+owner's button)."""
 
 from __future__ import annotations
 
@@ -29,6 +31,24 @@ def register(app: AsyncApp, services: Services) -> None:
         await tell(services, body, respond, await answer(f"extend by {clicker}", work))
 
     app.action(blocks.EXTEND_ACTION)(ack=ack_only, lazy=[once(services, extend)])
+
+    async def more_time(body: dict[str, Any], respond: AsyncRespond) -> None:
+        clicker = body["user"]["id"]
+        target = blocks.extend_target(body["actions"][0].get("value"))
+        if target is None:
+            raise ValueError("an Ask for more time button without a grant id")
+        grant_id, deadline = target
+        work = services.decisions.ask_more_time(grant_id, deadline, clicker, utcnow())
+        await tell(services, body, respond, await answer(f"more time asked by {clicker}", work))
+
+    app.action(blocks.MORE_TIME_ACTION)(ack=ack_only, lazy=[once(services, more_time)])
+
+    async def share_again(body: dict[str, Any], respond: AsyncRespond) -> None:
+        clicker, grant_id = _grant_click(body)
+        work = services.decisions.share_again(grant_id, clicker, utcnow())
+        await tell(services, body, respond, await answer(f"share again by {clicker}", work))
+
+    app.action(blocks.SHARE_AGAIN_ACTION)(ack=ack_only, lazy=[once(services, share_again)])
 
     async def home_revoke(body: dict[str, Any], respond: AsyncRespond) -> None:
         clicker, grant_id = _grant_click(body)

@@ -74,7 +74,7 @@ class Codes:
                 if invitation_lapsed(grant, now):
                     await self.lapse(grant, now)
                     lapsed += 1
-                elif grant.baseline != before:
+                else:
                     unused.append(grant)
                 continue
             if after is None:
@@ -94,13 +94,39 @@ class Codes:
             accepted_at = min(info.last_exchanged_at or now, now) if info else now
             if await self.judged(grant, verdict, exchanges, after, accepted_at, now):
                 accepted += int(verdict.accepted)
-        if after is None:
-            # Fresh baselines for the unused codes, only when nothing was judged here: a
-            # judgment may have removed scopes (an intruder's) since ``before`` was read,
-            # and a baseline that still counts them would hide their coming back.
-            for grant in unused:
-                await db(self.grants.code_seen, grant, now=now, baseline=before)
+        await self._refresh_baselines(
+            owner, server, unused, before, codes, judged=after is not None, now=now
+        )
         return accepted, lapsed
+
+    async def _refresh_baselines(
+        self,
+        owner: str,
+        server: str,
+        unused: list[Grant],
+        before: ShareMap,
+        codes: dict[str, ShareCodeInfo],
+        *,
+        judged: bool,
+        now: datetime,
+    ) -> None:
+        """Fresh baselines for the codes nobody used: the shares read before the codes. When
+        something was judged in this check, a judgment may have removed scopes (an
+        intruder's) since then, and a baseline that still counted them would hide their
+        coming back: the shares are read again, then the codes, and only codes still unused
+        in that second look get the second read (an exchange in between shows in its count,
+        and is judged by the next pass against the old baseline)."""
+        if not unused:
+            return
+        if judged:
+            before = await self.hub.share_map(owner, server)
+            codes = {c.id: c for c in await self.hub.share_codes(owner, server)}
+        for grant in unused:
+            info = codes.get(grant.code_id or "")
+            if info is None or info.exchange_count > grant.code_exchanges:
+                continue
+            if grant.baseline != before:
+                await db(self.grants.code_seen, grant, now=now, baseline=before)
 
     async def _judge(
         self,

@@ -398,8 +398,9 @@ class Settings(BaseSettings):
         default=30.0,
         gt=0,
         meaning=(
-            "Seconds between background passes (acceptances, expiries, retries). Access ends at "
-            "most this long after its deadline."
+            "Seconds between background passes (acceptances, expiries, retries). A pass also "
+            "comes just after the next deadline when that is sooner, so access ends within a "
+            "second of it."
         ),
         advice="seconds between background passes, a positive number (default 30)",
     )

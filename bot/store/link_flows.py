@@ -29,18 +29,8 @@ class Flow:
 
 class LinkFlows(Store):
     def issue(self, slack_user_id: str, nonce_hash: str, *, now: datetime, ttl: timedelta) -> int:
-        with self._tx() as session:
-            row = LinkFlow(
-                slack_user_id=slack_user_id,
-                step=FlowStep.ISSUED.value,
-                nonce_hash=nonce_hash,
-                created_at=now,
-                expires_at=now + ttl,
-                updated_at=now,
-            )
-            session.add(row)
-            session.flush()
-            return row.id
+        """A linking flow: its one-time link was posted in Slack."""
+        return self._add(slack_user_id, FlowStep.ISSUED, nonce_hash=nonce_hash, now=now, ttl=ttl)
 
     def start_gate(
         self,
@@ -55,18 +45,37 @@ class LinkFlows(Store):
         ttl: timedelta,
     ) -> int:
         """A flow through an invitation's accept gate, straight at the hub's OAuth."""
+        return self._add(
+            slack_user_id,
+            FlowStep.AUTHORIZING,
+            nonce_hash=nonce_hash,
+            now=now,
+            ttl=ttl,
+            grant_id=grant_id,
+            state_hash=state_hash,
+            browser_hash=browser_hash,
+            code_verifier=code_verifier,
+        )
+
+    def _add(
+        self,
+        slack_user_id: str,
+        step: FlowStep,
+        *,
+        nonce_hash: str,
+        now: datetime,
+        ttl: timedelta,
+        **values: Any,
+    ) -> int:
         with self._tx() as session:
             row = LinkFlow(
                 slack_user_id=slack_user_id,
-                grant_id=grant_id,
-                step=FlowStep.AUTHORIZING.value,
+                step=step.value,
                 nonce_hash=nonce_hash,
-                state_hash=state_hash,
-                browser_hash=browser_hash,
-                code_verifier=code_verifier,
                 created_at=now,
                 expires_at=now + ttl,
                 updated_at=now,
+                **values,
             )
             session.add(row)
             session.flush()

@@ -233,10 +233,21 @@ def linking_routes(linking: LinkingService, gate: GateService) -> list[Route]:
     def failed(err: LinkPageError) -> HTMLResponse:
         return html(pages.message(err.title, pages.problem(err.problem, err.detail)), err.status)
 
-    def redirect(url: str) -> RedirectResponse:
+    def redirect(url: str, *, cookie: tuple[str, str] | None = None) -> RedirectResponse:
+        """A 302 nothing caches or refers on; with ``cookie`` (name, value), the flow's
+        browser cookie: HttpOnly, Lax, on sharebot's path, for the flow's lifetime."""
         response = RedirectResponse(url, status_code=302)
         response.headers["Cache-Control"] = "no-store"
         response.headers["Referrer-Policy"] = "no-referrer"
+        if cookie is not None:
+            response.set_cookie(
+                *cookie,
+                max_age=int(config.ttl.total_seconds()),
+                path=config.cookie_path,
+                httponly=True,
+                samesite="lax",
+                secure=config.secure_cookie,
+            )
         return response
 
     async def open_link(request: Request) -> Response:
@@ -244,17 +255,7 @@ def linking_routes(linking: LinkingService, gate: GateService) -> list[Route]:
             url, browser = await linking.start(request.path_params["nonce"], utcnow())
         except LinkPageError as err:
             return failed(err)
-        response = redirect(url)
-        response.set_cookie(
-            COOKIE,
-            browser,
-            max_age=int(config.ttl.total_seconds()),
-            path=config.cookie_path,
-            httponly=True,
-            samesite="lax",
-            secure=config.secure_cookie,
-        )
-        return response
+        return redirect(url, cookie=(COOKIE, browser))
 
     async def oauth_callback(request: Request) -> Response:
         """One redirect URI for both flows the hub's OAuth serves: linking and the gate."""
@@ -291,17 +292,7 @@ def linking_routes(linking: LinkingService, gate: GateService) -> list[Route]:
             url, cookie = await gate.open(request.path_params["token"], utcnow())
         except LinkPageError as err:
             return failed(err)
-        response = redirect(url)
-        response.set_cookie(
-            GATE_COOKIE,
-            cookie,
-            max_age=int(config.ttl.total_seconds()),
-            path=config.cookie_path,
-            httponly=True,
-            samesite="lax",
-            secure=config.secure_cookie,
-        )
-        return response
+        return redirect(url, cookie=(GATE_COOKIE, cookie))
 
     async def gate_callback(request: Request, flow: Flow) -> Response:
         params = request.query_params

@@ -95,6 +95,11 @@ async def answer(what: str, work: Awaitable[object]) -> str:
 Work = Callable[..., Awaitable[None]]
 
 
+class UnreadableClick(ValueError):
+    """A signed click whose button carries nothing sharebot made (a forged or mangled
+    value): it is acknowledged, logged once at INFO, and does nothing."""
+
+
 def once(services: Services, work: Work) -> Work:
     """``work`` (a lazy listener) done once per Slack invocation: a signed command or click
     replayed within Slack's 5 minutes is acknowledged and does nothing, on any replica
@@ -112,7 +117,10 @@ def once(services: Services, work: Work) -> Work:
         body = kwargs[key]
         trigger = body.get("trigger_id") if isinstance(body, dict) else None
         if await services.replays.first(trigger, work.__name__, utcnow()):
-            await work(**kwargs)
+            try:
+                await work(**kwargs)
+            except UnreadableClick as err:
+                log.info("ignored a click sharebot never made (%s): %s", work.__name__, err)
 
     return first_time_only
 

@@ -12,7 +12,7 @@ from slack_bolt.async_app import AsyncApp, AsyncRespond
 
 from bot.clock import utcnow
 from bot.slack import blocks
-from bot.slack.listeners.common import Services, ack_only, answer, once, tell
+from bot.slack.listeners.common import Services, UnreadableClick, ack_only, answer, once, tell
 from bot.slack.replies import reply
 
 log = logging.getLogger(__name__)
@@ -81,5 +81,5 @@ def _click(body: dict[str, Any]) -> tuple[str, int, dict[str, Any]]:
     action = body["actions"][0]
     decision_id = blocks.decision_id_of(action.get("block_id"), action.get("value"))
     if decision_id is None:
-        raise ValueError("a decision button without a decision id")
+        raise UnreadableClick("a decision button without a decision id")
     return body["user"]["id"], decision_id, action

@@ -15,29 +15,29 @@ from bot.app.outcomes import Reason, Refusal
 from bot.clock import utcnow
 from bot.slack import blocks
 from bot.slack import home_view as home
-from bot.slack.listeners.common import Services, ack_only, answer, done, once, tell
+from bot.slack.listeners.common import (
+    Services,
+    UnreadableClick,
+    ack_only,
+    answer,
+    done,
+    once,
+    tell,
+)
 
 
 def register(app: AsyncApp, services: Services) -> None:
     app.action(blocks.ACCEPT_ACTION)(ack_only)
 
     async def extend(body: dict[str, Any], respond: AsyncRespond) -> None:
-        clicker = body["user"]["id"]
-        target = blocks.extend_target(body["actions"][0].get("value"))
-        if target is None:
-            raise ValueError("an Extend button without a grant id")
-        grant_id, deadline = target
+        clicker, grant_id, deadline = _deadline_click(body, "an Extend button")
         work = services.decisions.extend(grant_id, deadline, clicker, utcnow())
         await tell(services, body, respond, await answer(f"extend by {clicker}", work))
 
     app.action(blocks.EXTEND_ACTION)(ack=ack_only, lazy=[once(services, extend)])
 
     async def more_time(body: dict[str, Any], respond: AsyncRespond) -> None:
-        clicker = body["user"]["id"]
-        target = blocks.extend_target(body["actions"][0].get("value"))
-        if target is None:
-            raise ValueError("an Ask for more time button without a grant id")
-        grant_id, deadline = target
+        clicker, grant_id, deadline = _deadline_click(body, "an Ask for more time button")
         work = services.decisions.ask_more_time(grant_id, deadline, clicker, utcnow())
         await tell(services, body, respond, await answer(f"more time asked by {clicker}", work))
 
@@ -70,7 +70,7 @@ def register(app: AsyncApp, services: Services) -> None:
         value = (action.get("selected_option") or {}).get("value") or action.get("value")
         where = home.where_of(value if isinstance(value, str) else None)
         if where is None:
-            raise ValueError("an All shares click without a page or filter")
+            raise UnreadableClick("an All shares click without a page or filter")
         refused = await services.home.show_all_shares(clicker, where)
         if refused is not None:
             await tell(
@@ -104,5 +104,14 @@ def register(app: AsyncApp, services: Services) -> None:
 def _grant_click(body: dict[str, Any]) -> tuple[str, int]:
     grant_id = home.grant_id_of(body["actions"][0].get("value"))
     if grant_id is None:
-        raise ValueError("a Home button without a grant id")
+        raise UnreadableClick("a Home button without a grant id")
     return body["user"]["id"], grant_id
+
+
+def _deadline_click(body: dict[str, Any], what: str) -> tuple[str, int, int]:
+    """Who clicked, which grant, and the deadline the button was shown with."""
+    target = blocks.extend_target(body["actions"][0].get("value"))
+    if target is None:
+        raise UnreadableClick(f"{what} without a grant id")
+    grant_id, deadline = target
+    return body["user"]["id"], grant_id, deadline

@@ -14,12 +14,13 @@ from sqlalchemy import Engine
 
 from bot.runtime import Runtime
 from bot.sandbox.fake_slack import FakeSlack
+from bot.sandbox.slack_client import BOT_TOKEN
 from bot.store.db import ensure_schema, make_engine
 from tests.support import postgres
 from tests.support.flaky_hub import FlakyHub
 from tests.support.hub import HUBS_STARTED, describe_hub_python, hub_python_from_env
 from tests.support.model_hub import FaultyTransport
-from tests.support.services import BOT_TOKEN, services
+from tests.support.services import services
 
 #: When the linked people of the ``rt`` fixture were linked.
 LINKED_AT = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

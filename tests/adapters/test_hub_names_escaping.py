@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 import pytest
@@ -95,7 +95,7 @@ def _mrkdwn_of(payload: object) -> list[str]:
     return found
 
 
-def _blocks(built: list[object]) -> list[str]:
+def _blocks(built: Sequence[object]) -> list[str]:
     return _mrkdwn_of([b.to_dict() for b in built])  # type: ignore[attr-defined]
 
 

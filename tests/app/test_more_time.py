@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.app.decisions import ApprovalConfig
+from bot.app.messages import HomeTab as HomeData
 from bot.app.outcomes import (
     Decided,
     Extended,
@@ -29,7 +30,7 @@ from bot.runtime import Runtime
 from bot.sandbox.fake_slack import FakeSlack
 from bot.slack import blocks
 from bot.slack import home_view as home
-from bot.slack.home_view import HomeData, home_view
+from bot.slack.home_view import home_view
 from tests.support.factories import NOW, make_grant
 from tests.support.flaky_hub import FlakyHub
 from tests.support.reminders import active_grant, approvals_runtime

@@ -40,7 +40,7 @@ class NamedServersHub(FlakyHub):
     def __call__(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
         if request.method == "GET" and path == "/hub/api/users/owner":
-            servers = {name: {} for name in self.servers if name}
+            servers: dict[str, dict[str, object]] = {name: {} for name in self.servers if name}
             return httpx.Response(200, json={"name": "owner", "servers": servers})
         server = path.removeprefix("/hub/api/shares/owner/")
         if path.startswith("/hub/api/shares/owner/") and server not in self.servers:

@@ -76,7 +76,7 @@ def make_decision(**changes: object) -> Decision:
     return Decision(**values)  # type: ignore[arg-type]
 
 
-def add_active(repo: Grants, recipient: str, ends: datetime, **fields: object) -> int:
+def add_active(repo: Grants, recipient: str, ends: datetime, **fields: Any) -> int:
     """Store a grant to ``recipient`` and make it active until ``ends``; its id."""
     grant = repo.add_grant(new_grant(recipient_hub=recipient), now=NOW - timedelta(hours=2))
     active = repo.transition(

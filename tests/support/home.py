@@ -20,7 +20,8 @@ def open_home(app: RunningApp, user: str) -> None:
 
 
 def home_button(view: dict[str, Any], action_id: str, value: str) -> dict[str, Any]:
-    for block in view["blocks"]:
+    blocks: list[dict[str, Any]] = view["blocks"]
+    for block in blocks:
         accessory = block.get("accessory") or {}
         if accessory.get("action_id") == action_id and accessory.get("value") == value:
             return block

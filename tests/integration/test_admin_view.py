@@ -21,8 +21,8 @@ from bot.sandbox.fake_slack import FakeSlack
 from bot.slack import home_view as home
 from bot.slack.home_view import where_of, where_value
 from bot.store.models import AuditEvent
-from tests.integration.test_home import accepted_share, open_home
 from tests.support.app import BOT_TOKEN, RunningApp, block_action, run_cli, start_app
+from tests.support.home import accepted_share, open_home
 from tests.support.hub import RunningHub
 from tests.support.stories import direct_share, grants, share, share_users
 

@@ -5,10 +5,8 @@ measuring the server process's peak memory."""
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -16,6 +14,7 @@ import pytest
 from bot.sandbox.fake_slack import FakeSlack
 from bot.web.limits import DEFAULT_BODY_LIMIT, MIB, SLACK_BODY_LIMIT
 from tests.support.app import RunningApp
+from tests.support.processes import reset_peak, vm_hwm
 
 pytestmark = pytest.mark.integration
 
@@ -23,22 +22,6 @@ HUGE = 200 * MIB
 
 #: Peak RSS the server may gain over all the refused requests of a test.
 MEMORY_ALLOWANCE = 30 * MIB
-
-
-def vm_hwm(pid: int) -> int:
-    """The process's peak resident set size, in bytes (``VmHWM``)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError("no VmHWM in /proc/<pid>/status")
-
-
-def reset_peak(pid: int) -> int:
-    """Reset the peak RSS to the current RSS where the kernel allows it; the peak now."""
-    # Else the peak since start-up: growth is still measured from it.
-    with contextlib.suppress(OSError):
-        Path(f"/proc/{pid}/clear_refs").write_text("5")
-    return vm_hwm(pid)
 
 
 class Body:

@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.slack_client import RunningApp
 from bot.store.models import AuditEvent, GrantRow, OutboxRow
-from tests.integration.test_replicas import hub_requests
 from tests.support.faults import (
     command_until_killed,
     poll,
@@ -26,6 +25,7 @@ from tests.support.faults import (
     wait_killed,
 )
 from tests.support.hub import RunningHub
+from tests.support.observe import hub_requests
 from tests.support.stories import (
     accept_url_in,
     grants,

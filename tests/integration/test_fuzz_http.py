@@ -28,9 +28,9 @@ from sqlalchemy import Engine
 from bot.sandbox.fake_slack import FakeSlack
 from bot.slack import blocks, home_view
 from bot.web.limits import MIB
-from tests.integration.test_bounded_requests import reset_peak, vm_hwm
-from tests.integration.test_requests import decisions
 from tests.support.app import SIGNING_SECRET, RunningApp, sign
+from tests.support.observe import decisions
+from tests.support.processes import reset_peak, vm_hwm
 from tests.support.stories import grants
 
 pytestmark = pytest.mark.integration

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine, update
@@ -14,48 +13,11 @@ from bot.slack import blocks
 from bot.slack import home_view as home
 from bot.store.models import AuditEvent, GrantRow
 from tests.support.app import RunningApp, block_action, run_cli
+from tests.support.home import accepted_share, click_home, home_button, open_home
 from tests.support.hub import RunningHub
-from tests.support.stories import accept_url_in, grants, share, share_users
+from tests.support.stories import grants, share, share_users
 
 pytestmark = pytest.mark.integration
-
-
-def open_home(app: RunningApp, user: str) -> None:
-    response = app.event({"type": "app_home_opened", "user": user, "channel": "D" + user})
-    assert response.status_code == 200, response.text
-
-
-def home_button(view: dict[str, Any], action_id: str, value: str) -> dict[str, Any]:
-    for block in view["blocks"]:
-        accessory = block.get("accessory") or {}
-        if accessory.get("action_id") == action_id and accessory.get("value") == value:
-            return block
-    raise AssertionError(f"no {action_id} for {value} in the Home tab")
-
-
-def click_home(
-    app: RunningApp, user: str, view: dict[str, Any], action_id: str, value: str
-) -> None:
-    """A click on the Home tab: Slack sends no response_url for those."""
-    block = home_button(view, action_id, value)
-    payload = block_action(user, action_id, "", value=value, block_id=block["block_id"])
-    del payload["response_url"], payload["channel"]
-    payload["container"] = {"type": "view", "view_id": view["id"]}
-    payload["view"] = {"id": view["id"], "type": "home", "blocks": view["blocks"]}
-    response = app.interact(payload)
-    assert response.status_code == 200, response.text
-
-
-def accepted_share(
-    app: RunningApp, slack: FakeSlack, hub: RunningHub, db: Engine, text: str
-) -> GrantRow:
-    share(app, slack, "UOWNER", text)
-    url = accept_url_in(slack.wait_for_dm("UALICE", "shared"))
-    assert hub.accept_share("alice", url).status_code == 302
-    slack.wait_for_dm("UOWNER", "accepted", timeout=20)
-    [row] = grants(db)
-    assert row.state == "active"
-    return row
 
 
 def audit_actions(db: Engine, grant_id: int) -> list[str]:

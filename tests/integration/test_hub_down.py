@@ -12,9 +12,9 @@ from sqlalchemy import Engine
 
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.slack_client import RunningApp
-from tests.integration.test_replicas import last_sweep
 from tests.support.faults import poll, start_normal
 from tests.support.hub import RunningHub
+from tests.support.observe import last_sweep
 from tests.support.stories import (
     accept_url_in,
     grants,

@@ -22,11 +22,11 @@ from sqlalchemy import Engine
 
 from bot.sandbox.fake_slack import FakeSlack
 from bot.slack import home_view as home
-from tests.integration.test_requests import decisions
-from tests.integration.test_worker import children
 from tests.support.app import BOT_TOKEN, RunningApp, block_action, sign, start_app
 from tests.support.faults import poll
 from tests.support.hub import RunningHub
+from tests.support.observe import decisions
+from tests.support.processes import children
 from tests.support.stories import grants, share
 
 pytestmark = pytest.mark.integration

@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import Engine
 
 from bot.sandbox.fake_slack import FakeSlack
-from tests.integration.test_identity import browse_to_confirmation, link_url, links
 from tests.support.app import RunningApp
 from tests.support.hub import RunningHub
+from tests.support.linking import browse_to_confirmation, link_url, links
 
 pytestmark = pytest.mark.integration
 

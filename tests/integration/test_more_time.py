@@ -12,8 +12,8 @@ from sqlalchemy import Engine
 
 from bot.sandbox.fake_slack import FakeSlack
 from bot.slack import blocks
-from tests.integration.test_home import accepted_share, open_home
 from tests.support.app import RunningApp, block_action
+from tests.support.home import accepted_share, open_home
 from tests.support.hub import RunningHub
 from tests.support.stories import (
     accept_url_in,

@@ -4,7 +4,6 @@ starting together on an empty database create the schema once."""
 
 from __future__ import annotations
 
-import re
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from bot.sandbox.slack_client import RunningApp, spawn_app, start_app, wait_heal
 from bot.store.db import current_revision, head_revision, make_engine
 from bot.store.models import AuditEvent
 from tests.support.hub import RunningHub
+from tests.support.observe import hub_requests, last_sweep
 from tests.support.stories import (
     accept_url_in,
     grants,
@@ -30,8 +30,6 @@ from tests.support.stories import (
 
 pytestmark = pytest.mark.integration
 
-SWEEP = re.compile(r'^sharebot_job_last_success_timestamp_seconds\{job="sweep"\} (\S+)$', re.M)
-
 
 def wait_until(check: object, what: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
@@ -41,11 +39,6 @@ def wait_until(check: object, what: str, timeout: float = 30.0) -> None:
         time.sleep(0.1)
 
 
-def last_sweep(app: RunningApp) -> float:
-    found = SWEEP.search(httpx.get(f"{app.url}/metrics", timeout=10).text)
-    return float(found.group(1)) if found else 0.0
-
-
 def wait_for_two_sweeps(apps: list[RunningApp]) -> None:
     """Until each replica has finished two passes since now: the second one started after
     this moment, so anything a replica would still do twice has been done by then."""
@@ -53,11 +46,6 @@ def wait_for_two_sweeps(apps: list[RunningApp]) -> None:
         for _ in range(2):
             since = time.time()
             wait_until(lambda app=app, since=since: last_sweep(app) > since, "a sweep")
-
-
-def hub_requests(hub: RunningHub, since: int, pattern: str) -> list[str]:
-    text = hub.log_path.read_bytes()[since:].decode(errors="replace")
-    return [line for line in text.splitlines() if re.search(pattern, line)]
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
 from bot.sandbox.fake_slack import FakeSlack
@@ -17,6 +17,7 @@ from bot.slack import blocks
 from bot.store.models import DecisionRow
 from tests.support.app import RunningApp, block_action, start_app, view_submission
 from tests.support.hub import RunningHub
+from tests.support.observe import decisions
 from tests.support.stories import (
     accept_url_in,
     button_block,
@@ -28,11 +29,6 @@ from tests.support.stories import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-def decisions(db: Engine) -> list[DecisionRow]:
-    with Session(db) as session:
-        return list(session.scalars(select(DecisionRow).order_by(DecisionRow.id)))
 
 
 def updated_copies(slack: FakeSlack, containing: str) -> list[dict[str, Any]]:

@@ -18,11 +18,11 @@ from bot.sandbox.fake_slack import FakeSlack
 from bot.slack import blocks
 from bot.slack import home_view as home
 from bot.store.models import AuditEvent
-from tests.integration.test_home import accepted_share, click_home, home_button
-from tests.integration.test_requests import decisions
 from tests.support.app import BOT_TOKEN, SIGNING_SECRET, RunningApp, block_action, sign, start_app
 from tests.support.forged import FORGERIES, share_command
+from tests.support.home import accepted_share, click_home, home_button
 from tests.support.hub import RunningHub
+from tests.support.observe import decisions
 from tests.support.stories import accept_url_in, click, grants, share, share_users
 
 pytestmark = pytest.mark.integration

@@ -16,16 +16,10 @@ from bot.sandbox.fake_slack import FakeSlack
 from tests.support.app import RunningApp, sign, start_app
 from tests.support.faults import poll
 from tests.support.hub import RunningHub
+from tests.support.processes import children
 from tests.support.stories import accept_url_in, grants, share, share_users
 
 pytestmark = pytest.mark.integration
-
-
-def children(pid: int) -> set[int]:
-    found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found |= {int(c) for c in (task / "children").read_text().split()}
-    return found
 
 
 def alive(pid: int) -> bool:

@@ -82,12 +82,31 @@ def start_test_hub(config: pytest.Config, workdir: Path, **kwargs: Any) -> Runni
     return running
 
 
+# What the test hub reports for sharebot's token (GET /hub/api/user), expanded by the hub.
+HUB_REPORTED = (
+    "access:servers",
+    "delete:servers",
+    "groups:shares",
+    "list:users",
+    "read:groups:shares",
+    "read:servers",
+    "read:shares",
+    "read:users:activity",
+    "read:users:name",
+    "read:users:shares",
+    "servers",
+    "shares",
+    "start:servers",
+    "users:shares",
+)
+
 __all__ = [
     "ADMIN_SERVICE_NAME",
     "CHP_NAME",
     "COOKIE_SECRET_HEX",
     "HUBS_STARTED",
     "HUB_PYTHON_ENV",
+    "HUB_REPORTED",
     "PROXY_PID_FILE",
     "REPO_ROOT",
     "SERVICE_NAME",

@@ -1,4 +1,4 @@
-"""Sequences the stateful property test (tests/unit/test_access_property.py) reaches only
+"""Sequences the stateful property test (tests/app/test_access_property.py) reaches only
 now and then, written out: the same machine, the same promise checked after each pass."""
 
 from __future__ import annotations

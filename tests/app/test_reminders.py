@@ -10,7 +10,6 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 
 from bot.app.decisions import ApprovalConfig
@@ -35,10 +34,9 @@ from bot.domain.grants import (
 from bot.runtime import Runtime
 from bot.sandbox.fake_slack import FakeSlack
 from bot.slack import blocks
-from bot.store.db import ensure_schema, make_engine
 from tests.support.factories import NOW, make_grant
 from tests.support.flaky_hub import FlakyHub
-from tests.support.services import services
+from tests.support.reminders import active_grant, approvals_runtime
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -97,25 +95,8 @@ def test_extend_button_carries_id_and_deadline() -> None:
 
 @pytest.fixture
 async def rt(tmp_path: Path, fake_slack: FakeSlack, hub_script: FlakyHub) -> AsyncIterator[Runtime]:
-    engine = make_engine(f"sqlite:///{tmp_path / 's.sqlite'}")
-    ensure_schema(engine)
-    runtime = services(
-        engine, fake_slack.api_url, transport=httpx.MockTransport(hub_script), approvers="UAPPR"
-    )
-    runtime.links.link("UOWNER", "owner", method="admin", by="t", now=NOW)
-    runtime.links.link("UALICE", "alice", method="admin", by="t", now=NOW)
-    runtime.decisions.config = ApprovalConfig(policy=Policy(), approvers=("UAPPR",))
-    yield runtime
-    await runtime.aclose()
-
-
-async def active_grant(rt: Runtime, hub_script: FlakyHub, duration: timedelta) -> Grant:
-    await rt.sharing.share("UOWNER", Share(("UALICE",), duration), NOW)
-    hub_script.codes["sc_1"] = 1
-    hub_script.shares.add("alice")
-    assert (await rt.sweep.run(NOW + timedelta(minutes=1))).accepted == 1
-    [active] = rt.grants.grants(states=[GrantState.ACTIVE])
-    return active
+    async with approvals_runtime(tmp_path, fake_slack, hub_script) as runtime:
+        yield runtime
 
 
 def reminders(fake: FakeSlack, user: str) -> list[str]:

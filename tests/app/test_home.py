@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 
 from bot.app.home import HomeService
+from bot.app.messages import HomeTab as HomeData
 from bot.domain.decisions import Decision, DecisionKind, DecisionState
 from bot.domain.grants import Grant, GrantState
 from bot.slack import blocks
 from bot.slack import home_view as home
-from bot.slack.home_view import MAX_BLOCKS, HomeData, home_view
+from bot.slack.home_view import MAX_BLOCKS, home_view
 from tests.support.factories import NOW, make_grant
 
 

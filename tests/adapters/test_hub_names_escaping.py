@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 import pytest
@@ -20,8 +20,7 @@ from bot.domain.digest import Item, ItemKind, OwnerCount, Status
 from bot.domain.digest import Reason as Stale
 from bot.domain.reconcile import ExternalShare, ShareKind
 from bot.slack import blocks, home_view, mrkdwn, texts
-from tests.support.factories import NOW, make_grant
-from tests.unit.test_blocks import decision
+from tests.support.factories import NOW, make_decision, make_grant
 
 NASTY = [
     "a`b",
@@ -96,7 +95,7 @@ def _mrkdwn_of(payload: object) -> list[str]:
     return found
 
 
-def _blocks(built: list[object]) -> list[str]:
+def _blocks(built: Sequence[object]) -> list[str]:
     return _mrkdwn_of([b.to_dict() for b in built])  # type: ignore[attr-defined]
 
 
@@ -134,10 +133,10 @@ RENDERERS: dict[str, Callable[[str], list[str]]] = {
         *_blocks(blocks.digest(7, n, [(item(n), Status.OPEN, None)] * 2, 2, timedelta(days=7))),
     ],
     "decisions": lambda n: [
-        texts.decision_summary(decision(owner_hub=n, server=n)),
-        texts.decision_summary(decision(kind=DecisionKind.REQUEST, owner_hub=n, server=n)),
-        texts.decision_requester_copy(decision(owner_hub=n, server=n)),
-        *_blocks(blocks.decision_for_decider(decision(owner_hub=n, server=n))),
+        texts.decision_summary(make_decision(owner_hub=n, server=n)),
+        texts.decision_summary(make_decision(kind=DecisionKind.REQUEST, owner_hub=n, server=n)),
+        texts.decision_requester_copy(make_decision(owner_hub=n, server=n)),
+        *_blocks(blocks.decision_for_decider(make_decision(owner_hub=n, server=n))),
     ],
     "home": lambda n: _mrkdwn_of(
         home_view.home_view(
@@ -145,7 +144,7 @@ RENDERERS: dict[str, Callable[[str], list[str]]] = {
                 hub_user=n,
                 shared_by=[make_grant(owner_hub=n, server=n)],
                 shared_with=[make_grant(id=2, owner_hub=n, server=n)],
-                to_decide=[decision(owner_hub=n, server=n)],
+                to_decide=[make_decision(owner_hub=n, server=n)],
                 mine_pending=[],
             )
         ).to_dict()
@@ -233,7 +232,7 @@ def test_long_names_are_cut_without_breaking_the_section() -> None:
         json.dumps(
             [
                 b.to_dict()
-                for b in blocks.decision_for_decider(decision(owner_hub=long, server=long))
+                for b in blocks.decision_for_decider(make_decision(owner_hub=long, server=long))
             ]
         )
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -20,7 +19,6 @@ from bot.domain.durations import (
 )
 from bot.domain.grants import GrantState, deadline_after_acceptance
 from bot.errors import CommandError
-from bot.store.db import ensure_schema, make_engine
 from bot.store.decisions import Decisions
 from bot.store.grants import Grants
 from bot.store.models import GrantRow
@@ -28,14 +26,6 @@ from tests.support.factories import new_grant
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 MAX = timedelta(days=7)
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    ensure_schema(engine)
-    yield engine
-    engine.dispose()
 
 
 def test_refused_unless_allowed_with_a_clear_message() -> None:

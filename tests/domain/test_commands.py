@@ -61,7 +61,7 @@ def test_revoke() -> None:
     assert parse("revoke <@U1> server:gpu") == Revoke(("U1",), "gpu")
     assert parse("revoke all") == Revoke(())
     assert parse("revoke all server:gpu") == Revoke((), "gpu")
-    assert parse("revoke all").everyone  # type: ignore[union-attr]
+    assert parse("revoke all").everyone  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,21 +12,13 @@ from sqlalchemy import Engine, text
 from bot.domain.grants import GrantState, InvalidTransition
 from bot.errors import SchemaError
 from bot.store.audit import AuditLog
-from bot.store.db import alembic_config, ensure_schema, make_engine
+from bot.store.db import alembic_config, ensure_schema
 from bot.store.decisions import Decisions
 from bot.store.grants import Grants
 from bot.store.links import Links
-from tests.support.factories import new_grant
+from tests.support.factories import add_active, new_grant
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    ensure_schema(engine)
-    yield engine
-    engine.dispose()
 
 
 def test_models_match_migrations(engine: Engine) -> None:
@@ -136,26 +127,19 @@ def test_one_pending_extension_per_grant_even_when_clicked_at_once(engine: Engin
     assert pending.grant_id == grant.id
 
 
-def _active(repo: Grants, recipient: str, ends: datetime, **fields: object) -> int:
-    grant = repo.add_grant(new_grant(recipient_hub=recipient), now=NOW - timedelta(hours=2))
-    active = repo.transition(
-        grant, GrantState.ACTIVE, now=NOW, action="accept", expires_at=ends, **fields
-    )
-    assert active is not None
-    return active.id
-
-
 def test_due_work_is_what_has_ended_or_whose_reminder_time_came(engine: Engine) -> None:
     repo = Grants(engine)
-    ended = _active(repo, "a", NOW - timedelta(seconds=1), remind_at=NOW - timedelta(hours=1))
-    at_deadline = _active(repo, "b", NOW)
-    soon = _active(repo, "c", NOW + timedelta(minutes=30), remind_at=NOW)
-    _active(
+    ended = add_active(repo, "a", NOW - timedelta(seconds=1), remind_at=NOW - timedelta(hours=1))
+    at_deadline = add_active(repo, "b", NOW)
+    soon = add_active(repo, "c", NOW + timedelta(minutes=30), remind_at=NOW)
+    add_active(
         repo, "d", NOW + timedelta(minutes=30), remind_at=NOW, reminded_at=NOW
     )  # reminded already
-    _active(repo, "e", NOW + timedelta(minutes=3), remind_at=NOW + timedelta(seconds=1))  # not yet
-    _active(repo, "g", NOW + timedelta(minutes=3))  # no reminder (reminders off)
-    closed = _active(repo, "f", NOW - timedelta(hours=1))
+    add_active(
+        repo, "e", NOW + timedelta(minutes=3), remind_at=NOW + timedelta(seconds=1)
+    )  # not yet
+    add_active(repo, "g", NOW + timedelta(minutes=3))  # no reminder (reminders off)
+    closed = add_active(repo, "f", NOW - timedelta(hours=1))
     repo.transition(repo.get(closed), GrantState.ENDING, now=NOW, action="revoke")  # type: ignore[arg-type]
 
     due = repo.due(NOW)
@@ -180,10 +164,10 @@ def test_due_work_is_found_through_the_deadline_index(engine: Engine) -> None:
 
 def test_active_grants_for_a_holder_of_one_server(engine: Engine) -> None:
     repo = Grants(engine)
-    mine = _active(repo, "alice", NOW + timedelta(hours=1))
-    _active(repo, "bob", NOW + timedelta(hours=1))
-    by_link = _active(repo, "carol", NOW + timedelta(hours=1), accepted_hub_user="alice")
-    _active(repo, "alice", NOW + timedelta(hours=1), accepted_hub_user="dave")
+    mine = add_active(repo, "alice", NOW + timedelta(hours=1))
+    add_active(repo, "bob", NOW + timedelta(hours=1))
+    by_link = add_active(repo, "carol", NOW + timedelta(hours=1), accepted_hub_user="alice")
+    add_active(repo, "alice", NOW + timedelta(hours=1), accepted_hub_user="dave")
     found = repo.for_holder("owner", "", "alice")
     assert sorted(g.id for g in found) == [mine, by_link]
     assert repo.for_holder("owner", "gpu", "alice") == []

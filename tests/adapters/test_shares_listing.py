@@ -45,7 +45,7 @@ def test_stored_rows_sorted_with_stable_fields_and_no_secret() -> None:
     assert records[2]["since"] == "2026-11-24T12:00:00Z" and records[2]["slack_user"] is None
     for fmt in ("json", "csv", "table"):
         out = io.StringIO()
-        shares.write(rows, fmt, out)  # type: ignore[arg-type]
+        shares.write(rows, fmt, out)
         assert "sc_secret" not in out.getvalue() and "private" not in out.getvalue()
 
 

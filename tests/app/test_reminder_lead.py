@@ -17,9 +17,8 @@ from bot.config import Settings, load_settings
 from bot.domain.grants import DEFAULT_REMINDERS, GrantState, ReminderRule, remind_at
 from bot.store.db import alembic_config, make_engine
 from bot.store.grants import Grants
-from tests.support.factories import NOW
-from tests.unit.test_config import clean_env  # noqa: F401 (the fixture, used by settings())
-from tests.unit.test_store import _active, engine  # noqa: F401 (the fixture)
+from tests.support.factories import NOW, add_active
+from tests.support.settings import clean_settings_env
 
 MINUTE = timedelta(minutes=1)
 DAY = timedelta(days=1)
@@ -89,8 +88,13 @@ def test_property_the_reminder_is_within_min_and_max_and_never_after_the_end(
 # -- settings ---------------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    return clean_settings_env(monkeypatch)
+
+
 @pytest.fixture
-def settings(clean_env: pytest.MonkeyPatch) -> Any:  # noqa: F811
+def settings(clean_env: pytest.MonkeyPatch) -> Any:
     def make(**env: str) -> Settings:
         for name, value in env.items():
             clean_env.setenv(name, value)
@@ -128,12 +132,12 @@ def test_bad_reminder_settings_are_refused(settings: Any, env: dict[str, str], s
 
 
 def test_reminders_are_found_through_the_state_and_remind_at_index(
-    engine: Engine,  # noqa: F811
+    engine: Engine,
 ) -> None:
     if engine.dialect.name != "sqlite":
         pytest.skip("reads SQLite's query plan")
     repo = Grants(engine)
-    _active(repo, "a", NOW + timedelta(hours=1), remind_at=NOW - MINUTE)
+    add_active(repo, "a", NOW + timedelta(hours=1), remind_at=NOW - MINUTE)
     seen: list[tuple[str, Any]] = []
 
     def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:

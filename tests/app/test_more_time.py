@@ -5,9 +5,14 @@ a scripted hub, and their blocks."""
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
+
+import pytest
 
 from bot.app.decisions import ApprovalConfig
+from bot.app.messages import HomeTab as HomeData
 from bot.app.outcomes import (
     Decided,
     Extended,
@@ -25,13 +30,20 @@ from bot.runtime import Runtime
 from bot.sandbox.fake_slack import FakeSlack
 from bot.slack import blocks
 from bot.slack import home_view as home
-from bot.slack.home_view import HomeData, home_view
+from bot.slack.home_view import home_view
 from tests.support.factories import NOW, make_grant
 from tests.support.flaky_hub import FlakyHub
-from tests.unit.test_reminders import active_grant, rt  # noqa: F401 (the fixture)
+from tests.support.reminders import active_grant, approvals_runtime
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
+
+
+@pytest.fixture
+async def rt(tmp_path: Path, fake_slack: FakeSlack, hub_script: FlakyHub) -> AsyncIterator[Runtime]:
+    """The services with an approver (UAPPR), as in test_reminders."""
+    async with approvals_runtime(tmp_path, fake_slack, hub_script) as runtime:
+        yield runtime
 
 
 def deadline(g: object) -> int:
@@ -72,7 +84,7 @@ def test_home_has_extend_under_each_active_share_with_an_end() -> None:
 
 
 async def test_more_time_asked_by_the_recipient_approved_by_the_owner(
-    rt: Runtime,  # noqa: F811
+    rt: Runtime,
     hub_script: FlakyHub,
     fake_slack: FakeSlack,
 ) -> None:
@@ -113,7 +125,7 @@ async def test_more_time_asked_by_the_recipient_approved_by_the_owner(
 
 
 async def test_more_time_denied_tells_the_recipient(
-    rt: Runtime,  # noqa: F811
+    rt: Runtime,
     hub_script: FlakyHub,
     fake_slack: FakeSlack,
 ) -> None:
@@ -127,7 +139,7 @@ async def test_more_time_denied_tells_the_recipient(
 
 
 async def test_more_time_approved_by_the_owner_still_needs_the_approver_policy_asks(
-    rt: Runtime,  # noqa: F811
+    rt: Runtime,
     hub_script: FlakyHub,
     fake_slack: FakeSlack,
 ) -> None:
@@ -152,7 +164,7 @@ async def test_more_time_approved_by_the_owner_still_needs_the_approver_policy_a
 
 
 async def test_more_time_within_the_longest_share_only(
-    rt: Runtime,  # noqa: F811
+    rt: Runtime,
     hub_script: FlakyHub,
 ) -> None:
     rt.decisions.config = ApprovalConfig(policy=Policy(), max_duration=3 * HOUR)
@@ -163,7 +175,7 @@ async def test_more_time_within_the_longest_share_only(
 
 
 async def test_more_time_approved_after_the_share_ended_fails_clearly(
-    rt: Runtime,  # noqa: F811
+    rt: Runtime,
     hub_script: FlakyHub,
     fake_slack: FakeSlack,
 ) -> None:
@@ -183,7 +195,7 @@ async def test_more_time_approved_after_the_share_ended_fails_clearly(
 
 
 async def test_share_again_from_the_owners_end_dm(
-    rt: Runtime,  # noqa: F811
+    rt: Runtime,
     hub_script: FlakyHub,
     fake_slack: FakeSlack,
 ) -> None:
@@ -216,7 +228,7 @@ async def test_share_again_from_the_owners_end_dm(
 
 
 async def test_share_again_goes_through_policy_and_the_longest_share(
-    rt: Runtime,  # noqa: F811
+    rt: Runtime,
     hub_script: FlakyHub,
 ) -> None:
     g = await active_grant(rt, hub_script, 2 * HOUR)

@@ -17,28 +17,11 @@ from bot.errors import CommandError
 from bot.hub import scopes
 from bot.ops import audit, check
 from bot.store.audit import Audit
-from tests.support.hub import SHAREBOT_SCOPES
+from tests.support.hub import HUB_REPORTED, SHAREBOT_SCOPES
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
-# What the test hub reports for sharebot's token (GET /hub/api/user), expanded by the hub.
-HUB_REPORTED = (
-    "access:servers",
-    "delete:servers",
-    "groups:shares",
-    "list:users",
-    "read:groups:shares",
-    "read:servers",
-    "read:shares",
-    "read:users:activity",
-    "read:users:name",
-    "read:users:shares",
-    "servers",
-    "shares",
-    "start:servers",
-    "users:shares",
-)
 
 # -- audit --------------------------------------------------------------------------------
 

@@ -4,34 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.domain.decisions import Decision, DecisionKind, DecisionState
+from bot.domain.decisions import DecisionState
 from bot.domain.grants import GrantState
 from bot.slack import blocks
-from tests.support.factories import NOW, make_grant
-
-
-def decision(**changes: object) -> Decision:
-    values: dict[str, object] = {
-        "id": 7,
-        "kind": DecisionKind.APPROVAL,
-        "state": DecisionState.PENDING,
-        "requester_slack_id": "UOWNER",
-        "owner_slack_id": "UOWNER",
-        "owner_hub": "owner",
-        "server": "gpu",
-        "recipients": ("UALICE", "UBOB"),
-        "duration": timedelta(days=2),
-        "extras": ("manage",),
-        "reason": "pairing",
-        "created_at": NOW,
-        "expires_at": NOW + timedelta(days=1),
-    }
-    values.update(changes)
-    return Decision(**values)  # type: ignore[arg-type]
+from tests.support.factories import NOW, make_decision, make_grant
 
 
 def test_decider_copy_carries_only_the_id() -> None:
-    built = [b.to_dict() for b in blocks.decision_for_decider(decision())]
+    built = [b.to_dict() for b in blocks.decision_for_decider(make_decision())]
     actions = next(b for b in built if b["type"] == "actions")
     assert actions["block_id"] == "decision-7"
     values = [e.get("value") for e in actions["elements"] if e["type"] == "button"]
@@ -41,7 +21,7 @@ def test_decider_copy_carries_only_the_id() -> None:
 
 
 def test_huge_reason_is_cut_to_fit() -> None:
-    long = decision(reason="x" * 10_000, recipients=tuple(f"U{i:08d}" for i in range(50)))
+    long = make_decision(reason="x" * 10_000, recipients=tuple(f"U{i:08d}" for i in range(50)))
     for built in (
         blocks.decision_for_decider(long),
         blocks.decision_closed(long, "decider"),
@@ -54,14 +34,14 @@ def test_huge_reason_is_cut_to_fit() -> None:
 
 
 def test_closed_copy_has_no_buttons() -> None:
-    done = decision(state=DecisionState.DENIED, decided_by="UBOB", decision_note="not now")
+    done = make_decision(state=DecisionState.DENIED, decided_by="UBOB", decision_note="not now")
     built = [b.to_dict() for b in blocks.decision_closed(done, "requester")]
     assert [b["type"] for b in built] == ["section", "context"]
     assert "Denied by <@UBOB>: not now" in str(built)
 
 
 def test_no_shorter_option_for_the_shortest_durations() -> None:
-    short = decision(duration=timedelta(minutes=10))
+    short = make_decision(duration=timedelta(minutes=10))
     built = [b.to_dict() for b in blocks.decision_for_decider(short)]
     assert "static_select" not in str(built)
 

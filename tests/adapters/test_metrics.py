@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import pytest
@@ -17,7 +15,7 @@ from bot.hub.client import HubClient, endpoint_template
 from bot.ops.metrics import Metrics
 from bot.sandbox.fake_slack import FakeSlack
 from bot.slack.messenger import SlackMessenger, make_web_client
-from bot.store.db import ensure_schema, make_engine
+from bot.store.db import make_engine
 from bot.store.grants import Grants, NewGrant
 from tests.support import factories
 
@@ -117,14 +115,6 @@ async def test_slack_delivery_failures_are_counted() -> None:
         fake.fail_next("chat.postMessage", error="channel_not_found")
         assert not await messenger.notify("UALICE", "best effort")  # swallowed, still counted
     assert value(metrics, "sharebot_failures_total", kind="slack_delivery") == 2
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'metrics.sqlite'}")
-    ensure_schema(engine)
-    yield engine
-    engine.dispose()
 
 
 def new_grant(recipient: str = "alice") -> NewGrant:

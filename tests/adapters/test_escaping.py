@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 
 from bot.domain.decisions import DecisionKind, DecisionState
 from bot.slack import blocks, mrkdwn, texts
-from tests.support.factories import make_grant
-from tests.unit.test_blocks import decision
+from tests.support.factories import make_decision, make_grant
 
 INJECTIONS = [
     "<!channel>",
@@ -52,15 +51,15 @@ def test_notes_reasons_and_deny_notes_are_escaped(injection: str) -> None:
     rendered = [
         texts.invitation_dm(grant),
         json.dumps([b.to_dict() for b in blocks.invitation(grant, "https://hub/accept")]),
-        texts.decision_summary(decision(reason=f"because {injection}")),
-        texts.decision_summary(decision(kind=DecisionKind.REQUEST, reason=injection)),
+        texts.decision_summary(make_decision(reason=f"because {injection}")),
+        texts.decision_summary(make_decision(kind=DecisionKind.REQUEST, reason=injection)),
         texts.decision_outcome(
-            decision(state=DecisionState.DENIED, decided_by="UOWNER", decision_note=injection)
+            make_decision(state=DecisionState.DENIED, decided_by="UOWNER", decision_note=injection)
         ),
         json.dumps(
             [
                 b.to_dict()
-                for b in blocks.decision_for_decider(decision(reason=f"because {injection}"))
+                for b in blocks.decision_for_decider(make_decision(reason=f"because {injection}"))
             ]
         ),
     ]
@@ -75,5 +74,5 @@ def test_our_own_mentions_still_work() -> None:
     dm = texts.invitation_dm(grant)
     assert dm.startswith("<@UOWNER> shared") and "&lt;!channel&gt;" in dm
     reason = texts.extension_reason(make_grant(), grant.duration)
-    extension = decision(kind=DecisionKind.EXTENSION, reason=reason)
+    extension = make_decision(kind=DecisionKind.EXTENSION, reason=reason)
     assert "<@UALICE>" in texts.decision_summary(extension)

@@ -331,7 +331,10 @@ def _pod(objects: dict[str, Any]) -> dict[str, Any]:
 
 def _container(objects: dict[str, Any], name: str = "sharebot") -> dict[str, Any]:
     spec = _pod(objects)["spec"]
-    [container] = [c for c in spec["containers"] + spec["initContainers"] if c["name"] == name]
+    found: list[dict[str, Any]] = [
+        c for c in spec["containers"] + spec["initContainers"] if c["name"] == name
+    ]
+    [container] = found
     return container
 
 

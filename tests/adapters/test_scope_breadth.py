@@ -10,7 +10,7 @@ import pytest
 from bot.hub import scopes
 from bot.hub.client import HubClient
 from bot.ops import check
-from tests.unit.test_ops import HUB_REPORTED
+from tests.support.hub import HUB_REPORTED
 
 # What the hub reports for a token of a role with ``admin:users`` and ``tokens``: expanded.
 ADMIN_USERS = (

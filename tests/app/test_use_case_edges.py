@@ -4,7 +4,7 @@ than the per-person limit of invitations and requests a minute."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
@@ -21,7 +21,6 @@ from bot.domain.grants import Grant, GrantState
 from bot.runtime import Runtime
 from bot.sandbox.fake_slack import FakeSlack
 from bot.slack.replies import reply
-from bot.store.db import ensure_schema, make_engine
 from bot.store.invocations import Invocations, key_of
 from tests.support.factories import NOW
 from tests.support.flaky_hub import FlakyHub
@@ -41,7 +40,7 @@ class NamedServersHub(FlakyHub):
     def __call__(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
         if request.method == "GET" and path == "/hub/api/users/owner":
-            servers = {name: {} for name in self.servers if name}
+            servers: dict[str, dict[str, object]] = {name: {} for name in self.servers if name}
             return httpx.Response(200, json={"name": "owner", "servers": servers})
         server = path.removeprefix("/hub/api/shares/owner/")
         if path.startswith("/hub/api/shares/owner/") and server not in self.servers:
@@ -51,15 +50,6 @@ class NamedServersHub(FlakyHub):
 
 def all_grants(runtime: Runtime) -> list[Grant]:
     return runtime.grants.grants(states=list(GrantState))
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    """SQLite, or PostgreSQL with SHAREBOT_TEST_DB_URL: the duplicate key refused alike."""
-    engine = make_engine(database_url)
-    ensure_schema(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

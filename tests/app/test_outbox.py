@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -24,23 +24,14 @@ from bot.domain.outbox import (
 from bot.errors import SlackDeliveryError
 from bot.ops.metrics import Metrics
 from bot.sandbox.fake_slack import FakeSlack
+from bot.sandbox.slack_client import BOT_TOKEN
 from bot.slack.messenger import SlackMessenger, make_web_client
 from bot.slack.port import SlackSay
-from bot.store.db import ensure_schema, make_engine
 from bot.store.models import AuditEvent
 from bot.store.outbox import Notice, Outbox
-from tests.support.services import BOT_TOKEN
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 SECRET_TEXT = "alice accepted your share (secret-ish text)"
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    ensure_schema(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

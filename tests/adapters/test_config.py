@@ -6,23 +6,12 @@ import pytest
 
 from bot.config import SettingDoc, advice_for, env_names, load_settings, setting_docs
 from bot.errors import ConfigError
-
-REQUIRED = {
-    "SLACK_BOT_TOKEN": "xoxb-1234567890-1234567890123-abcdefghijklmnopqrstuvwx",
-    "SLACK_SIGNING_SECRET": "0123456789abcdef0123456789abcdef",
-    "JUPYTERHUB_API_URL": "http://127.0.0.1:8081/hub/api/",
-    "JUPYTERHUB_API_TOKEN": "0123456789abcdef",
-    "JUPYTERHUB_PUBLIC_URL": "https://hub.example.org/",
-}
+from tests.support.settings import REQUIRED, clean_settings_env
 
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in env_names():
-        monkeypatch.delenv(name, raising=False)
-    for name, value in REQUIRED.items():
-        monkeypatch.setenv(name, value)
-    return monkeypatch
+    return clean_settings_env(monkeypatch)
 
 
 def test_defaults() -> None:

@@ -15,7 +15,7 @@ from bot.domain.gate import new_gate_token, parse_notebook_path, seal, server_ur
 from bot.errors import ConfigError
 from bot.slack import texts
 from tests.support.factories import make_grant
-from tests.unit.test_config import REQUIRED
+from tests.support.settings import REQUIRED
 
 PUBLIC = "https://hub.example.org/services/sharebot/"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +18,6 @@ from bot.app.outcomes import Reason, Refusal
 from bot.domain.grants import OPEN_STATES, Grant, GrantState
 from bot.slack import home_view as home
 from bot.slack.home_view import MAX_BLOCKS, home_view, where_of, where_value
-from bot.store.db import ensure_schema, make_engine
 from bot.store.decisions import Decisions
 from bot.store.grants import Grants
 from bot.store.links import Links
@@ -229,13 +227,6 @@ def test_values_round_trip() -> None:
 
 
 # -- the store and the service ----------------------------------------------------------
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Engine:
-    engine = make_engine(f"sqlite:///{tmp_path / 'sharebot.sqlite'}")
-    ensure_schema(engine)
-    return engine
 
 
 class _Published:

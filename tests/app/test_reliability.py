@@ -3,7 +3,7 @@ Retry-After honoured, notices given up surfaced, interrupted invitations recover
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -17,25 +17,17 @@ from bot.domain.outbox import next_attempt
 from bot.ops.metrics import Metrics
 from bot.runtime import Runtime
 from bot.sandbox.fake_slack import FakeSlack
+from bot.sandbox.slack_client import BOT_TOKEN
 from bot.slack.messenger import KeepAliveWebClient, SlackMessenger, make_web_client
 from bot.slack.port import SlackSay
-from bot.store.db import ensure_schema, make_engine
 from bot.store.grants import Grants
 from bot.store.outbox import Outbox, OutgoingNotice
 from tests.support.factories import new_grant
 from tests.support.flaky_hub import FlakyHub
-from tests.support.services import BOT_TOKEN, services
+from tests.support.services import services
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 TTL = timedelta(seconds=3)
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    ensure_schema(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""Tests of the deploy artifacts (deploy/) and the docs that describe them."""

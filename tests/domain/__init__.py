@@ -1,0 +1,1 @@
+"""Tests of bot/domain: the pure rules, each with a fixed ``now``."""

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from datetime import datetime
 from typing import Any, cast
 
 import pytest
 
 from bot.slack.listeners.common import Services, UnreadableClick, once
+
+
+async def _run(work: Awaitable[None]) -> None:
+    await work
 
 
 class _Replays:
@@ -29,8 +34,8 @@ def test_an_unreadable_click_is_ignored_quietly(caplog: pytest.LogCaptureFixture
         done.append(body["trigger_id"])
 
     with caplog.at_level(logging.INFO):
-        asyncio.run(once(services, extend)(body={"trigger_id": "1.2"}))
-        asyncio.run(once(services, fine)(body={"trigger_id": "1.3"}))
+        asyncio.run(_run(once(services, extend)(body={"trigger_id": "1.2"})))
+        asyncio.run(_run(once(services, fine)(body={"trigger_id": "1.3"})))
     assert done == ["1.3"]
     [record] = [r for r in caplog.records if "never made" in r.getMessage()]
     assert record.levelno == logging.INFO and "without a grant id" in record.getMessage()
@@ -44,4 +49,4 @@ def test_other_errors_are_not_swallowed() -> None:
         raise RuntimeError("a real bug")
 
     with pytest.raises(RuntimeError):
-        asyncio.run(once(services, broken)(body={"trigger_id": "1.4"}))
+        asyncio.run(_run(once(services, broken)(body={"trigger_id": "1.4"})))

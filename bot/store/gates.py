@@ -41,11 +41,6 @@ class Gates(Store):
             row = session.scalar(select(AcceptGate).where(AcceptGate.token_hash == token_hash))
             return None if row is None else Gate(row.grant_id, row.sealed_code)
 
-    def forget(self, grant_id: int) -> None:
-        """The code is no longer live (accepted, withdrawn, expired): nothing to unseal."""
-        with self._tx() as session:
-            session.execute(delete(AcceptGate).where(AcceptGate.grant_id == grant_id))
-
     def refused(self, grant_id: int, hub_user: str, *, now: datetime) -> bool:
         """Record that ``hub_user`` was turned away at the grant's gate (audited every time);
         True the first time for that person (on any replica)."""

@@ -68,6 +68,7 @@ def run(rounds: int) -> list[tuple[str, list[float], list[float]]]:
             work, hub_users=["owner", "alice"], people=[("UOWNER", "owner"), ("UALICE", "alice")]
         )
         try:
+            stack.hub.start_server("owner")  # running: the gate goes straight to the hub
             stack.app = start_app(
                 {
                     **stack.env,
@@ -89,13 +90,18 @@ def rounds_of(stack: Stack, rounds: int) -> list[tuple[str, list[float], list[fl
     with httpx.Client(base_url=hub.public_url, follow_redirects=False, timeout=15) as browser:
         hub.login(browser, "alice")
         for i in range(rounds):
-            before = len(slack.dms_to("UALICE"))
+            before = len(dms(slack, "UALICE", "shared"))
             ack = app.command("UOWNER", "<@UALICE> 1h", slack.new_response_url())
             assert ack.status_code == 200
-            slack.wait_for(functools.partial(more_dms, slack, "UALICE", "", before), timeout=20)
-            message = slack.dms_to("UALICE")[-1]
+            slack.wait_for(
+                functools.partial(more_dms, slack, "UALICE", "shared", before), timeout=20
+            )
+            message = dms(slack, "UALICE", "shared")[-1]
             url = next(
-                e["url"] for b in message["blocks"] for e in b.get("elements", []) if e.get("url")
+                e["url"]
+                for b in message.get("blocks", [])
+                for e in b.get("elements", [])
+                if e.get("url")
             )
             _, floor = timed(browser, "GET", f"{hub.sharebot_url}healthz")
             gate_floor.append(floor)

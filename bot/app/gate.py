@@ -223,11 +223,13 @@ class GateService:
         gate = await db(self.gates.by_token, sha256_hex(token)) if token else None
         if gate is None or gate.grant_id != grant_id:
             raise LinkPageError(400, "Different browser", PageProblem.OTHER_BROWSER)
-        grant = await self.settle(grant_id, now)
+        grant, looked = await self.settle(grant_id, now)
         if grant is None:
             raise LinkPageError(404, "Unknown invitation", PageProblem.UNKNOWN_INVITATION)
         if grant.state is GrantState.INVITED:
-            raise LinkPageError(409, "Not accepted yet", PageProblem.NOT_ACCEPTED_YET)
+            if looked:  # the hub counts no use of her code
+                raise LinkPageError(409, "Not accepted yet", PageProblem.NOT_ACCEPTED_YET)
+            return self.server_url(grant)  # not known yet: the hub decides what she may open
         if grant.state is not GrantState.ACTIVE:
             raise self._closed(grant)
         if MANAGE in grant.extras and not await self._ready(grant):
@@ -255,15 +257,22 @@ class GateService:
 
     # -- knowing at once --------------------------------------------------------------------
 
-    async def settle(self, grant_id: int, now: datetime) -> Grant | None:
-        """Judge an invitation's code now (claimed like the background pass does)."""
+    async def settle(self, grant_id: int, now: datetime) -> tuple[Grant | None, bool]:
+        """Judge an invitation's code now (claimed like the background pass does): the
+        grant as it is then, and whether its code was looked at (not when another replica
+        holds it, or the hub did not answer: the pass sees to it)."""
         grant = await db(self.grants.get, grant_id)
         if grant is None or grant.state is not GrantState.INVITED:
-            return grant
+            return grant, True
+        looked = False
         async with self.endings.claimed(grant, wait=2.0) as mine:
             if mine is not None and mine.state is GrantState.INVITED:
-                await self.codes.check(mine.owner_hub, mine.server, [mine], now)
-        return await db(self.grants.get, grant_id)
+                try:
+                    await self.codes.check(mine.owner_hub, mine.server, [mine], now)
+                    looked = True
+                except SharebotError as err:
+                    log.warning("%s: the acceptance is left to the pass: %s", grant.label, err)
+        return await db(self.grants.get, grant_id), looked
 
     def watch(self, grant: Grant) -> None:
         """Look at the code every half second for a while: an acceptance is known at once
@@ -290,7 +299,9 @@ class GateService:
                 codes = await self.hub.share_codes(grant.owner_hub, grant.server)
                 info = next((c for c in codes if c.id == grant.code_id), None)
                 if info is None or info.exchange_count > grant.code_exchanges:
-                    await self.settle(grant_id, self.endings.clock())
+                    _, looked = await self.settle(grant_id, self.endings.clock())
+                    if looked:
+                        return
             except SharebotError as err:  # the background pass is the backstop
                 log.info("%s: watching the code failed, left to the pass: %s", grant_id, err)
                 return

@@ -5,8 +5,9 @@
 ``[Approve for less... v]``. :func:`plain` turns Slack mrkdwn into what the reader sees:
 ``<@U123>`` as ``@alice``, ``<url|label>`` as ``label``, dates as their fallback text.
 
-Secrets never come out: a link that carries a share code (``accept-share``, ``code=``) is shown
-as ``<accept link>``, as people only ever see it behind a button or a label.
+Secrets never come out: a link that carries a share code (``accept-share``, ``code=``) or an
+accept gate's token (``/accept/``) is shown as ``<accept link>``, as people only ever see it
+behind a button or a label.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ __all__ = ["EMOJI", "SECRET_LINK", "plain", "redact", "render_message"]
 SECRET_LINK = "<accept link>"
 
 # A URL or bare query fragment that carries a share code. Deliberately broad: anything with
-# `accept-share` or `code=` in it is hidden whole, up to whitespace or a mrkdwn delimiter.
-_SECRET_RE = re.compile(r"[^\s<>|]*(?:accept-share|code=)[^\s<>|]*", re.IGNORECASE)
+# `accept-share`, `code=` or `/accept/` in it is hidden whole, up to whitespace or a mrkdwn
+# delimiter.
+_SECRET_RE = re.compile(r"[^\s<>|]*(?:accept-share|code=|/accept/)[^\s<>|]*", re.IGNORECASE)
 # Slack's angle-bracket escapes: <@U1>, <@U1|name>, <#C1|chan>, <!here>, <!date^...|fb>, <url|label>
 _ANGLE_RE = re.compile(r"<([^<>]+)>")
 # The emoji sharebot's texts use, as Slack shows them; other shortcodes stay as written.

@@ -139,3 +139,10 @@ def test_blocks_win_over_text() -> None:
         "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "shown"}}],
     }
     assert render_message(message) == ["shown"]
+
+
+def test_an_accept_gate_link_is_hidden_too() -> None:
+    from bot.sandbox.render import SECRET_LINK, redact
+
+    link = "http://127.0.0.1:8000/services/sharebot/accept/8-9kJcyDb7JBlrNsrqcc_hSxf2x8nCkulOV"
+    assert redact(f"open {link} now") == f"open {SECRET_LINK} now"

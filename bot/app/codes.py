@@ -404,28 +404,47 @@ class Codes:
         nothing either: she is judged like anyone."""
         codes = {c.id: c for c in await self.hub.share_codes(owner, server)}
         current: ShareMap | None = None
-        for grant in grants:
-            info = codes.get(grant.code_id or "")
-            if info is None:
-                await db(self.grants.code_seen, grant, now=now, gone=True)
-                continue
-            if info.exchange_count > grant.code_exchanges:
-                if current is None:
-                    current = await self.hub.share_map(owner, server)
-                recipient = grant.recipient_hub if grant.state is GrantState.ACTIVE else ""
-                baseline = grant.baseline if grant.baseline is not None else current
-                verdict = await self._judge(grant, recipient, baseline, current, codes)
-                await db(
-                    self.grants.code_seen,
-                    grant,
-                    now=now,
-                    exchanges=info.exchange_count,
-                    baseline=current,
-                    flags=_flags(verdict),
-                )
-            if await self.endings.withdraw_code(grant, now):
-                await db(self.grants.code_seen, grant, now=now, gone=True)
-            await self.flags.settle_of(grant, now)
+        for listed in grants:
+            # Claimed, and read again: another replica may have judged and deleted the code
+            # since the list was read (the deadline wake-up lines replicas' passes up).
+            async with self.endings.claimed(listed) as grant:
+                if grant is None or grant.code_gone or grant.code_id != listed.code_id:
+                    continue
+                current = await self._watch_one(grant, codes, current, owner, server, now)
+
+    async def _watch_one(
+        self,
+        grant: Grant,
+        codes: dict[str, ShareCodeInfo],
+        current: ShareMap | None,
+        owner: str,
+        server: str,
+        now: datetime,
+    ) -> ShareMap | None:
+        """One watched code (claimed): gone, or judged if used, then deleted again; the
+        server's shares as read for a judgment (read once for the server)."""
+        info = codes.get(grant.code_id or "")
+        if info is None:
+            await db(self.grants.code_seen, grant, now=now, gone=True)
+            return current
+        if info.exchange_count > grant.code_exchanges:
+            if current is None:
+                current = await self.hub.share_map(owner, server)
+            recipient = grant.recipient_hub if grant.state is GrantState.ACTIVE else ""
+            baseline = grant.baseline if grant.baseline is not None else current
+            verdict = await self._judge(grant, recipient, baseline, current, codes)
+            await db(
+                self.grants.code_seen,
+                grant,
+                now=now,
+                exchanges=info.exchange_count,
+                baseline=current,
+                flags=_flags(verdict),
+            )
+        if await self.endings.withdraw_code(grant, now):
+            await db(self.grants.code_seen, grant, now=now, gone=True)
+        await self.flags.settle_of(grant, now)
+        return current
 
 
 def _flags(verdict: Verdict) -> list[NewFlag]:

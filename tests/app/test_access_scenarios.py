@@ -9,40 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox.fake_slack import FakeSlack
-from tests.support.access_machine import (
-    BOT_TOKEN,
-    OWNER,
-    OWNER_SLACK_IDS,
-    PEOPLE,
-    SERVERS,
-    AccessMachine,
-    Clock,
-    template_database,
-)
-from tests.support.model_hub import ModelHub, ModelWorld
+from tests.support.access_machine import OWNER, AccessMachine, on_the_model
 
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def machine(tmp_path: Path) -> Iterator[AccessMachine]:
-    clock = Clock(START)
-    hub = ModelHub(clock.now, users=[OWNER, *PEOPLE.values()])
-    hub.add_user(OWNER, servers=[s for s in SERVERS if s])
-    with FakeSlack(tokens={BOT_TOKEN}) as slack:
-        for slack_id in (*OWNER_SLACK_IDS, *PEOPLE):
-            slack.add_user(slack_id, name=slack_id.lower())
-
-        class Scripted(AccessMachine):
-            pass
-
-        Scripted.world = ModelWorld(hub)
-        Scripted.slack = slack
-        Scripted.template = template_database(tmp_path)
-        Scripted.workdir = tmp_path
-        Scripted.clock = clock
-        Scripted.start = START
+    with on_the_model(tmp_path, START) as Scripted:
         running = Scripted()
         yield running
         running.teardown()

@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import shutil
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -50,7 +51,7 @@ from bot.errors import SharebotError
 from bot.sandbox.fake_slack import BOT_TOKEN as BOT_TOKEN  # for the tests of the machine
 from bot.sandbox.fake_slack import FakeSlack
 from bot.store.db import ensure_schema, make_engine
-from tests.support.model_hub import HubWorld
+from tests.support.model_hub import HubWorld, ModelHub, ModelWorld
 from tests.support.services import services
 
 OWNER = "owner"
@@ -434,3 +435,27 @@ def _accept_url(message: dict[str, Any]) -> str | None:
             if element.get("url"):
                 return str(element["url"])
     return None
+
+
+@contextlib.contextmanager
+def on_the_model(workdir: Path, start: datetime) -> Iterator[type[AccessMachine]]:
+    """The machine on the scripted hub (owner with every server, the people as users) and
+    a Slack stand-in that knows everyone, with a template database in ``workdir``: what the
+    property test runs and the scenarios drive step by step."""
+    clock = Clock(start)
+    hub = ModelHub(clock.now, users=[OWNER, *PEOPLE.values()])
+    hub.add_user(OWNER, servers=[s for s in SERVERS if s])
+    with FakeSlack(tokens={BOT_TOKEN}) as slack:
+        for slack_id in (*OWNER_SLACK_IDS, *PEOPLE):
+            slack.add_user(slack_id, name=slack_id.lower())
+
+        class OnTheModel(AccessMachine):
+            pass
+
+        OnTheModel.world = ModelWorld(hub)
+        OnTheModel.slack = slack
+        OnTheModel.template = template_database(workdir)
+        OnTheModel.workdir = workdir
+        OnTheModel.clock = clock
+        OnTheModel.start = start
+        yield OnTheModel

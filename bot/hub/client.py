@@ -195,19 +195,12 @@ class HubClient:
     async def server_names(self, owner: str) -> list[str]:
         """Names of the owner's servers, stopped ones included (sharing needs only the
         server's record); ``""`` is the default server."""
-        data = await self._request(
-            "GET",
-            f"users/{quote(owner, safe='')}",
-            params={"include_stopped_servers": "1"},
-            what=f"user {owner}",
-        )
-        servers = data.get("servers") if isinstance(data, dict) else None
-        names = set(servers or {})
+        names = set(await self._servers_of(owner))
         names.add("")  # every user has the default server record
         return sorted(names)
 
-    async def server_ready(self, owner: str, server: str) -> bool:
-        """Whether the owner's server is running and ready (a stopped or missing one: no)."""
+    async def _servers_of(self, owner: str) -> dict[str, Any]:
+        """The owner's server models by name, stopped ones included."""
         data = await self._request(
             "GET",
             f"users/{quote(owner, safe='')}",
@@ -215,7 +208,11 @@ class HubClient:
             what=f"user {owner}",
         )
         servers = data.get("servers") if isinstance(data, dict) else None
-        model = (servers or {}).get(server) if isinstance(servers, dict) else None
+        return servers if isinstance(servers, dict) else {}
+
+    async def server_ready(self, owner: str, server: str) -> bool:
+        """Whether the owner's server is running and ready (a stopped or missing one: no)."""
+        model = (await self._servers_of(owner)).get(server)
         return isinstance(model, dict) and model.get("ready") is True
 
     # -- share codes --------------------------------------------------------------------

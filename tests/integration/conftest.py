@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -122,3 +123,26 @@ def oauth_db(database_url: str, oauth_app: RunningApp) -> Iterator[Engine]:
     engine = make_engine(database_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def gate_app(
+    linked_env: dict[str, str], clean_hub: RunningHub, tmp_path: Path
+) -> Iterator[RunningApp]:
+    """sharebot behind the hub's proxy, where its pages are reachable: the gate is on. The
+    owner's default server runs (see the test of one that does not)."""
+    clean_hub.start_server("owner")
+    running = start_app(
+        {**linked_env, "SHAREBOT_PUBLIC_URL": clean_hub.sharebot_url},
+        tmp_path,
+        port=clean_hub.sharebot_port,
+    )
+    try:
+        yield running
+    finally:
+        running.stop()
+        clean_hub.stop_server("owner")
+        log = running.log()
+        assert re.search(r"/accept/[\w-]{20}", log) is None, "a gate token is in the log"
+        for secret in ("code=", "state="):
+            assert secret not in log, f"{secret} appears in sharebot's log"

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Response, sync_playwright
 
 from bot.sandbox.fake_slack import FakeSlack
-from tests.support.app import RunningApp, start_app
+from tests.support.app import RunningApp
 from tests.support.hub import RunningHub
 from tests.support.stories import accept_url_in, share, share_users
 
@@ -39,23 +39,6 @@ def chromium() -> Iterator[Browser]:
             yield browser
         finally:
             browser.close()
-
-
-@pytest.fixture
-def gate_app(
-    linked_env: dict[str, str], clean_hub: RunningHub, tmp_path: Path
-) -> Iterator[RunningApp]:
-    clean_hub.start_server("owner")  # a running server: the gate goes straight on
-    running = start_app(
-        {**linked_env, "SHAREBOT_PUBLIC_URL": clean_hub.sharebot_url},
-        tmp_path,
-        port=clean_hub.sharebot_port,
-    )
-    try:
-        yield running
-    finally:
-        running.stop()
-        clean_hub.stop_server("owner")
 
 
 class Tab:

@@ -146,22 +146,30 @@ def judge(
     grown their access since the baseline (other codes of theirs that were exchanged,
     grants accepted since).
     """
-    could_exchange = {
+    grown = growth(baseline, current)
+    holds_all = {
         user
         for user, scopes in current.items()
         if user != owner_hub and code_scopes <= scopes  # an exchange leaves all of them
     }
+    # An exchange leaves all of the code's scopes, but sharebot may have taken some of
+    # them off since (another grant of that person's ended, a flag was removed): whoever
+    # gained a part of them may have used the code too (never certainly: reported, not
+    # removed).
+    could_exchange = holds_all | {
+        user for user, gained in grown.items() if user != owner_hub and gained & code_scopes
+    }
     suspects: dict[str, Scopes] = {}
-    for user, gained in growth(baseline, current).items():
+    for user, gained in grown.items():
         if user in (recipient, owner_hub) or user not in could_exchange:
             continue
         unexplained = (gained & code_scopes) - explained.get(user, NO_SCOPES)
         if unexplained:
             suspects[user] = unexplained
-    accepted = recipient in could_exchange
+    accepted = recipient in holds_all
     verdict = Verdict(accepted=accepted)
     for user, gained in suspects.items():
-        if could_exchange == {user}:
+        if could_exchange == {user} and user in holds_all:
             verdict.intruders[user] = gained
         else:
             verdict.unexplained[user] = gained

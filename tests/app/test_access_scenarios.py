@@ -124,3 +124,22 @@ def test_a_withdrawal_confirmed_late_does_not_take_a_newer_links_access(
     [_, second] = machine.grants()
     assert second.state.value == "active"
     assert scopes(machine, "alice") == {f"access:servers!server={OWNER}/"}
+
+
+def test_a_link_used_by_someone_whose_own_share_then_ended_is_still_judged(
+    machine: AccessMachine,
+) -> None:
+    # found by a 1,000-example run of the property test: Bob used Alice's manage link and
+    # his own plain one; his leave ended his (its access taken off), so he no longer held
+    # all that Alice's link gives, and its judgment did not count him among its users
+    machine.share({"UALICE"}, "", manage=True, minutes=180)
+    machine.share({"UBOB"}, "", manage=False, minutes=180)
+    machine.background_pass()  # both links' baselines: nobody holds anything
+    machine.recipient_accepts(0)
+    machine.someone_else_accepts(0, "bob")  # Bob uses Alice's link ...
+    machine.recipient_accepts(1)  # ... and his own
+    machine.recipient_leaves(1)  # he leaves his: its access goes, start/stop stays
+    machine.background_pass()  # Alice's link is judged
+    [flag] = machine.h.flags.pending()
+    assert flag.hub_user == "bob"
+    assert flag.scopes == scopes(machine, "bob") == {f"servers!server={OWNER}/"}

@@ -118,6 +118,16 @@ def test_access_the_code_does_not_give_is_not_judged() -> None:
     assert found.accepted and not found.intruders and not found.unexplained
 
 
+def test_someone_who_gained_a_part_of_what_the_link_gives_may_have_used_it() -> None:
+    # Bob used Alice's manage link, then sharebot took his plain access off (his own
+    # share ended): he holds start/stop only, and is reported, never removed for certain
+    found = verdict({}, {"alice": MANAGE, "bob": START_STOP}, code=MANAGE)
+    assert found.accepted and found.unexplained == {"bob": START_STOP}
+    alone = verdict({}, {"bob": START_STOP}, code=MANAGE)
+    assert not alone.accepted and not alone.intruders
+    assert alone.unexplained == {"bob": START_STOP}
+
+
 def test_the_owner_is_never_a_suspect() -> None:
     assert verdict({}, {"owner": ACCESS, "alice": ACCESS}).unexplained == {}
 

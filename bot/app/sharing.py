@@ -238,8 +238,9 @@ class Sharing:
     async def _earlier_access(
         self, owner_hub: str, server: str, hub_user: str, current: ShareMap
     ) -> Scopes:
-        """What ``hub_user`` holds on the server that no open grant of ours nor an
-        unsettled flag accounts for: theirs to keep when a new grant ends."""
+        """What ``hub_user`` holds on the server that no open grant of ours, no unsettled
+        flag and no use of a link no pass has judged yet accounts for: theirs to keep when
+        a new grant ends."""
         held = current.get(hub_user, NO_SCOPES)
         if not held:
             return NO_SCOPES
@@ -247,7 +248,35 @@ class Sharing:
         flagged = await db(
             self.flags.pending, owner_hub=owner_hub, server=server, hub_user=hub_user
         )
-        return earlier_access(held, [g.ledger for g in ours], union_of(f.scopes for f in flagged))
+        unjudged = await self._gained_by_unjudged_links(owner_hub, server, hub_user, held)
+        return earlier_access(
+            held, [g.ledger for g in ours], union_of(f.scopes for f in flagged) | unjudged
+        )
+
+    async def _gained_by_unjudged_links(
+        self, owner_hub: str, server: str, hub_user: str, held: Scopes
+    ) -> Scopes:
+        """What ``hub_user`` gained, since a watched code's baseline, of what that code
+        gives, when the code has been used (or is gone) and no pass has judged it yet: a
+        link not theirs may have given it, so it is not earlier access. The hub's codes are
+        read only when such growth exists."""
+        watched = [
+            g
+            for g in await db(self.grants.watched, owner_hub=owner_hub, server=server)
+            if g.baseline is not None and (held - g.baseline.get(hub_user, NO_SCOPES)) & g.scopes
+        ]
+        if not watched:
+            return NO_SCOPES
+        codes = {c.id: c for c in await self.hub.share_codes(owner_hub, server)}
+        return union_of(
+            (held - g.baseline.get(hub_user, NO_SCOPES)) & g.scopes
+            for g in watched
+            if g.baseline is not None
+            and (
+                (info := codes.get(g.code_id or "")) is None
+                or info.exchange_count > g.code_exchanges
+            )
+        )
 
     async def issue(self, grant: Grant, now: datetime) -> Grant:
         """Make a share code for an unsent invitation, record it, DM the link, note the DM.

@@ -405,12 +405,21 @@ class Grants(Store):
         with self._tx() as session:
             _forget_scopes(session, owner_hub, server, user, scopes)
 
-    def watched(self, *, states: Iterable[GrantState] | None = None) -> list[Grant]:
+    def watched(
+        self,
+        *,
+        states: Iterable[GrantState] | None = None,
+        owner_hub: str | None = None,
+        server: str | None = None,
+    ) -> list[Grant]:
         """Grants whose share code the hub has not confirmed gone (whatever their state,
-        unless ``states`` is given): each is checked by the background pass."""
+        unless ``states`` is given; on one server when ``owner_hub`` and ``server`` are):
+        each is checked by the background pass."""
         query = select(GrantRow).where(GrantRow.code_id.is_not(None), GrantRow.code_gone.is_(False))
         if states is not None:
             query = query.where(GrantRow.state.in_([s.value for s in states]))
+        if owner_hub is not None and server is not None:
+            query = query.where(GrantRow.owner_hub == owner_hub, GrantRow.server == server)
         with self._read() as session:
             return [_grant(row) for row in session.scalars(query.order_by(GrantRow.id))]
 

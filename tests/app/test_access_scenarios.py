@@ -143,3 +143,20 @@ def test_a_link_used_by_someone_whose_own_share_then_ended_is_still_judged(
     [flag] = machine.h.flags.pending()
     assert flag.hub_user == "bob"
     assert flag.scopes == scopes(machine, "bob") == {f"servers!server={OWNER}/"}
+
+
+def test_access_from_a_link_no_pass_has_judged_is_not_earlier_access(
+    machine: AccessMachine,
+) -> None:
+    # found by a 1,000-example run of the property test: Alice used Bob's link, then was
+    # invited herself before any pass saw it; what she held then passed for earlier access
+    # (hers to keep), and Carol's use of her link made her look like its rightful user
+    machine.share({"UBOB"}, "", manage=True, minutes=180)
+    machine.background_pass()  # Bob's link's baseline: nobody holds anything
+    machine.someone_else_accepts(0, "alice")  # Alice uses Bob's link
+    machine.share({"UALICE"}, "", manage=True, minutes=180)  # no pass has seen that use
+    machine.someone_else_accepts(1, "carol")  # Carol uses Alice's link
+    machine.background_pass()
+    machine.owner_revokes("UALICE", "")
+    machine.background_pass()
+    assert scopes(machine, "alice") == frozenset()

@@ -12,6 +12,7 @@ case checks it on the hub once more.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -32,6 +33,7 @@ __all__ = [
     "hub_links",
     "notebook_in",
     "seal",
+    "seal_fitting",
     "unseal",
 ]
 
@@ -96,6 +98,18 @@ def seal(data: Sealed, key: bytes) -> str:
     if len(text) > MAX_METADATA:
         raise ValueError(f"sealed form data of {len(text)} characters")
     return text
+
+
+def seal_fitting(data: Sealed, key: bytes) -> tuple[str, Sealed]:
+    """:func:`seal`, leaving off servers from the end until it fits Slack's limit; returns
+    the text and what it holds (the form lists those servers)."""
+    while True:
+        try:
+            return seal(data, key), data
+        except ValueError:
+            if not data.servers:
+                raise
+            data = dataclasses.replace(data, servers=data.servers[: len(data.servers) * 3 // 4])
 
 
 def unseal(text: object, key: bytes, *, user: str, kind: str, now: datetime) -> Sealed | None:

@@ -77,8 +77,10 @@ def register(
         prefill = forms.Prefill()
         if isinstance(message, dict):
             prefill = _from_message(caller, message, owner_hub, servers, sharing.public_url)
-        metadata = seal(Sealed(caller, SHARE, int(now.timestamp()), owner_hub, servers))
-        return forms.share_modal(metadata, servers, limits, prefill=prefill)
+        metadata, sealed = sealing.seal_fitting(
+            Sealed(caller, SHARE, int(now.timestamp()), owner_hub, servers), key
+        )
+        return forms.share_modal(metadata, sealed.servers, limits, prefill=prefill)
 
     for shortcut in (forms.SHARE_SHORTCUT, forms.AUTHOR_SHORTCUT):
         app.shortcut(shortcut)(ack=ack_only, lazy=[once(services, open_share_form)])
@@ -156,9 +158,11 @@ def register(
                 except SharebotError as err:
                     log.info("request form: servers of %s: %s", owner_hub, err)
                     why = reply(err)
-        sealed = Sealed(caller, REQUEST, int(now.timestamp()), owner_hub, servers, owner)
+        metadata, sealed = sealing.seal_fitting(
+            Sealed(caller, REQUEST, int(now.timestamp()), owner_hub, servers, owner), key
+        )
         form = forms.request_modal(
-            seal(sealed), limits, owner=owner or None, servers=servers, why_none=why
+            metadata, limits, owner=owner or None, servers=sealed.servers, why_none=why
         )
         try:
             await messenger.update_view(str(view.get("id") or ""), form, view.get("hash"))

@@ -59,15 +59,32 @@ def register(
 
     async def open_share_form(body: dict[str, Any]) -> None:
         caller = _user(body)
-        view_id = await messenger.open_view(
-            body["trigger_id"], forms.loading(texts.SHARE_FORM_TITLE)
-        )
+        view_id = await _open(body, texts.SHARE_FORM_TITLE)
+        if view_id is None:
+            return
         try:
             view = await share_form(caller, body.get("message"), utcnow())
         except SharebotError as err:
             log.info("share form for %s: %s", caller, err)
             view = forms.message(texts.SHARE_FORM_TITLE, reply(err))
-        await messenger.update_view(view_id, view)
+        await _show(view_id, view)
+
+    async def _open(body: dict[str, Any], title: str) -> str | None:
+        """Open the form showing that it is loading; None when Slack would not (the click's
+        trigger is valid for 3 seconds only)."""
+        try:
+            return await messenger.open_view(
+                str(body.get("trigger_id") or ""), forms.loading(title)
+            )
+        except SharebotError as err:
+            log.warning("a form for %s did not open: %s", _user(body), err)
+            return None
+
+    async def _show(view_id: str, view: Any) -> None:
+        try:
+            await messenger.update_view(view_id, view)
+        except SharebotError as err:  # closed meanwhile, or Slack away: nothing to show it in
+            log.warning("form %s not filled in: %s", view_id, err)
 
     async def share_form(caller: str, message: object, now: datetime) -> Any:
         owner_hub = await sharing.hub_user_of(caller)
@@ -117,15 +134,15 @@ def register(
 
     async def open_request_form(body: dict[str, Any]) -> None:
         caller = _user(body)
-        view_id = await messenger.open_view(
-            body["trigger_id"], forms.loading(texts.REQUEST_FORM_TITLE)
-        )
+        view_id = await _open(body, texts.REQUEST_FORM_TITLE)
+        if view_id is None:
+            return
         if await sharing.hub_user_of(caller) is None:
             view = forms.message(texts.REQUEST_FORM_TITLE, texts.not_linked_caller())
         else:
             metadata = seal(Sealed(caller, REQUEST, int(utcnow().timestamp())))
             view = forms.request_modal(metadata, limits)
-        await messenger.update_view(view_id, view)
+        await _show(view_id, view)
 
     app.shortcut(forms.REQUEST_SHORTCUT)(ack=ack_only, lazy=[once(services, open_request_form)])
     app.action(forms.HOME_REQUEST_ACTION)(ack=ack_only, lazy=[once(services, open_request_form)])

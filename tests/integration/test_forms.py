@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine
 
 from bot.sandbox.fake_slack import FakeSlack
-from bot.sandbox.slack_client import shortcut, view_action
+from bot.sandbox.slack_client import shortcut, submit_view, view_action
 from bot.slack import blocks, forms, texts
 from tests.support.app import RunningApp
 from tests.support.forms import (
@@ -208,3 +208,20 @@ def test_a_person_not_linked_is_told_in_the_form(
         timeout=20,
     )
     assert "submit" not in view
+
+
+def test_a_replayed_submission_shares_once_and_manage_goes_through_policy(
+    app: RunningApp, slack: FakeSlack, clean_hub: RunningHub, db: Engine
+) -> None:
+    view = open_share_form(app, slack)
+    payload = submit_view("UOWNER", view, share_values(["UALICE"]))
+    for _ in range(2):  # the same signed submission twice (one trigger id)
+        assert app.interact(payload).status_code == 200
+    slack.wait_for_dm("UOWNER", "Invited <@UALICE>", timeout=20)
+    wait_for_log(app, "share_submitted: a replay of an invocation already taken on")
+    assert len(grants(db)) == 1 and len(clean_hub.share_codes("owner")) == 1
+
+    # manage: the command's policy (an approver always), here none is configured
+    assert submit(app, "UOWNER", view, share_values(["UBOB"], manage=True)) is None
+    slack.wait_for_dm("UOWNER", "needs an approver", timeout=20)
+    assert len(grants(db)) == 1

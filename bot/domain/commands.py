@@ -208,20 +208,12 @@ def _parse_terms(rest: list[str], limits: _Limits, example: str) -> tuple[timede
     server = _take_server(rest)
     if not rest:
         raise CommandError(f"Say for how long, e.g. `{example}`.")
-    if rest[0].lower() == UNTIL_REVOKED_WORD:
-        if not limits.allow_until_revoked:
-            raise CommandError(
-                "Shares without an end are not enabled here; give a duration like `1d`. "
-                "(A hub admin can allow them with SHAREBOT_ALLOW_UNTIL_REVOKED.)"
-            )
-        rest.pop(0)
-        duration = UNTIL_REVOKED
-    elif not looks_like_duration(rest[0]):
+    if rest[0].lower() != UNTIL_REVOKED_WORD and not looks_like_duration(rest[0]):
         _explain_bad_recipient(rest[0])
-        raise CommandError(f"`{rest[0]}` is not a duration. Use forms like `30m`, `1h`, `2h30m`.")
-    else:
-        duration = parse_duration(rest.pop(0))
-        check_share_duration(duration, limits.max_duration)
+    duration = parse_share_duration(
+        rest[0], max_duration=limits.max_duration, allow_until_revoked=limits.allow_until_revoked
+    )
+    rest.pop(0)
     manage = False
     while rest:
         if server is None and (named := _take_server(rest)) is not None:
@@ -232,6 +224,25 @@ def _parse_terms(rest: list[str], limits: _Limits, example: str) -> tuple[timede
         else:
             break
     return duration, server or "", manage
+
+
+def parse_share_duration(
+    word: str, *, max_duration: timedelta, allow_until_revoked: bool = False
+) -> timedelta:
+    """One share's duration as typed (``2h30m``, or ``until-revoked`` where allowed), within
+    [1m, ``max_duration``]: the command's rule, also the forms' (bot.slack.forms)."""
+    if word.lower() == UNTIL_REVOKED_WORD:
+        if not allow_until_revoked:
+            raise CommandError(
+                "Shares without an end are not enabled here; give a duration like `1d`. "
+                "(A hub admin can allow them with SHAREBOT_ALLOW_UNTIL_REVOKED.)"
+            )
+        return UNTIL_REVOKED
+    if not looks_like_duration(word):
+        raise CommandError(f"`{word}` is not a duration. Use forms like `30m`, `1h`, `2h30m`.")
+    duration = parse_duration(word)
+    check_share_duration(duration, max_duration)
+    return duration
 
 
 def _parse_revoke(words: list[str]) -> Revoke:

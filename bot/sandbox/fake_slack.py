@@ -21,9 +21,11 @@ What it fakes:
   strings in ``blocks``/``attachments``/``view``/... are decoded before recording.
 * The methods ``auth.test``, ``conversations.open``, ``chat.postMessage``,
   ``chat.postEphemeral``, ``chat.update``, ``chat.delete``, ``users.info``,
-  ``users.lookupByEmail``, ``views.publish``, ``views.open`` and ``views.update``, with the
-  response fields the app relies on. Posting to a user id (``channel="U123"``) goes to that
-  user's DM channel, whose id is always ``"D" + user_id`` (see :meth:`FakeSlack.dm_channel`).
+  ``users.lookupByEmail``, ``views.publish``, ``views.open`` and ``views.update`` (its
+  ``hash`` checked: ``hash_conflict``), with the response fields the app relies on; the
+  modals opened are kept as they are now (:meth:`FakeSlack.modals`). Posting to a user id
+  (``channel="U123"``) goes to that user's DM channel, whose id is always ``"D" + user_id``
+  (see :meth:`FakeSlack.dm_channel`).
   Any other method answers ``{"ok": false, "error": "unknown_method"}``.
 * ``response_url`` endpoints for slash commands and interactions
   (:meth:`FakeSlack.new_response_url`), answering ``200 ok`` as text/plain.
@@ -334,6 +336,7 @@ class FakeSlack:
         self._messages: dict[tuple[str, str], dict[str, Any]] = {}
         self._views: dict[str, dict[str, Any]] = {}
         self._home_views: dict[str, str] = {}
+        self._modals: list[str] = []  # views.open's view ids, oldest first
         self._response_ids: set[str] = set()
         self._ts_counter = itertools.count(1)
         self._view_counter = itertools.count(1)
@@ -517,6 +520,7 @@ class FakeSlack:
             self._messages.clear()
             self._views.clear()
             self._home_views.clear()
+            self._modals.clear()
             self._generation += 1
             self._cond.notify_all()
 
@@ -571,6 +575,23 @@ class FakeSlack:
         with self._lock:
             view_id = self._home_views.get(user_id)
             return None if view_id is None else copy.deepcopy(self._views.get(view_id))
+
+    def modals(self, callback_id: str | None = None) -> list[dict[str, Any]]:
+        """The modals opened (``views.open``), oldest first, each as it is now (after any
+        ``views.update``); optionally only those whose ``callback_id`` is given."""
+        with self._lock:
+            found = [copy.deepcopy(self._views[view_id]) for view_id in self._modals]
+        return [v for v in found if callback_id is None or v.get("callback_id") == callback_id]
+
+    def wait_for_modal(self, callback_id: str, timeout: float = 10.0) -> dict[str, Any]:
+        """Wait until a modal opened shows the view ``callback_id`` (opened so, or updated
+        to it); return the newest such view."""
+
+        def find() -> dict[str, Any] | None:
+            found = self.modals(callback_id)
+            return found[-1] if found else None
+
+        return self.wait_for(find, timeout, message=f"a modal {callback_id!r}")
 
     def current_message(self, channel: str, ts: str) -> dict[str, Any] | None:
         """The message as it is now (after ``chat.update``; ``None`` after ``chat.delete``)."""
@@ -895,6 +916,7 @@ class FakeSlack:
             "bot_id": self.bot_id,
             "root_view_id": view_id,
             "hash": secrets.token_hex(8),
+            "state": {"values": {}},
         }
         self._views[view_id] = stored
         return stored
@@ -910,7 +932,9 @@ class FakeSlack:
     def _api_views_open(self, params: dict[str, Any]) -> dict[str, Any]:
         if not params.get("trigger_id"):
             raise _ApiError("invalid_arguments")
-        return {"view": self._store_view(params.get("view"))}
+        view = self._store_view(params.get("view"))
+        self._modals.append(view["id"])
+        return {"view": view}
 
     def _api_views_update(self, params: dict[str, Any]) -> dict[str, Any]:
         view_id = params.get("view_id")
@@ -920,6 +944,8 @@ class FakeSlack:
                     view_id = stored["id"]
         if not isinstance(view_id, str) or view_id not in self._views:
             raise _ApiError("not_found")
+        if params.get("hash") and params["hash"] != self._views[view_id]["hash"]:
+            raise _ApiError("hash_conflict")  # the view changed since that version
         return {"view": self._store_view(params.get("view"), view_id)}
 
 

@@ -101,6 +101,72 @@ def view_submission(
     }
 
 
+def _from(user: str) -> dict[str, Any]:
+    """The fields every interaction payload has: the app, the workspace, who."""
+    return {
+        "token": "unused-verification-token",
+        "api_app_id": "A0SHAREBOT",
+        "team": {"id": "T0TEST", "domain": "fake-team"},
+        "user": {"id": user, "username": user.lower(), "team_id": "T0TEST"},
+        "trigger_id": new_trigger_id(),
+    }
+
+
+def shortcut(user: str, callback_id: str) -> dict[str, Any]:
+    """A global shortcut's ``shortcut`` payload."""
+    return {"type": "shortcut", "callback_id": callback_id, "action_ts": f"{time.time():.6f}"} | (
+        _from(user)
+    )
+
+
+def message_action(
+    user: str,
+    callback_id: str,
+    message: dict[str, Any],
+    response_url: str,
+    channel: str = "C0GENERAL",
+) -> dict[str, Any]:
+    """A message shortcut's ``message_action`` payload, on ``message`` (``user``, ``text``,
+    ``ts``) in ``channel``."""
+    return {
+        "type": "message_action",
+        "callback_id": callback_id,
+        "action_ts": f"{time.time():.6f}",
+        "message_ts": str(message.get("ts", "1.1")),
+        "channel": {"id": channel, "name": "general"},
+        "message": {"type": "message", "ts": "1.1", **message},
+        "response_url": response_url,
+    } | _from(user)
+
+
+def view_action(
+    user: str, view: dict[str, Any], action_id: str, block_id: str, action: dict[str, Any]
+) -> dict[str, Any]:
+    """A ``block_actions`` payload from inside an open modal (``view`` as the stand-in
+    recorded it): ``action`` holds the element's own fields (``selected_user``, ...)."""
+    return {
+        "type": "block_actions",
+        "container": {"type": "view", "view_id": view["id"]},
+        "view": _submitted(view, {}),
+        "actions": [
+            {"action_id": action_id, "block_id": block_id, "action_ts": f"{time.time():.6f}"}
+            | action
+        ],
+    } | _from(user)
+
+
+def submit_view(user: str, view: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """A ``view_submission`` of ``view`` (as the stand-in recorded it, its private_metadata
+    and hash included) with the inputs' ``values`` (``state.values``: block id -> action id
+    -> the element's value)."""
+    return {"type": "view_submission", "view": _submitted(view, values)} | _from(user)
+
+
+def _submitted(view: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    keep = ("id", "type", "callback_id", "private_metadata", "hash", "title", "blocks")
+    return {k: view[k] for k in keep if k in view} | {"state": {"values": values}}
+
+
 def app_env(
     hub: RunningHub, slack_api_url: str, database_url: str, **overrides: str
 ) -> dict[str, str]:

@@ -7,6 +7,7 @@ import logging
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.logger import messages as bolt_messages
 
+from bot.domain.forms import form_key
 from bot.runtime import Runtime
 from bot.slack.identity import SlackIdentity, same_workspace_middleware
 from bot.slack.listeners import Services, register_all
@@ -53,6 +54,7 @@ def create_bolt_app(
         services,
         max_duration=settings.max_duration,
         allow_until_revoked=settings.allow_until_revoked,
+        form_key=form_key(settings.slack_signing_secret.get_secret_value()),
     )
     return app
 

@@ -42,7 +42,7 @@ from bot.app.admin_view import AllShares, Where
 from bot.app.messages import HOME_LIMIT
 from bot.app.messages import HomeTab as HomeData
 from bot.domain.grants import Grant, GrantState
-from bot.slack import blocks, texts
+from bot.slack import blocks, forms, texts
 
 MAX_BLOCKS = HOME_LIMIT  # Slack's limit for a Home tab view
 REVOKE_ACTION = "home_revoke"
@@ -103,6 +103,7 @@ def home_view(data: HomeData) -> View:
     out: list[Block] = [
         HeaderBlock(text=texts.HOME_TITLE),
         SectionBlock(text=MarkdownTextObject(text=texts.home_link_status(data.hub_user))),
+        forms.home_buttons(),
     ]
     admin = _all_shares(data.all_shares) if data.all_shares is not None else []
     fixed = len(out) + 3 * len(sections) + len(admin)  # divider, header, closing line each

@@ -118,9 +118,17 @@ class SlackMessenger:
         async with self._errors(f"the Home tab of <@{user_id}>", user_id):
             await self.client.views_publish(user_id=user_id, view=view.to_dict())
 
-    async def open_view(self, trigger_id: str, view: View) -> None:
+    async def open_view(self, trigger_id: str, view: View) -> str:
+        """Open a modal (``views.open``); returns its view id, for :meth:`update_view`."""
         async with self._errors("a dialog", "views.open"):
-            await self.client.views_open(trigger_id=trigger_id, view=view.to_dict())
+            opened = await self.client.views_open(trigger_id=trigger_id, view=view.to_dict())
+        return str((opened.get("view") or {}).get("id") or "")
+
+    async def update_view(self, view_id: str, view: View, view_hash: str | None = None) -> None:
+        """Replace an open modal (``views.update``); with ``view_hash``, only the version
+        of the view that hash names (Slack refuses it once the view changed since)."""
+        async with self._errors("an update of a dialog", "views.update"):
+            await self.client.views_update(view_id=view_id, view=view.to_dict(), hash=view_hash)
 
     async def members(self, entries: Sequence[str]) -> frozenset[str]:
         """Slack user ids named by user IDs, user group IDs (S...) and group @handles."""

@@ -1027,3 +1027,49 @@ def invitation_not_recovered(grant: Grant) -> str:
         f"{server_label(grant.owner_hub, grant.server)} could not be completed (sharebot "
         "restarted while sending it). Share again if they still need access."
     )
+
+
+# -- the forms (bot.slack.forms) ----------------------------------------------------------
+
+SHARE_FORM_TITLE = "Share my server"
+REQUEST_FORM_TITLE = "Request access"
+SHARE_FORM_SUBMIT = "Share"
+REQUEST_FORM_SUBMIT = "Ask"
+HOME_SHARE_BUTTON = "Share my server"
+HOME_REQUEST_BUTTON = "Request access"
+FORM_LOADING = "Reading the servers from JupyterHub…"
+FORM_PEOPLE = "People"
+FORM_SERVER = "Server"
+FORM_OWNER = "Whose server"
+FORM_DURATION = "For how long"
+FORM_DURATION_TYPED = "Or type a duration"
+FORM_DURATION_HINT = "e.g. 45m, 2h30m, 3d; typed wins over the choice"
+FORM_PERMISSIONS = "Permissions"
+FORM_MANAGE = "Also let them start and stop the server"
+FORM_NOTE = "Note (optional, shown to them)"
+FORM_REASON = "Reason (optional, shown to the owner)"
+FORM_PATH = "Notebook to open (optional)"
+FORM_PATH_HINT = "lab/tree/analysis.ipynb, or a link to the file on the hub"
+FORM_PICK_OWNER = "Pick the owner to see their servers."
+FORM_DEFAULT_SERVER = "default server"
+FORM_NO_DURATION = "Pick a duration or type one, e.g. 1h."
+FORM_STALE = "This form is too old or was not opened by you: close it and open it again."
+FORM_BAD_PEOPLE = "Pick people from the list."
+FORM_BAD_SERVER = "Pick one of the servers listed."
+FORM_OWNER_CHANGED = "The servers shown are not this owner's yet: pick the owner again."
+FORM_DONE = "Working on it: the answer comes in this DM."
+
+
+def form_too_many_people(limit: int) -> str:
+    return f"Pick at most {limit} people at a time."
+
+
+def form_owner_servers(owner_slack_id: str) -> str:
+    return f"The servers of {user(owner_slack_id)}, as JupyterHub lists them."
+
+
+def form_from_message(author: str | None, path: str | None) -> str:
+    """The line at the top of a form opened on a message."""
+    who = f"with {user(author)}" if author else "(the author is not a person I can share with)"
+    where = f", opening {code(path)}" if path else ""
+    return f"Sharing from a message {who}{where}."

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.slack.listeners import commands, decisions, digest, events, grants
+from bot.slack.listeners import commands, decisions, digest, events, forms, grants
 from bot.slack.listeners.commands import COMMAND
 from bot.slack.listeners.common import Services
 
@@ -20,6 +20,7 @@ def register_all(
     *,
     max_duration: timedelta,
     allow_until_revoked: bool = False,
+    form_key: bytes | None = None,
 ) -> None:
     events.register(app, services)  # first: its middleware acknowledges Slack's retries
     commands.register(
@@ -28,3 +29,11 @@ def register_all(
     decisions.register(app, services)
     grants.register(app, services)
     digest.register(app, services)
+    if form_key is not None:  # the forms (shortcuts, the Home tab's buttons, modals)
+        forms.register(
+            app,
+            services,
+            max_duration=max_duration,
+            allow_until_revoked=allow_until_revoked,
+            key=form_key,
+        )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.app.endings import db
+from bot.app.groups import Groups
 from bot.app.limits import SendLimit
 from bot.app.messages import (
     CopyFor,
@@ -26,6 +27,7 @@ from bot.app.outcomes import (
     Extended,
     ExtensionHeld,
     Held,
+    LeftOut,
     PostedTo,
     Reason,
     Refusal,
@@ -33,7 +35,7 @@ from bot.app.outcomes import (
     RequestSent,
     ShareOutcome,
 )
-from bot.app.ports import HomeRefresher, Say
+from bot.app.ports import HomeRefresher, Progress, Say
 from bot.app.sharing import Sharing
 from bot.domain import commands
 from bot.domain.access import MANAGE
@@ -70,8 +72,10 @@ class DecisionService:
         config: ApprovalConfig,
         home: HomeRefresher,
         limit: SendLimit | None = None,
+        groups: Groups | None = None,
     ) -> None:
         self.sharing = sharing
+        self.groups = groups  # Slack user groups' members, the cap (bot.app.groups)
         self.decisions = decisions
         self.grants = grants
         self.links = links
@@ -83,19 +87,31 @@ class DecisionService:
     # -- entry points from slash commands ----------------------------------------------------
 
     async def share_or_hold(
-        self, caller: str, cmd: commands.Share, now: datetime, *, decision_id: int | None = None
+        self,
+        caller: str,
+        cmd: commands.Share,
+        now: datetime,
+        *,
+        decision_id: int | None = None,
+        progress: Progress | None = None,
     ) -> ShareOutcome | Held:
         """Share now, or hold the share for an approver when policy says so.
 
         ``decision_id`` names the owner's approved request this share carries out (the
-        per-person limit counted the request already).
+        per-person limit counted the request already). Slack user groups named are expanded
+        into their members first (bot.app.groups); ``progress`` is told of each invitation.
         """
+        left_out = LeftOut()
+        if self.groups is not None:
+            cmd, left_out = await self.groups.expand(caller, cmd, now)
         if decision_id is None:
             await self._within_limit(caller, len(cmd.recipients), now)
         extras = (MANAGE,) if cmd.manage else ()
         reasons = self.config.policy.reasons(cmd.duration, extras)
         if not reasons:
-            return await self.sharing.share(caller, cmd, now, decision_id=decision_id)
+            return await self.sharing.share(
+                caller, cmd, now, decision_id=decision_id, progress=progress, left_out=left_out
+            )
         if not self.config.approvers:
             raise Refused(Refusal(Reason.NO_APPROVERS), "approval needed, no approvers")
         owner_hub, _ = await self.sharing.check(caller, cmd, now)
@@ -116,7 +132,7 @@ class DecisionService:
         )
         posted_to = await self._post_for_deciders(decision)
         await self._refresh_homes(decision)
-        return Held(decision, tuple(reasons), posted_to)
+        return Held(decision, tuple(reasons), posted_to, left_out)
 
     async def request(self, caller: str, cmd: commands.Request, now: datetime) -> RequestSent:
         """Someone asks an owner for access to the owner's server."""

@@ -9,10 +9,12 @@ grant was made with.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
+from bot.aio import bounded
 from bot.app.codes import Codes
 from bot.app.endings import CLAIM_PATIENCE, Endings, db
 from bot.app.gate import GateService
@@ -20,6 +22,7 @@ from bot.app.identity import IdentityResolver
 from bot.app.messages import ExtendedForRecipient, Invitation, RevokedByAdmin
 from bot.app.outcomes import (
     LeaveResult,
+    LeftOut,
     Reason,
     Refusal,
     Refused,
@@ -27,6 +30,7 @@ from bot.app.outcomes import (
     ShareList,
     ShareOutcome,
 )
+from bot.app.ports import Progress
 from bot.domain import commands
 from bot.domain.access import MANAGE, NO_SCOPES, Scopes, ShareMap, earlier_access, grant_scopes
 from bot.domain.access import union as union_of
@@ -45,6 +49,11 @@ from bot.store.grants import NewGrant
 from bot.store.links import Links
 
 log = logging.getLogger(__name__)
+
+#: Invitations of one share made at once (each a share code on the hub, then a DM): the
+#: fan-out to a user group is paced by the hub's answers and Slack's rate limits (the Slack
+#: client waits out a 429's Retry-After), not by a fixed sleep.
+INVITE_AT_ONCE = 16
 
 
 class Sharing:
@@ -114,25 +123,46 @@ class Sharing:
         now: datetime,
         *,
         decision_id: int | None = None,
+        progress: Progress | None = None,
+        left_out: LeftOut | None = None,
     ) -> ShareOutcome:
+        """Invite each recipient: one grant, one code, one DM each, up to
+        :data:`INVITE_AT_ONCE` at a time. ``progress`` is told after each invitation;
+        ``left_out`` (members of user groups not shared with) is carried into the outcome."""
         owner_hub, recipients = await self._resolve(caller, cmd.recipients, now)
         cmd = dataclasses.replace(cmd, path=self.notebook_path(owner_hub, cmd.server, cmd.path))
         current = await self._current_shares(owner_hub, cmd.server)
-        outcome = ShareOutcome()
-        for slack_id, hub_user in recipients.items():
+        invited: dict[str, Grant] = {}
+        failed: dict[str, SharebotError] = {}
+        total = len(recipients)
+
+        async def invite(slack_id: str, hub_user: str) -> None:
             try:
-                outcome.invited.append(
-                    await self._invite(
-                        caller, owner_hub, slack_id, hub_user, cmd, current, now, decision_id
-                    )
+                invited[slack_id] = await self._invite(
+                    caller, owner_hub, slack_id, hub_user, cmd, current, now, decision_id
                 )
             except SharebotError as err:
-                if not outcome.invited and not outcome.failed and len(recipients) == 1:
+                if total == 1:
                     raise
                 log.warning(
                     "invitation of %s to %s/%s failed: %s", slack_id, owner_hub, cmd.server, err
                 )
-                outcome.failed.append((slack_id, err))
+                failed[slack_id] = err
+            if progress is not None:
+                try:
+                    await progress(len(invited) + len(failed), total)
+                except Exception:  # the progress shown is a courtesy: never stop the share
+                    log.warning("share progress of %s not shown", caller, exc_info=True)
+
+        await bounded(
+            INVITE_AT_ONCE,
+            [functools.partial(invite, slack_id, hub) for slack_id, hub in recipients.items()],
+        )
+        outcome = ShareOutcome(
+            invited=[invited[s] for s in recipients if s in invited],
+            failed=[(s, failed[s]) for s in recipients if s in failed],
+            left_out=left_out or LeftOut(),
+        )
         await self.endings.refresh_home(caller, *(g.recipient_slack_id for g in outcome.invited))
         return outcome
 

@@ -96,6 +96,67 @@ def invited(grant: Grant) -> str:
     )
 
 
+#: A share's reply lists each person invited up to this many; above it, one summary line.
+LIST_INVITED_UP_TO = 10
+
+
+def invited_many(grants: list[Grant]) -> str:
+    first = grants[0]
+    where = server_label(first.owner_hub, first.server)
+    length = (
+        "until you revoke it"
+        if is_until_revoked(first.duration)
+        else f"for {format_duration(first.duration)} from when each accepts"
+    )
+    until = when(first.code_expires_at or first.created_at)
+    return (
+        f"Invited {len(grants)} people to {where} {length}, each with their own link "
+        f"(working until about {until}). `/share-server list` shows them."
+    )
+
+
+def sharing_progress(done: int, total: int) -> str:
+    return f"Sharing with {total} people: {done} of {total} invitations sent so far…"
+
+
+def left_out(owner: bool, unlinked: list[str], reasons: dict[str, str] | None = None) -> str:
+    """The members of the user groups named who were not shared with."""
+    lines = []
+    if owner:
+        lines.append("You are in the group yourself: left out.")
+    if unlinked:
+        reasons = reasons or {}
+        shown = unlinked[:LIST_LEFT_OUT_UP_TO]
+        people = ", ".join(
+            user(s) + (f" ({escape(reasons[s])})" if s in reasons else "") for s in shown
+        )
+        more = len(unlinked) - len(shown)
+        people += f" and {more} more" if more else ""
+        verb = "is" if len(unlinked) == 1 else "are"
+        lines.append(
+            f"Left out: {people} {verb} not linked to a JupyterHub account (they can run "
+            "`/share-server link`, then you can share with them)."
+        )
+    return "\n".join(lines)
+
+
+#: Left-out members named in a reply at most (the reply stays within Slack's limits).
+LIST_LEFT_OUT_UP_TO = 50
+
+
+def too_many_recipients(count: int, cap: int) -> str:
+    return (
+        f"That would share with {count} people, more than the {cap} one share may reach here. "
+        "Nothing was shared. Share with a smaller group, or ask a hub admin to raise "
+        "SHAREBOT_MAX_RECIPIENTS."
+    )
+
+
+def nobody_to_share_with(unlinked: list[str], reasons: dict[str, str] | None = None) -> str:
+    why = left_out(False, unlinked, reasons) if unlinked else "The groups have nobody else in them."
+    return f"Nobody in those groups could be shared with, so nothing was shared. {why}"
+
+
 def invite_failed(recipient_slack_id: str, reason: str) -> str:
     return f"Could not invite {user(recipient_slack_id)}: {reason}"
 

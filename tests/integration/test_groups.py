@@ -1,0 +1,178 @@
+"""Shares with a Slack user group, end to end: a real JupyterHub with the group's members,
+the Slack stand-in answering ``usergroups.users.list``, and sharebot over HTTP.
+
+Each linked member gets one grant, one code and one DM; the owner and unlinked members
+are left out and named; the reply shows progress in place; Slack's 429s are waited out.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from bot.sandbox.fake_slack import FakeSlack
+from bot.sandbox.stack import new_database
+from bot.store.db import make_engine
+from tests.support.app import BOT_TOKEN, RunningApp, app_env, start_app
+from tests.support.hub import RunningHub, start_test_hub
+from tests.support.stories import accept_url_in, grants
+
+pytestmark = pytest.mark.integration
+
+LINKED = {f"UM{n:02d}": f"m{n:02d}" for n in range(1, 13)}  # 12 linked members
+UNLINKED = ("UM13", "UM14")  # in Slack and in the group, not linked to the hub
+PEOPLE = {"UOWNER": "owner", **LINKED}
+GROUP = "S0TAS"
+MENTION = f"<!subteam^{GROUP}|@course-tas>"
+
+_databases = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def group_hub(
+    tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+) -> Iterator[RunningHub]:
+    running = start_test_hub(
+        pytestconfig, tmp_path_factory.mktemp("groups-hub"), users=tuple(PEOPLE.values())
+    )
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="module")
+def group_slack() -> Iterator[FakeSlack]:
+    with FakeSlack(tokens={BOT_TOKEN}) as fake:
+        for slack_id, name in PEOPLE.items():
+            fake.add_user(slack_id, name=name, email=f"{name}@example.org")
+        for slack_id in UNLINKED:
+            fake.add_user(slack_id, name=slack_id.lower(), email=f"{slack_id}@elsewhere.org")
+        fake.add_usergroup(GROUP, "course-tas", ["UOWNER", *LINKED, *UNLINKED])
+        fake.add_usergroup("S0TWO", "two", ["UM01", "UM02"])
+        yield fake
+
+
+@pytest.fixture
+def stack(
+    group_hub: RunningHub, group_slack: FakeSlack, tmp_path: Path
+) -> Iterator[tuple[RunningHub, FakeSlack, str]]:
+    group_slack.reset()
+    _clear(group_hub)
+    url = f"sqlite:///{tmp_path / f'groups{next(_databases)}.sqlite'}"
+    new_database(url, PEOPLE.items(), by="tests").dispose()
+    yield group_hub, group_slack, url
+    _clear(group_hub)
+
+
+def _clear(hub: RunningHub) -> None:
+    with hub.client(hub.admin_token) as client:
+        client.delete("shares/owner/")
+        client.delete("share-codes/owner/")
+
+
+def serve(
+    stack: tuple[RunningHub, FakeSlack, str], tmp_path: Path, **env: str
+) -> Iterator[RunningApp]:
+    hub, slack, url = stack
+    running = start_app(app_env(hub, slack.api_url, url, **env), tmp_path)
+    try:
+        yield running
+    finally:
+        running.stop()
+        assert "code=" not in running.log()  # no accept link or code in the log
+
+
+@pytest.fixture
+def app(stack: tuple[RunningHub, FakeSlack, str], tmp_path: Path) -> Iterator[RunningApp]:
+    yield from serve(stack, tmp_path)
+
+
+def command(app: RunningApp, slack: FakeSlack, text: str) -> tuple[str, list[dict[str, object]]]:
+    """Send ``text`` as the owner; the final answer and every post to its response URL."""
+    url = slack.new_response_url()
+    assert app.command("UOWNER", text, url).status_code == 200
+    slack.wait_for(
+        lambda: [r for r in slack.responses(url) if "so far" not in str(r["text"])], timeout=60
+    )
+    posts = slack.responses(url)
+    return str(posts[-1]["text"]), posts
+
+
+def test_a_user_group_and_a_person_share_with_each_linked_member_once(
+    app: RunningApp, stack: tuple[RunningHub, FakeSlack, str], group_hub: RunningHub
+) -> None:
+    _, slack, url = stack
+    final, posts = command(app, slack, f"{MENTION} <@UM01> <!subteam^S0TWO|@two> 2h lab")
+
+    for slack_id in LINKED:
+        slack.wait_for_dm(slack_id, "shared", timeout=30)
+    assert all(len(slack.dms_to(s)) == 1 for s in LINKED)  # one DM each, UM01 named twice
+    assert slack.dms_to("UOWNER") == [] and all(slack.dms_to(s) == [] for s in UNLINKED)
+    engine = _engine(url)
+    rows = grants(engine)
+    assert sorted(r.recipient_slack_id for r in rows) == sorted(LINKED)
+    assert len({r.code_id for r in rows}) == len(LINKED)  # one code each
+    assert {r.state for r in rows} == {"invited"}
+    assert len(group_hub.share_codes("owner")) == len(LINKED)
+
+    assert "Invited 12 people" in final
+    assert "You are in the group yourself" in final
+    assert "<@UM13>" in final and "<@UM14>" in final and "not linked" in final
+    # progress in place: at most 5 posts to the URL (Slack's limit), each later one replacing
+    assert 2 <= len(posts) <= 5
+    assert "of 12 invitations sent so far" in str(posts[0]["text"])
+    assert posts[0].get("replace_original") is False
+    assert all(p.get("replace_original") is True for p in posts[1:])
+
+    invitation = slack.dms_to("UM07")[0]
+    response = group_hub.accept_share("m07", accept_url_in(invitation))
+    assert response.status_code == 302
+    slack.wait_for_dm("UOWNER", "accepted", timeout=20)
+    engine.dispose()
+
+
+def test_dms_are_paced_by_slacks_rate_limit(
+    app: RunningApp, stack: tuple[RunningHub, FakeSlack, str]
+) -> None:
+    _, slack, url = stack
+    slack.rate_limit("chat.postMessage", per_second=4, burst=2)
+    final, _ = command(app, slack, f"{MENTION} 1h")
+    assert "Invited 12 people" in final, final
+    refused = [c for c in slack.calls("chat.postMessage") if c.error == "ratelimited"]
+    assert refused  # Slack said slow down, and the share waited it out: none lost
+    assert all(len(slack.dms_to(s)) == 1 for s in LINKED)  # none twice
+    engine = _engine(url)
+    assert {r.state for r in grants(engine)} == {"invited"}
+    engine.dispose()
+
+
+@pytest.fixture
+def capped_app(stack: tuple[RunningHub, FakeSlack, str], tmp_path: Path) -> Iterator[RunningApp]:
+    yield from serve(stack, tmp_path, SHAREBOT_MAX_RECIPIENTS="5")
+
+
+def test_a_group_over_the_cap_is_refused_before_anything_is_shared(
+    capped_app: RunningApp, stack: tuple[RunningHub, FakeSlack, str], group_hub: RunningHub
+) -> None:
+    _, slack, url = stack
+    final, _ = command(capped_app, slack, f"{MENTION} 1h")
+    assert "more than the 5" in final and "Nothing was shared" in final
+    assert "SHAREBOT_MAX_RECIPIENTS" in final
+    assert slack.calls("chat.postMessage") == []
+    assert group_hub.share_codes("owner") == []
+    engine = _engine(url)
+    assert grants(engine) == []
+    engine.dispose()
+    # a group within the cap still works
+    final, posts = command(capped_app, slack, "<!subteam^S0TWO|@two> 1h")
+    assert "Invited <@UM01>" in final and "Invited <@UM02>" in final
+    assert len(posts) == 1  # small shares show no progress
+
+
+def _engine(url: str) -> Engine:
+    return make_engine(url)

@@ -41,6 +41,7 @@ from bot.domain.grants import (
     Grant,
     GrantState,
     extended_deadline,
+    invitation_unconfirmed,
     remind_at,
 )
 from bot.errors import HubNotFound, SharebotError, SlackDeliveryError
@@ -135,12 +136,19 @@ class Sharing:
         invited: dict[str, Grant] = {}
         failed: dict[str, SharebotError] = {}
         total = len(recipients)
+        # Every intent first, then the codes and DMs: a process killed in the middle of a
+        # fan-out leaves each invitation not sent yet recorded, and the background pass
+        # sends them once their claims ran out (none lost, none twice).
+        intents = {
+            slack_id: await self._intend(
+                caller, owner_hub, slack_id, hub_user, cmd, current, now, decision_id
+            )
+            for slack_id, hub_user in recipients.items()
+        }
 
-        async def invite(slack_id: str, hub_user: str) -> None:
+        async def invite(slack_id: str) -> None:
             try:
-                invited[slack_id] = await self._invite(
-                    caller, owner_hub, slack_id, hub_user, cmd, current, now, decision_id
-                )
+                invited[slack_id] = await self._send(*intents[slack_id], now)
             except SharebotError as err:
                 if total == 1:
                     raise
@@ -154,10 +162,7 @@ class Sharing:
                 except Exception:  # the progress shown is a courtesy: never stop the share
                     log.warning("share progress of %s not shown", caller, exc_info=True)
 
-        await bounded(
-            INVITE_AT_ONCE,
-            [functools.partial(invite, slack_id, hub) for slack_id, hub in recipients.items()],
-        )
+        await bounded(INVITE_AT_ONCE, [functools.partial(invite, s) for s in recipients])
         outcome = ShareOutcome(
             invited=[invited[s] for s in recipients if s in invited],
             failed=[(s, failed[s]) for s in recipients if s in failed],
@@ -212,7 +217,7 @@ class Sharing:
             raise Refused(Refusal(Reason.SELF_SHARE))
         return owner_hub, mapped
 
-    async def _invite(
+    async def _intend(
         self,
         caller: str,
         owner_hub: str,
@@ -222,11 +227,13 @@ class Sharing:
         current: ShareMap,
         now: datetime,
         decision_id: int | None,
-    ) -> Grant:
+    ) -> tuple[Grant, str]:
+        """The invitation's intent, written before the hub is asked for a code and held
+        (claimed) by this share: if the process dies before its DM is confirmed, the
+        background pass finds an invitation with no confirmed DM once the claim ran out
+        (bot.app.recovery). Returns the grant and the claim's token."""
         extras = (MANAGE,) if cmd.manage else ()
         earlier = await self._earlier_access(owner_hub, cmd.server, hub_user, current)
-        # The intent first, held by this task: if the process dies anywhere below, the
-        # background pass finds an invitation with no confirmed DM once the claim ran out.
         token = self.endings.new_token()
         grant = await db(
             self.grants.add_grant,
@@ -250,18 +257,32 @@ class Sharing:
             now=now,
             intent=(token, self.endings.claim_ttl),
         )
+        return grant, token
+
+    async def _send(self, grant: Grant, token: str, now: datetime) -> Grant:
+        """Issue an intent written by :meth:`_intend` (its code, its DM), its claim renewed
+        first: an intent that waited its turn longer than the claim lasts may have been taken
+        over by the background pass, which then sends it (returned as it is now)."""
+        renewed = await db(
+            self.grants.claim, grant.id, token, now=self.endings.clock(), ttl=self.endings.claim_ttl
+        )
         try:
-            return await self.issue(grant, now)
-        except SharebotError as err:
-            await db(
-                self.grants.transition,
-                grant,
-                GrantState.FAILED,
-                now=now,
-                action="invite_failed",
-                detail={"error": str(err)},
-            )
-            raise
+            fresh = await db(self.grants.get, grant.id) if renewed else None
+            if fresh is None or not invitation_unconfirmed(fresh) or fresh.code_id is not None:
+                log.info("%s: taken over by the background pass", grant.label)
+                return fresh or grant
+            try:
+                return await self.issue(fresh, now)
+            except SharebotError as err:
+                await db(
+                    self.grants.transition,
+                    fresh,
+                    GrantState.FAILED,
+                    now=now,
+                    action="invite_failed",
+                    detail={"error": str(err)},
+                )
+                raise
         finally:
             await db(self.grants.release, grant.id, token)
 

@@ -22,9 +22,10 @@ What it fakes:
 * The methods ``auth.test``, ``conversations.open``, ``chat.postMessage``,
   ``chat.postEphemeral``, ``chat.update``, ``chat.delete``, ``users.info``,
   ``users.lookupByEmail``, ``usergroups.list``, ``usergroups.users.list`` (groups defined
-  with :meth:`FakeSlack.add_usergroup`), ``views.publish``, ``views.open`` and ``views.update``, with the
-  response fields the app relies on. Posting to a user id (``channel="U123"``) goes to that
-  user's DM channel, whose id is always ``"D" + user_id`` (see :meth:`FakeSlack.dm_channel`).
+  with :meth:`FakeSlack.add_usergroup`), ``views.publish``, ``views.open`` and
+  ``views.update``, with the response fields the app relies on. Posting to a user id
+  (``channel="U123"``) goes to that user's DM channel, whose id is always
+  ``"D" + user_id`` (see :meth:`FakeSlack.dm_channel`).
   Any other method answers ``{"ok": false, "error": "unknown_method"}``.
 * ``response_url`` endpoints for slash commands and interactions
   (:meth:`FakeSlack.new_response_url`), answering ``200 ok`` as text/plain.

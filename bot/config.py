@@ -586,6 +586,17 @@ class Settings(BaseSettings):
         ),
         advice="off (default) or a duration like 1d: longer shares need an approver",
     )
+    approval_for_groups: bool = setting(
+        "SHAREBOT_APPROVAL_FOR_GROUPS",
+        Section.DECISIONS,
+        default=False,
+        meaning=(
+            "`true`: every share with a hub group (`/share-server group:physics-101 2h`) needs "
+            "an approver besides the owner, under the same rules as the other approvals "
+            "(`SHAREBOT_APPROVERS`)."
+        ),
+        advice="true or false (default): hub group shares need an approver",
+    )
     approvers: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_approvers)] = setting(
         "SHAREBOT_APPROVERS",
         Section.DECISIONS,

@@ -192,7 +192,9 @@ def build(
         links=links,
         say=say,
         config=ApprovalConfig(
-            policy=Policy(approval_above=settings.approval_above),
+            policy=Policy(
+                approval_above=settings.approval_above, for_groups=settings.approval_for_groups
+            ),
             approvers=settings.approvers,
             channel=settings.approval_channel,
             ttl=settings.request_ttl,

@@ -67,6 +67,7 @@ class Reason(enum.StrEnum):
     BAD_PATH = "bad_path"  # why
     TOO_MANY_RECIPIENTS = "too_many_recipients"  # count, cap
     NOBODY_TO_SHARE_WITH = "nobody_to_share_with"  # left_out: the groups had nobody else
+    UNKNOWN_HUB_GROUP = "unknown_hub_group"  # why: the hub group's name
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,13 @@ class ShareOutcome:
     invited: list[Grant] = field(default_factory=list)
     failed: list[tuple[str, SharebotError]] = field(default_factory=list)  # (slack id, why)
     left_out: LeftOut = field(default_factory=LeftOut)  # of the user groups named
+
+
+@dataclass(frozen=True)
+class GroupShared:
+    """A server shared with a hub group (one group share on the hub, no code, no DM)."""
+
+    grant: Grant
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from bot.app.gate import GateService
 from bot.app.identity import IdentityResolver
 from bot.app.messages import ExtendedForRecipient, Invitation, RevokedByAdmin
 from bot.app.outcomes import (
+    GroupShared,
     LeaveResult,
     LeftOut,
     Reason,
@@ -40,11 +41,13 @@ from bot.domain.grants import (
     EndReason,
     Grant,
     GrantState,
+    RecipientKind,
+    deadline_after_acceptance,
     extended_deadline,
     invitation_unconfirmed,
     remind_at,
 )
-from bot.errors import HubNotFound, SharebotError, SlackDeliveryError
+from bot.errors import HubError, HubNotFound, SharebotError, SlackDeliveryError
 from bot.store.flags import Flags
 from bot.store.grants import NewGrant
 from bot.store.links import Links
@@ -339,6 +342,98 @@ class Sharing:
             raise
         await db(self.grants.invite_sent, grant, now=self.endings.clock())
         return grant
+
+    # -- a hub group ------------------------------------------------------------------------
+
+    async def share_with_group(
+        self, caller: str, cmd: commands.Share, now: datetime, *, decision_id: int | None = None
+    ) -> GroupShared:
+        """Share the caller's server with the hub group ``cmd.hub_group``: one group share on
+        the hub with exactly the grant's scopes, active at once, ended on time like a
+        person's grant (the group's earlier access, what it held that no open grant of ours
+        gives, is kept: bot.domain.access)."""
+        group = cmd.hub_group
+        if not group:
+            raise ValueError("share_with_group needs a hub group")
+        owner_hub = await self.hub_user_of(caller)
+        if owner_hub is None:
+            raise Refused(Refusal(Reason.NOT_LINKED_CALLER, people=(caller,)))
+        extras = (MANAGE,) if cmd.manage else ()
+        try:
+            held = (await self.hub.group_share_map(owner_hub, cmd.server)).get(group, NO_SCOPES)
+        except HubNotFound:
+            await self.check_server(owner_hub, cmd.server)  # refuses, naming the servers
+            raise
+        ours = await db(
+            self.grants.for_holder,
+            owner_hub,
+            cmd.server,
+            group,
+            states=OPEN_STATES,
+            kind=RecipientKind.GROUP,
+        )
+        token = self.endings.new_token()
+        grant = await db(
+            self.grants.add_grant,
+            NewGrant(
+                owner_slack_id=caller,
+                owner_hub=owner_hub,
+                server=cmd.server,
+                recipient_slack_id="",
+                recipient_hub=group,
+                duration=cmd.duration,
+                note=cmd.note,
+                code_id=None,
+                code_expires_at=None,
+                scopes=grant_scopes(owner_hub, cmd.server, extras),
+                earlier=earlier_access(held, [g.ledger for g in ours]),
+                extras=extras,
+                decision_id=decision_id,
+                recipient_kind=RecipientKind.GROUP,
+            ),
+            now=now,
+            intent=(token, self.endings.claim_ttl),
+        )
+        try:
+            shared = await self.activate_group(grant, now)
+        except SharebotError as err:
+            await db(
+                self.grants.transition,
+                grant,
+                GrantState.FAILED,
+                now=now,
+                action="invite_failed",
+                detail={"error": str(err)},
+            )
+            if isinstance(err, HubNotFound) or (isinstance(err, HubError) and err.status == 400):
+                raise Refused(
+                    Refusal(Reason.UNKNOWN_HUB_GROUP, why=group), f"{grant.label}: {err}"
+                ) from None
+            raise
+        finally:
+            await db(self.grants.release, grant.id, token)
+        await self.endings.refresh_home(caller)
+        return GroupShared(shared)
+
+    async def activate_group(self, grant: Grant, now: datetime) -> Grant:
+        """Give a hub group's grant its share on the hub and start its time (also what the
+        background pass does for one a stopped process left half done: the hub merges the
+        same scopes again, so doing it twice is harmless)."""
+        await self.hub.share_with_group(grant.owner_hub, grant.server, grant.holder, grant.scopes)
+        active = await db(
+            self.grants.transition,
+            grant,
+            GrantState.ACTIVE,
+            now=now,
+            action="group_shared",
+            accepted_at=now,
+            expires_at=deadline_after_acceptance(now, grant.duration),
+            invite_sent_at=now,
+        )
+        if active is None:  # changed meanwhile (revoked): the hub share ends with it
+            return await db(self.grants.get, grant.id) or grant
+        log.info("%s shared", active.label)
+        return active
 
     # -- list -------------------------------------------------------------------------------
 

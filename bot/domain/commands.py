@@ -26,6 +26,8 @@ _SPECIAL = re.compile(r"<!([^>|]+)(?:\|[^>]*)?>")
 _SUBTEAM = re.compile(r"<!subteam\^(S[A-Z0-9]+)(?:\|[^>]*)?>")
 _SERVER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
 _SERVER_PREFIX = "server:"
+_GROUP_PREFIX = "group:"
+_HUB_GROUP = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
 
 #: The longest note or reason: it is shown in DMs and approval messages, escaped (up to five
 #: characters each) within Slack's 3000 per section. Slack's own command limit is larger.
@@ -64,6 +66,8 @@ class Share:
     # Slack user groups (``S...``) mentioned: each member is shared with like a named person
     # (bot.app.groups expands them into ``recipients`` before anything is shared)
     groups: tuple[str, ...] = ()
+    # a JupyterHub group (``group:physics-101``): one group share on the hub, no code, no DM
+    hub_group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,8 @@ def parse_command(
         return _parse_revoke(words[1:])
     if head == "request":
         return _parse_request(words[1:], limits)
+    if head.startswith(_GROUP_PREFIX):
+        return _parse_hub_group(words, limits)
     if _mention(words[0]) is None and _subteam(words[0]) is None:
         _explain_bad_recipient(words[0])
         if looks_like_duration(words[0]):
@@ -173,6 +179,27 @@ def _parse_share(words: list[str], limits: _Limits) -> Share:
     return Share(
         tuple(recipients), duration, server, _note(rest), manage, path, groups=tuple(groups)
     )
+
+
+def _parse_hub_group(words: list[str], limits: _Limits) -> Share:
+    """``group:NAME DURATION [server:NAME] [manage] [note]``: a hub group on its own."""
+    rest = list(words)
+    name = rest.pop(0)[len(_GROUP_PREFIX) :]
+    if not _HUB_GROUP.fullmatch(name):
+        raise CommandError(
+            f"`{name}` is not a hub group name. Use `group:NAME` with letters, digits, "
+            "`.`, `_`, `-`, e.g. `/share-server group:physics-101 2h`."
+        )
+    if rest and (_mention(rest[0]) or _subteam(rest[0]) or rest[0].lower().startswith("group:")):
+        raise CommandError(
+            "Share with a hub group on its own: `/share-server group:physics-101 2h`."
+        )
+    duration, server, manage = _parse_terms(rest, limits, "/share-server group:physics-101 2h")
+    if _take_path(rest) is not None:
+        raise CommandError(
+            "A hub group gets no invitation to open, so no `path:`; share the link yourself."
+        )
+    return Share((), duration, server, _note(rest), manage, hub_group=name)
 
 
 _PATH_PREFIX = "path:"

@@ -239,6 +239,11 @@ def _left_out(left: o.LeftOut) -> str:
 
 
 @reply.register
+def _(outcome: o.GroupShared) -> str:
+    return texts.group_shared(outcome.grant)
+
+
+@reply.register
 def _(outcome: o.ShareList) -> str:
     return texts.list_shares(list(outcome.grants))
 
@@ -417,6 +422,7 @@ _REFUSALS: dict[Reason, Callable[[Refusal], str]] = {
     Reason.TOO_MANY_SENT: lambda r: texts.too_many_sent(r.sent, r.adding, r.per_minute),
     Reason.BAD_PATH: lambda r: texts.bad_path(r.why or ""),
     Reason.TOO_MANY_RECIPIENTS: lambda r: texts.too_many_recipients(r.count, r.cap),
+    Reason.UNKNOWN_HUB_GROUP: lambda r: texts.unknown_hub_group(r.why or ""),
     Reason.NOBODY_TO_SHARE_WITH: lambda r: texts.nobody_to_share_with(
         list(r.people), dict(r.why_not)
     ),

@@ -8,6 +8,7 @@ are left out and named; the reply shows progress in place; Slack's 429s are wait
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,10 +17,11 @@ from sqlalchemy import Engine
 
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.stack import new_database
+from bot.slack import blocks
 from bot.store.db import make_engine
 from tests.support.app import BOT_TOKEN, RunningApp, app_env, start_app
 from tests.support.hub import RunningHub, start_test_hub
-from tests.support.stories import accept_url_in, grants
+from tests.support.stories import accept_url_in, click, grants, move_deadline_to_the_past
 
 pytestmark = pytest.mark.integration
 
@@ -176,3 +178,112 @@ def test_a_group_over_the_cap_is_refused_before_anything_is_shared(
 
 def _engine(url: str) -> Engine:
     return make_engine(url)
+
+
+# -- hub groups: /share-server group:NAME -------------------------------------------------
+
+HUB_GROUP = "physics-101"
+ACCESS = "access:servers!server=owner/"
+
+
+def hub_groups(hub: RunningHub) -> dict[str, set[str]]:
+    """The owner's default server's group shares: group -> scopes."""
+    with hub.client(hub.admin_token) as client:
+        items = client.get("shares/owner/").json()["items"]
+    return {i["group"]["name"]: set(i["scopes"]) for i in items if i.get("group")}
+
+
+@pytest.fixture
+def physics(group_hub: RunningHub) -> Iterator[str]:
+    with group_hub.client(group_hub.admin_token) as client:
+        client.post(f"groups/{HUB_GROUP}", json={"users": ["m01", "m02"]})
+    yield HUB_GROUP
+    with group_hub.client(group_hub.admin_token) as client:
+        client.delete(f"groups/{HUB_GROUP}")
+
+
+def share_now(app: RunningApp, slack: FakeSlack, text: str) -> str:
+    return command(app, slack, text)[0]
+
+
+def test_a_hub_group_share_is_one_group_share_ended_on_time(
+    app: RunningApp, stack: tuple[RunningHub, FakeSlack, str], physics: str
+) -> None:
+    hub, slack, url = stack
+    reply = share_now(app, slack, f"group:{physics} 2h lab session")
+    assert f"with the hub group `{physics}`" in reply, reply
+    assert hub_groups(hub) == {physics: {ACCESS}}
+    assert hub.share_codes("owner") == []  # no code, no DM
+    assert [c for c in slack.calls("chat.postMessage") if not c.failed] == []
+    engine = _engine(url)
+    [row] = grants(engine)
+    assert (row.state, row.recipient_kind, row.recipient_hub) == ("active", "group", physics)
+    assert row.expires_at is not None
+
+    listed = share_now(app, slack, "list")
+    assert f"the hub group `{physics}`" in listed
+    slack.wait_for_home("UOWNER", physics, timeout=20)
+
+    move_deadline_to_the_past(engine, row.id)
+    slack.wait_for_dm("UOWNER", "has ended", timeout=20)
+    assert hub_groups(hub) == {}
+    [row] = grants(engine)
+    assert row.state == "expired"
+    engine.dispose()
+
+
+def test_a_hub_groups_earlier_access_is_kept(
+    app: RunningApp, stack: tuple[RunningHub, FakeSlack, str], physics: str
+) -> None:
+    hub, slack, url = stack
+    with hub.client(hub.admin_token) as client:  # start/stop given in the hub before
+        earlier = ["servers!server=owner/"]
+        response = client.post("shares/owner/", json={"group": physics, "scopes": earlier})
+        assert response.status_code < 300, response.text
+    share_now(app, slack, f"group:{physics} 1h")
+    assert hub_groups(hub) == {physics: {ACCESS, *earlier}}
+    engine = _engine(url)
+    [row] = grants(engine)
+    assert row.earlier_scopes == earlier and row.scopes == [ACCESS]
+    reply = share_now(app, slack, "revoke all")
+    assert "the hub group" in reply, reply
+    assert hub_groups(hub) == {physics: set(earlier)}  # exactly what we added is gone
+    [row] = grants(engine)
+    assert row.state == "revoked"
+    engine.dispose()
+
+
+def test_an_unknown_hub_group_shares_nothing(
+    app: RunningApp, stack: tuple[RunningHub, FakeSlack, str]
+) -> None:
+    hub, slack, url = stack
+    reply = share_now(app, slack, "group:no-such-group 1h")
+    assert "has no group `no-such-group`" in reply, reply
+    assert hub_groups(hub) == {}
+    engine = _engine(url)
+    assert {r.state for r in grants(engine)} == {"failed"}
+    engine.dispose()
+
+
+@pytest.fixture
+def approval_app(stack: tuple[RunningHub, FakeSlack, str], tmp_path: Path) -> Iterator[RunningApp]:
+    yield from serve(
+        stack, tmp_path, SHAREBOT_APPROVAL_FOR_GROUPS="true", SHAREBOT_APPROVERS="UM05"
+    )
+
+
+def test_policy_can_hold_hub_group_shares_for_an_approver(
+    approval_app: RunningApp, stack: tuple[RunningHub, FakeSlack, str], physics: str
+) -> None:
+    hub, slack, _ = stack
+    reply = share_now(approval_app, slack, f"group:{physics} 1h")
+    assert "needs approval because it shares with a hub group" in reply, reply
+    assert hub_groups(hub) == {}
+    ask = slack.wait_for_dm("UM05", physics, timeout=20)
+    assert "the hub group" in ask["text"]
+    answer = click(approval_app, slack, "UM05", ask, blocks.APPROVE_ACTION)
+    assert "Approved" in answer, answer
+    deadline = time.monotonic() + 20
+    while hub_groups(hub) != {physics: {ACCESS}}:
+        assert time.monotonic() < deadline, hub_groups(hub)
+        time.sleep(0.05)

@@ -19,7 +19,7 @@ from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.stack import new_database
 from bot.slack import blocks
 from bot.store.db import make_engine
-from tests.support.app import BOT_TOKEN, RunningApp, app_env, start_app
+from tests.support.app import BOT_TOKEN, RunningApp, app_env, run_cli, start_app
 from tests.support.hub import RunningHub, start_test_hub
 from tests.support.stories import accept_url_in, click, grants, move_deadline_to_the_past
 
@@ -287,3 +287,31 @@ def test_policy_can_hold_hub_group_shares_for_an_approver(
     while hub_groups(hub) != {physics: {ACCESS}}:
         assert time.monotonic() < deadline, hub_groups(hub)
         time.sleep(0.05)
+
+
+@pytest.fixture
+def open_ended(
+    stack: tuple[RunningHub, FakeSlack, str], tmp_path: Path
+) -> Iterator[tuple[RunningApp, dict[str, str]]]:
+    hub, slack, url = stack
+    env = app_env(hub, slack.api_url, url, SHAREBOT_ALLOW_UNTIL_REVOKED="true")
+    running = start_app(env, tmp_path)
+    try:
+        yield running, env
+    finally:
+        running.stop()
+
+
+def test_a_hub_group_share_without_an_end_is_in_the_digest(
+    open_ended: tuple[RunningApp, dict[str, str]],
+    stack: tuple[RunningHub, FakeSlack, str],
+    physics: str,
+) -> None:
+    app, env = open_ended
+    hub, slack, _ = stack
+    assert "until you revoke it" in share_now(app, slack, f"group:{physics} until-revoked")
+    done = run_cli(env, "digest", "--now")
+    assert done.returncode == 0, done.stdout + done.stderr
+    digest = slack.wait_for_dm("UOWNER", physics, timeout=20)
+    assert f"hub group `{physics}`" in str(digest)
+    assert hub_groups(hub) == {physics: {ACCESS}}

@@ -316,13 +316,23 @@ class DecisionService:
             return Refusal(Reason.ONLY_OWNER_SHARES_AGAIN)
         if grant.state.is_open:
             return Refusal(Reason.SHARE_AGAIN_NOT_ENDED, grant=grant)
-        still_open = await db(
-            self.grants.grants,
-            states=OPEN_STATES,
-            owner_hub=grant.owner_hub,
-            server=grant.server,
-            recipient_slack_id=grant.recipient_slack_id,
-        )
+        if grant.for_group:
+            still_open = await db(
+                self.grants.for_holder,
+                grant.owner_hub,
+                grant.server,
+                grant.holder,
+                states=OPEN_STATES,
+                kind=grant.recipient_kind,
+            )
+        else:
+            still_open = await db(
+                self.grants.grants,
+                states=OPEN_STATES,
+                owner_hub=grant.owner_hub,
+                server=grant.server,
+                recipient_slack_id=grant.recipient_slack_id,
+            )
         if still_open:
             return Refusal(Reason.SHARE_AGAIN_OPEN, grant=still_open[-1])
         limit = self.config.max_duration
@@ -332,12 +342,13 @@ class DecisionService:
         elif limit is not None and grant.duration > limit:
             return Refusal(Reason.SHARE_AGAIN_TOO_LONG, grant=grant, limit=limit)
         cmd = commands.Share(
-            (grant.recipient_slack_id,),
+            () if grant.for_group else (grant.recipient_slack_id,),
             grant.duration,
             grant.server,
             grant.note,
             MANAGE in grant.extras,
             path=grant.path,
+            hub_group=grant.recipient_hub if grant.for_group else None,
         )
         log.info("%s: shared again by %s", grant.label, clicker)
         return await self.share_or_hold(clicker, cmd, now)

@@ -582,11 +582,13 @@ class Sharing:
             now=now,
             actor_slack_id=by,
             decision_id=decision_id,
-            remind_at=remind_at(now, deadline, self.endings.reminders),
+            # a hub group has nobody in Slack to remind or tell
+            remind_at=None if grant.for_group else remind_at(now, deadline, self.endings.reminders),
         )
         if extended is None:
             return None
         log.info("%s extended to %s", extended.label, extended.expires_at)
-        await self.say.notify(extended.recipient_slack_id, ExtendedForRecipient(extended))
+        if not extended.for_group:
+            await self.say.notify(extended.recipient_slack_id, ExtendedForRecipient(extended))
         await self.endings.refresh_home(extended.owner_slack_id, extended.recipient_slack_id)
         return extended

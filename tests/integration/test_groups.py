@@ -315,3 +315,25 @@ def test_a_hub_group_share_without_an_end_is_in_the_digest(
     digest = slack.wait_for_dm("UOWNER", physics, timeout=20)
     assert f"hub group `{physics}`" in str(digest)
     assert hub_groups(hub) == {physics: {ACCESS}}
+
+
+def test_share_again_shares_with_the_hub_group_again(
+    app: RunningApp, stack: tuple[RunningHub, FakeSlack, str], physics: str
+) -> None:
+    hub, slack, url = stack
+    share_now(app, slack, f"group:{physics} 1h")
+    engine = _engine(url)
+    [row] = grants(engine)
+    move_deadline_to_the_past(engine, row.id)
+    ended = slack.wait_for_dm("UOWNER", "has ended", timeout=20)
+    assert f"the hub group `{physics}`" in ended["text"]
+    assert hub_groups(hub) == {}
+    answer = click(app, slack, "UOWNER", ended, blocks.SHARE_AGAIN_ACTION)
+    assert f"with the hub group `{physics}`" in answer, answer
+    assert hub_groups(hub) == {physics: {ACCESS}}
+    again = [g for g in grants(engine) if g.id != row.id]
+    assert [(g.state, g.recipient_kind) for g in again] == [("active", "group")]
+    assert "already has an open share" in click(
+        app, slack, "UOWNER", ended, blocks.SHARE_AGAIN_ACTION
+    )
+    engine.dispose()

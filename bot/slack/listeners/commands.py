@@ -73,12 +73,14 @@ class ProgressReply:
         self.above = above  # shares with at most this many people show no progress
         self.posted = False
         self._next = 1  # the count at which the next post is due
+        self._posts = 0
 
     async def __call__(self, done: int, total: int) -> None:
-        if total <= self.above or done < self._next or done >= total:
+        if total <= self.above or done < self._next or done >= total or self._posts >= 3:
             return
         third = max(1, total // 3)
         self._next = (done // third + 1) * third  # set before awaiting: calls overlap
+        self._posts += 1
         replace = self.posted
         self.posted = True
         await self.respond(

@@ -48,12 +48,15 @@ def members(n: int) -> list[tuple[str, str]]:
     return [(f"UM{i:04d}", f"m{i:04d}") for i in range(n)]
 
 
-def wait(what: str, ready: object, timeout: float) -> None:
+def wait(what: str, ready: object, timeout: float) -> bool:
+    """Poll ``ready`` until true (True) or ``timeout`` seconds (False, said)."""
     deadline = time.monotonic() + timeout
     while not ready():  # type: ignore[operator]
         if time.monotonic() > deadline:
-            raise SystemExit(f"timed out waiting for {what}")
+            print(f"  timed out waiting for {what}")
+            return False
         time.sleep(0.02)
+    return True
 
 
 def dm_counts(slack: FakeSlack, people: list[tuple[str, str]]) -> Counter[str]:
@@ -76,6 +79,11 @@ def open_grants(engine: Engine) -> list[GrantRow]:
         return list(
             session.scalars(select(GrantRow).where(GrantRow.state.in_(("invited", "active"))))
         )
+
+
+def all_grants(engine: Engine) -> list[GrantRow]:
+    with Session(engine) as session:
+        return list(session.scalars(select(GrantRow)))
 
 
 def clear_codes(stack: Stack) -> None:
@@ -152,7 +160,10 @@ def main(argv: list[str] | None = None) -> int:
             stack.slack.rate_limit("chat.postMessage", args.rate, args.burst)
             started = time.perf_counter()
             url = share(stack, app)
-            wait("every DM", lambda: everyone_has_one(stack.slack, people), 600)
+            if not wait("every DM", lambda: everyone_has_one(stack.slack, people), 300):
+                failed = [g for g in all_grants(stack.engine) if g.state == "failed"]
+                missing = args.members - len(dm_counts(stack.slack, people))
+                print(f"  members without a DM: {missing}; failed invitations: {len(failed)}")
             took = time.perf_counter() - started
             wait("the answer", lambda: final_reply(stack.slack, url), 120)
             counts = dm_counts(stack.slack, people)
@@ -220,10 +231,10 @@ def main(argv: list[str] | None = None) -> int:
             counts = dm_counts(stack.slack, people)
             grants = open_grants(stack.engine)
             per_member = Counter(g.recipient_slack_id for g in grants)
-            hub_codes = {c["id"] for c in stack.hub.share_codes("owner")}
+            code_ids = {c["id"] for c in stack.hub.share_codes("owner")}
             lost = [s for s, _ in people if per_member[s] == 0]
             twice = [s for s, n in per_member.items() if n > 1]
-            dead_codes = [g for g in grants if g.code_id not in hub_codes]
+            dead_codes = [g for g in grants if g.code_id not in code_ids]
             print()
             print("killed in the middle of the fan-out (SIGKILL), started again")
             print(f"  DMs posted when killed      : {at_kill} of {args.members}")
@@ -231,13 +242,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  members without a grant     : {len(lost)}")
             print(f"  members with two open grants: {len(twice)}")
             print(f"  open grants whose code is gone from the hub: {len(dead_codes)}")
-            print(f"  share codes on the hub      : {len(hub_codes)}")
+            print(f"  share codes on the hub      : {len(code_ids)}")
             resent = sum(1 for n in counts.values() if n > 1)
             print(f"  members DMed twice (first link replaced, dead): {resent}")
             app.stop()
             stack.app = None
             crash_ok = not lost and not twice and not dead_codes
-            crash_ok = crash_ok and len(hub_codes) == args.members
+            crash_ok = crash_ok and len(code_ids) == args.members
             return 0 if ok and crash_ok else 1
         finally:
             stack.stop()

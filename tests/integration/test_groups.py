@@ -7,7 +7,6 @@ are left out and named; the reply shows progress in place; Slack's 429s are wait
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,8 +29,6 @@ UNLINKED = ("UM13", "UM14")  # in Slack and in the group, not linked to the hub
 PEOPLE = {"UOWNER": "owner", **LINKED}
 GROUP = "S0TAS"
 MENTION = f"<!subteam^{GROUP}|@course-tas>"
-
-_databases = itertools.count()
 
 
 @pytest.fixture(scope="module")
@@ -61,13 +58,14 @@ def group_slack() -> Iterator[FakeSlack]:
 
 @pytest.fixture
 def stack(
-    group_hub: RunningHub, group_slack: FakeSlack, tmp_path: Path
+    group_hub: RunningHub, group_slack: FakeSlack, database_url: str
 ) -> Iterator[tuple[RunningHub, FakeSlack, str]]:
+    """The module's hub and Slack stand-in, and a new database (SQLite, or PostgreSQL with
+    SHAREBOT_TEST_DB_URL) with the owner and the linked members linked."""
     group_slack.reset()
     _clear(group_hub)
-    url = f"sqlite:///{tmp_path / f'groups{next(_databases)}.sqlite'}"
-    new_database(url, PEOPLE.items(), by="tests").dispose()
-    yield group_hub, group_slack, url
+    new_database(database_url, PEOPLE.items(), by="tests").dispose()
+    yield group_hub, group_slack, database_url
     _clear(group_hub)
 
 

@@ -455,6 +455,20 @@ class Settings(BaseSettings):
         meaning="The longest share anyone may ask for.",
         advice="the longest share allowed, a duration like 7d (default) or 12h",
     )
+    max_recipients: int = setting(
+        "SHAREBOT_MAX_RECIPIENTS",
+        Section.SHARES,
+        default=200,
+        ge=1,
+        le=10_000,
+        meaning=(
+            "The most people one share may reach once the Slack user groups it names are "
+            "expanded into their members (`/share-server @course-tas 2h`); a share over it is "
+            "refused with a reply that says so, before anything is shared. Each member counts "
+            "against `SHAREBOT_RATE_LIMIT_PER_MINUTE` too: raise that to share with large groups."
+        ),
+        advice="the most people one share may reach (default 200)",
+    )
     rate_limit_per_minute: int = setting(
         "SHAREBOT_RATE_LIMIT_PER_MINUTE",
         Section.SHARES,
@@ -571,6 +585,17 @@ class Settings(BaseSettings):
             "`off`: duration never does. `manage` shares always do."
         ),
         advice="off (default) or a duration like 1d: longer shares need an approver",
+    )
+    approval_for_groups: bool = setting(
+        "SHAREBOT_APPROVAL_FOR_GROUPS",
+        Section.DECISIONS,
+        default=False,
+        meaning=(
+            "`true`: every share with a hub group (`/share-server group:physics-101 2h`) needs "
+            "an approver besides the owner, under the same rules as the other approvals "
+            "(`SHAREBOT_APPROVERS`)."
+        ),
+        advice="true or false (default): hub group shares need an approver",
     )
     approvers: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_approvers)] = setting(
         "SHAREBOT_APPROVERS",

@@ -16,6 +16,7 @@ from bot.app.digest import DigestConfig, DigestService
 from bot.app.endings import Endings
 from bot.app.flags import FlagService
 from bot.app.gate import GateConfig, GateService
+from bot.app.groups import Groups
 from bot.app.home import HomeService
 from bot.app.identity import IdentityResolver
 from bot.app.jobs import Jobs
@@ -159,18 +160,19 @@ def build(
         codes=codes,
         say=say,
     )
+    identities = IdentityResolver(
+        links=links,
+        hub=hub,
+        say=say,
+        email_mapping=settings.email_mapping,
+        email_domains=settings.email_domains,
+    )
     sharing = Sharing(
         endings=endings,
         codes=codes,
         links=links,
         flags=flag_store,
-        identities=IdentityResolver(
-            links=links,
-            hub=hub,
-            say=say,
-            email_mapping=settings.email_mapping,
-            email_domains=settings.email_domains,
-        ),
+        identities=identities,
         public_url=settings.hub_public_origin,
         invite_ttl=settings.invite_ttl,
         admins=admins,
@@ -190,7 +192,9 @@ def build(
         links=links,
         say=say,
         config=ApprovalConfig(
-            policy=Policy(approval_above=settings.approval_above),
+            policy=Policy(
+                approval_above=settings.approval_above, for_groups=settings.approval_for_groups
+            ),
             approvers=settings.approvers,
             channel=settings.approval_channel,
             ttl=settings.request_ttl,
@@ -199,6 +203,7 @@ def build(
         ),
         home=home,
         limit=SendLimit(Sent(engine), settings.rate_limit_per_minute),
+        groups=Groups(say=say, identities=identities, max_recipients=settings.max_recipients),
     )
     replays = Replays(Invocations(engine))
     reconciler = Reconciler(

@@ -35,6 +35,7 @@ c.JupyterHub.services.append(
 # Optional, add them to the list for these features:
 #   servers              `manage` shares (start/stop rights for the recipient)
 #   read:users:activity  recipients' last activity in the digest
+#   read:groups:name     shares with hub groups (`/share-server group:NAME`)
 c.JupyterHub.load_roles.append(
     {
         "name": "sharebot",

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.app.endings import db
+from bot.app.groups import Groups
 from bot.app.limits import SendLimit
 from bot.app.messages import (
     CopyFor,
@@ -25,7 +26,9 @@ from bot.app.outcomes import (
     Decided,
     Extended,
     ExtensionHeld,
+    GroupShared,
     Held,
+    LeftOut,
     PostedTo,
     Reason,
     Refusal,
@@ -33,11 +36,19 @@ from bot.app.outcomes import (
     RequestSent,
     ShareOutcome,
 )
-from bot.app.ports import HomeRefresher, Say
+from bot.app.ports import HomeRefresher, Progress, Say
 from bot.app.sharing import Sharing
 from bot.domain import commands
 from bot.domain.access import MANAGE
-from bot.domain.decisions import Decision, DecisionKind, DecisionState, Policy, is_overdue
+from bot.domain.decisions import (
+    HUB_GROUP_PREFIX,
+    Decision,
+    DecisionKind,
+    DecisionState,
+    Policy,
+    hub_group_in,
+    is_overdue,
+)
 from bot.domain.durations import is_until_revoked
 from bot.domain.grants import OPEN_STATES, Grant, GrantState, length_after_extension
 from bot.errors import SharebotError, SlackDeliveryError
@@ -70,8 +81,10 @@ class DecisionService:
         config: ApprovalConfig,
         home: HomeRefresher,
         limit: SendLimit | None = None,
+        groups: Groups | None = None,
     ) -> None:
         self.sharing = sharing
+        self.groups = groups  # Slack user groups' members, the cap (bot.app.groups)
         self.decisions = decisions
         self.grants = grants
         self.links = links
@@ -83,22 +96,41 @@ class DecisionService:
     # -- entry points from slash commands ----------------------------------------------------
 
     async def share_or_hold(
-        self, caller: str, cmd: commands.Share, now: datetime, *, decision_id: int | None = None
-    ) -> ShareOutcome | Held:
+        self,
+        caller: str,
+        cmd: commands.Share,
+        now: datetime,
+        *,
+        decision_id: int | None = None,
+        progress: Progress | None = None,
+    ) -> ShareOutcome | GroupShared | Held:
         """Share now, or hold the share for an approver when policy says so.
 
         ``decision_id`` names the owner's approved request this share carries out (the
-        per-person limit counted the request already).
+        per-person limit counted the request already). Slack user groups named are expanded
+        into their members first (bot.app.groups); ``progress`` is told of each invitation.
         """
+        left_out = LeftOut()
+        if self.groups is not None and cmd.hub_group is None:
+            cmd, left_out = await self.groups.expand(caller, cmd, now)
         if decision_id is None:
-            await self._within_limit(caller, len(cmd.recipients), now)
+            await self._within_limit(caller, max(1, len(cmd.recipients)), now)
         extras = (MANAGE,) if cmd.manage else ()
-        reasons = self.config.policy.reasons(cmd.duration, extras)
+        hub_group = cmd.hub_group is not None
+        reasons = self.config.policy.reasons(cmd.duration, extras, hub_group=hub_group)
         if not reasons:
-            return await self.sharing.share(caller, cmd, now, decision_id=decision_id)
+            return await self._share_now(
+                caller, cmd, now, decision_id=decision_id, progress=progress, left_out=left_out
+            )
         if not self.config.approvers:
             raise Refused(Refusal(Reason.NO_APPROVERS), "approval needed, no approvers")
-        owner_hub, _ = await self.sharing.check(caller, cmd, now)
+        if hub_group:
+            owner_hub = await self.sharing.hub_user_of(caller)
+            if owner_hub is None:
+                raise Refused(Refusal(Reason.NOT_LINKED_CALLER, people=(caller,)))
+            await self.sharing.check_server(owner_hub, cmd.server)
+        else:
+            owner_hub, _ = await self.sharing.check(caller, cmd, now)
         decision = await db(
             self.decisions.add,
             kind=DecisionKind.APPROVAL,
@@ -106,7 +138,7 @@ class DecisionService:
             owner_slack_id=caller,
             owner_hub=owner_hub,
             server=cmd.server,
-            recipients=cmd.recipients,
+            recipients=(HUB_GROUP_PREFIX + cmd.hub_group,) if cmd.hub_group else cmd.recipients,
             duration=cmd.duration,
             extras=extras,
             reason=cmd.note,
@@ -116,7 +148,23 @@ class DecisionService:
         )
         posted_to = await self._post_for_deciders(decision)
         await self._refresh_homes(decision)
-        return Held(decision, tuple(reasons), posted_to)
+        return Held(decision, tuple(reasons), posted_to, left_out)
+
+    async def _share_now(
+        self,
+        caller: str,
+        cmd: commands.Share,
+        now: datetime,
+        *,
+        decision_id: int | None = None,
+        progress: Progress | None = None,
+        left_out: LeftOut | None = None,
+    ) -> ShareOutcome | GroupShared:
+        if cmd.hub_group is not None:
+            return await self.sharing.share_with_group(caller, cmd, now, decision_id=decision_id)
+        return await self.sharing.share(
+            caller, cmd, now, decision_id=decision_id, progress=progress, left_out=left_out
+        )
 
     async def request(self, caller: str, cmd: commands.Request, now: datetime) -> RequestSent:
         """Someone asks an owner for access to the owner's server."""
@@ -254,7 +302,7 @@ class DecisionService:
 
     async def share_again(
         self, grant_id: int, clicker: str, now: datetime
-    ) -> ShareOutcome | Held | Refusal:
+    ) -> ShareOutcome | GroupShared | Held | Refusal:
         """The owner's "Share again" (their end-of-share DM): a new share with the same
         person, server, duration, permissions, note and path, through :meth:`share_or_hold`
         (links, the server, policy and the per-person limit are judged as for the command).
@@ -268,13 +316,23 @@ class DecisionService:
             return Refusal(Reason.ONLY_OWNER_SHARES_AGAIN)
         if grant.state.is_open:
             return Refusal(Reason.SHARE_AGAIN_NOT_ENDED, grant=grant)
-        still_open = await db(
-            self.grants.grants,
-            states=OPEN_STATES,
-            owner_hub=grant.owner_hub,
-            server=grant.server,
-            recipient_slack_id=grant.recipient_slack_id,
-        )
+        if grant.for_group:
+            still_open = await db(
+                self.grants.for_holder,
+                grant.owner_hub,
+                grant.server,
+                grant.holder,
+                states=OPEN_STATES,
+                kind=grant.recipient_kind,
+            )
+        else:
+            still_open = await db(
+                self.grants.grants,
+                states=OPEN_STATES,
+                owner_hub=grant.owner_hub,
+                server=grant.server,
+                recipient_slack_id=grant.recipient_slack_id,
+            )
         if still_open:
             return Refusal(Reason.SHARE_AGAIN_OPEN, grant=still_open[-1])
         limit = self.config.max_duration
@@ -284,12 +342,13 @@ class DecisionService:
         elif limit is not None and grant.duration > limit:
             return Refusal(Reason.SHARE_AGAIN_TOO_LONG, grant=grant, limit=limit)
         cmd = commands.Share(
-            (grant.recipient_slack_id,),
+            () if grant.for_group else (grant.recipient_slack_id,),
             grant.duration,
             grant.server,
             grant.note,
             MANAGE in grant.extras,
             path=grant.path,
+            hub_group=grant.recipient_hub if grant.for_group else None,
         )
         log.info("%s: shared again by %s", grant.label, clicker)
         return await self.share_or_hold(clicker, cmd, now)
@@ -470,13 +529,15 @@ class DecisionService:
 
     async def _carry_out(self, decision: Decision, now: datetime) -> SharebotError | None:
         """Run the approved share as the owner; a failure is recorded, told, and returned."""
+        hub_group = hub_group_in(decision.recipients)
         cmd = commands.Share(
-            decision.recipients,
+            () if hub_group else decision.recipients,
             decision.approved_duration or decision.duration,
             decision.server,
             decision.reason,
             MANAGE in decision.extras,
             decision.path,
+            hub_group=hub_group,
         )
         result: object
         try:
@@ -490,7 +551,7 @@ class DecisionService:
                     decision.owner_slack_id, cmd, now, decision_id=decision.id
                 )
             else:
-                result = await self.sharing.share(
+                result = await self._share_now(
                     decision.owner_slack_id, cmd, now, decision_id=decision.id
                 )
         except SharebotError as err:

@@ -253,12 +253,12 @@ class DigestService:
         )
         externals = await self._db(self.digests.externals, owner_hub)
         if self.config.rules.inactivity:
-            names = {g.holder for g in grants} | {
+            names = {g.holder for g in grants if not g.for_group} | {
                 e.name for e in externals if e.kind is ShareKind.USER
             }
-        else:  # activity only for display: ask about the stale ones
-            names = {i.who for i in stale_items(grants, externals, now, self.config.rules)}
-            names -= {e.name for e in externals if e.kind is ShareKind.GROUP}
+        else:  # activity only for display: ask about the stale ones (users, not groups)
+            items = stale_items(grants, externals, now, self.config.rules)
+            names = {i.who for i in items if not i.who_is_group}
         activity = {name: await self._last_activity(name) for name in sorted(names)}
         return stale_items(grants, externals, now, self.config.rules, activity)
 

@@ -243,6 +243,7 @@ class Endings:
                 server,
                 holder,
                 states=[GrantState.ACTIVE, *UNACCEPTED_STATES],
+                kind=grant.recipient_kind,
             )
             if g.id != grant.id
         ]
@@ -271,7 +272,11 @@ class Endings:
         try:
             others = await self.still_justifying(grant)
             remove = to_remove(grant.ledger, others)
-            if remove:
+            if remove and grant.for_group:
+                await self.hub.revoke_group_share(
+                    grant.owner_hub, grant.server, grant.holder, remove
+                )
+            elif remove:
                 await self.hub.revoke_share(grant.owner_hub, grant.server, grant.holder, remove)
         except HubError as err:
             log.warning("%s: revocation failed, will retry: %s", grant.label, err)
@@ -285,7 +290,7 @@ class Endings:
             action="expired" if reason is EndReason.EXPIRED else "revoked",
             detail={"removed": sorted(remove), "kept": kept.value},
             ended_at=now,
-            removed={grant.holder: remove} if remove else None,
+            removed={grant.holder: remove} if remove and not grant.for_group else None,
             notices=lambda _: self.end_notices(grant, reason, kept),
         )
         if ended is None:
@@ -301,6 +306,8 @@ class Endings:
             EndReason.EXPIRED: (Audience.OWNER, Audience.RECIPIENT),
             EndReason.LEFT: (Audience.OWNER,),
         }.get(reason, (Audience.RECIPIENT,))
+        if grant.for_group:  # a hub group has nobody in Slack to tell: its owner hears
+            audiences = tuple(a for a in audiences if a is Audience.OWNER)
         return [
             self.notice(
                 grant,

@@ -65,6 +65,9 @@ class Reason(enum.StrEnum):
     LINKING_NOT_CONFIGURED = "linking_not_configured"
     TOO_MANY_SENT = "too_many_sent"  # sent, adding, per_minute
     BAD_PATH = "bad_path"  # why
+    TOO_MANY_RECIPIENTS = "too_many_recipients"  # count, cap
+    NOBODY_TO_SHARE_WITH = "nobody_to_share_with"  # left_out: the groups had nobody else
+    UNKNOWN_HUB_GROUP = "unknown_hub_group"  # why: the hub group's name
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,8 @@ class Refusal:
     sent: int = 0  # invitations and requests sent in the last minute
     adding: int = 0  # how many more this would send
     per_minute: int = 0  # the limit
+    count: int = 0  # how many people a share would reach (TOO_MANY_RECIPIENTS)
+    cap: int = 0  # SHAREBOT_MAX_RECIPIENTS
 
 
 class Refused(ShareRefused):
@@ -98,10 +103,31 @@ class Refused(ShareRefused):
 # -- sharing -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class LeftOut:
+    """Members of the Slack user groups a share named who were not shared with: the owner
+    (themselves, or someone linked to the same hub user), and those not linked."""
+
+    owner: bool = False
+    unlinked: tuple[str, ...] = ()  # Slack ids
+    why_not: Mapping[str, str] = field(default_factory=dict)  # Slack id -> reason
+
+    def __bool__(self) -> bool:
+        return self.owner or bool(self.unlinked)
+
+
 @dataclass
 class ShareOutcome:
     invited: list[Grant] = field(default_factory=list)
     failed: list[tuple[str, SharebotError]] = field(default_factory=list)  # (slack id, why)
+    left_out: LeftOut = field(default_factory=LeftOut)  # of the user groups named
+
+
+@dataclass(frozen=True)
+class GroupShared:
+    """A server shared with a hub group (one group share on the hub, no code, no DM)."""
+
+    grant: Grant
 
 
 @dataclass(frozen=True)
@@ -146,6 +172,7 @@ class Held:
     decision: Decision
     reasons: tuple[str, ...]
     posted_to: PostedTo
+    left_out: LeftOut = field(default_factory=LeftOut)  # of the user groups named
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ words and the blocks. A failure to deliver is a :class:`~bot.errors.SlackDeliver
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from bot.app.messages import HomeTab, Message, Posted, Rendered
@@ -54,6 +54,11 @@ class Say(Protocol):
     async def team_id(self) -> str | None:
         """The workspace this app is installed in."""
         ...
+
+
+#: Told how many of a share's invitations are done (sent or failed) out of how many, after
+#: each one (the reply to a share with many people shows it while the DMs go out).
+Progress = Callable[[int, int], Awaitable[None]]
 
 
 class HomeRefresher(Protocol):

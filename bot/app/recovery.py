@@ -39,6 +39,12 @@ class Recovery:
         server has another invitation in flight (left for the next pass).
         """
         owner, server = grant.owner_hub, grant.server
+        if grant.for_group:  # no code, no DM: give the group its share (again) and start it
+            if invitation_stale(grant, now, self.sharing.invite_ttl):
+                await self._fail(grant, now, "interrupted, too old to share again")
+            else:
+                await self.sharing.activate_group(grant, now)
+            return True
         if await db(
             self.grants.live_intents, owner, server, now=self.endings.clock(), other_than=grant.id
         ):

@@ -9,17 +9,21 @@ grant was made with.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
+from bot.aio import bounded
 from bot.app.codes import Codes
 from bot.app.endings import CLAIM_PATIENCE, Endings, db
 from bot.app.gate import GateService
 from bot.app.identity import IdentityResolver
 from bot.app.messages import ExtendedForRecipient, Invitation, RevokedByAdmin
 from bot.app.outcomes import (
+    GroupShared,
     LeaveResult,
+    LeftOut,
     Reason,
     Refusal,
     Refused,
@@ -27,6 +31,7 @@ from bot.app.outcomes import (
     ShareList,
     ShareOutcome,
 )
+from bot.app.ports import Progress
 from bot.domain import commands
 from bot.domain.access import MANAGE, NO_SCOPES, Scopes, ShareMap, earlier_access, grant_scopes
 from bot.domain.access import union as union_of
@@ -36,15 +41,23 @@ from bot.domain.grants import (
     EndReason,
     Grant,
     GrantState,
+    RecipientKind,
+    deadline_after_acceptance,
     extended_deadline,
+    invitation_unconfirmed,
     remind_at,
 )
-from bot.errors import HubNotFound, SharebotError, SlackDeliveryError
+from bot.errors import HubError, HubNotFound, SharebotError, SlackDeliveryError
 from bot.store.flags import Flags
 from bot.store.grants import NewGrant
 from bot.store.links import Links
 
 log = logging.getLogger(__name__)
+
+#: Invitations of one share made at once (each a share code on the hub, then a DM): the
+#: fan-out to a user group is paced by the hub's answers and Slack's rate limits (the Slack
+#: client waits out a 429's Retry-After), not by a fixed sleep.
+INVITE_AT_ONCE = 16
 
 
 class Sharing:
@@ -114,25 +127,50 @@ class Sharing:
         now: datetime,
         *,
         decision_id: int | None = None,
+        progress: Progress | None = None,
+        left_out: LeftOut | None = None,
     ) -> ShareOutcome:
+        """Invite each recipient: one grant, one code, one DM each, up to
+        :data:`INVITE_AT_ONCE` at a time. ``progress`` is told after each invitation;
+        ``left_out`` (members of user groups not shared with) is carried into the outcome."""
         owner_hub, recipients = await self._resolve(caller, cmd.recipients, now)
         cmd = dataclasses.replace(cmd, path=self.notebook_path(owner_hub, cmd.server, cmd.path))
         current = await self._current_shares(owner_hub, cmd.server)
-        outcome = ShareOutcome()
-        for slack_id, hub_user in recipients.items():
+        invited: dict[str, Grant] = {}
+        failed: dict[str, SharebotError] = {}
+        total = len(recipients)
+        # Every intent first, then the codes and DMs: a process killed in the middle of a
+        # fan-out leaves each invitation not sent yet recorded, and the background pass
+        # sends them once their claims ran out (none lost, none twice).
+        intents = {
+            slack_id: await self._intend(
+                caller, owner_hub, slack_id, hub_user, cmd, current, now, decision_id
+            )
+            for slack_id, hub_user in recipients.items()
+        }
+
+        async def invite(slack_id: str) -> None:
             try:
-                outcome.invited.append(
-                    await self._invite(
-                        caller, owner_hub, slack_id, hub_user, cmd, current, now, decision_id
-                    )
-                )
+                invited[slack_id] = await self._send(*intents[slack_id], now)
             except SharebotError as err:
-                if not outcome.invited and not outcome.failed and len(recipients) == 1:
+                if total == 1:
                     raise
                 log.warning(
                     "invitation of %s to %s/%s failed: %s", slack_id, owner_hub, cmd.server, err
                 )
-                outcome.failed.append((slack_id, err))
+                failed[slack_id] = err
+            if progress is not None:
+                try:
+                    await progress(len(invited) + len(failed), total)
+                except Exception:  # the progress shown is a courtesy: never stop the share
+                    log.warning("share progress of %s not shown", caller, exc_info=True)
+
+        await bounded(INVITE_AT_ONCE, [functools.partial(invite, s) for s in recipients])
+        outcome = ShareOutcome(
+            invited=[invited[s] for s in recipients if s in invited],
+            failed=[(s, failed[s]) for s in recipients if s in failed],
+            left_out=left_out or LeftOut(),
+        )
         await self.endings.refresh_home(caller, *(g.recipient_slack_id for g in outcome.invited))
         return outcome
 
@@ -182,7 +220,7 @@ class Sharing:
             raise Refused(Refusal(Reason.SELF_SHARE))
         return owner_hub, mapped
 
-    async def _invite(
+    async def _intend(
         self,
         caller: str,
         owner_hub: str,
@@ -192,11 +230,13 @@ class Sharing:
         current: ShareMap,
         now: datetime,
         decision_id: int | None,
-    ) -> Grant:
+    ) -> tuple[Grant, str]:
+        """The invitation's intent, written before the hub is asked for a code and held
+        (claimed) by this share: if the process dies before its DM is confirmed, the
+        background pass finds an invitation with no confirmed DM once the claim ran out
+        (bot.app.recovery). Returns the grant and the claim's token."""
         extras = (MANAGE,) if cmd.manage else ()
         earlier = await self._earlier_access(owner_hub, cmd.server, hub_user, current)
-        # The intent first, held by this task: if the process dies anywhere below, the
-        # background pass finds an invitation with no confirmed DM once the claim ran out.
         token = self.endings.new_token()
         grant = await db(
             self.grants.add_grant,
@@ -220,18 +260,32 @@ class Sharing:
             now=now,
             intent=(token, self.endings.claim_ttl),
         )
+        return grant, token
+
+    async def _send(self, grant: Grant, token: str, now: datetime) -> Grant:
+        """Issue an intent written by :meth:`_intend` (its code, its DM), its claim renewed
+        first: an intent that waited its turn longer than the claim lasts may have been taken
+        over by the background pass, which then sends it (returned as it is now)."""
+        renewed = await db(
+            self.grants.claim, grant.id, token, now=self.endings.clock(), ttl=self.endings.claim_ttl
+        )
         try:
-            return await self.issue(grant, now)
-        except SharebotError as err:
-            await db(
-                self.grants.transition,
-                grant,
-                GrantState.FAILED,
-                now=now,
-                action="invite_failed",
-                detail={"error": str(err)},
-            )
-            raise
+            fresh = await db(self.grants.get, grant.id) if renewed else None
+            if fresh is None or not invitation_unconfirmed(fresh) or fresh.code_id is not None:
+                log.info("%s: taken over by the background pass", grant.label)
+                return fresh or grant
+            try:
+                return await self.issue(fresh, now)
+            except SharebotError as err:
+                await db(
+                    self.grants.transition,
+                    fresh,
+                    GrantState.FAILED,
+                    now=now,
+                    action="invite_failed",
+                    detail={"error": str(err)},
+                )
+                raise
         finally:
             await db(self.grants.release, grant.id, token)
 
@@ -317,6 +371,98 @@ class Sharing:
             raise
         await db(self.grants.invite_sent, grant, now=self.endings.clock())
         return grant
+
+    # -- a hub group ------------------------------------------------------------------------
+
+    async def share_with_group(
+        self, caller: str, cmd: commands.Share, now: datetime, *, decision_id: int | None = None
+    ) -> GroupShared:
+        """Share the caller's server with the hub group ``cmd.hub_group``: one group share on
+        the hub with exactly the grant's scopes, active at once, ended on time like a
+        person's grant (the group's earlier access, what it held that no open grant of ours
+        gives, is kept: bot.domain.access)."""
+        group = cmd.hub_group
+        if not group:
+            raise ValueError("share_with_group needs a hub group")
+        owner_hub = await self.hub_user_of(caller)
+        if owner_hub is None:
+            raise Refused(Refusal(Reason.NOT_LINKED_CALLER, people=(caller,)))
+        extras = (MANAGE,) if cmd.manage else ()
+        try:
+            held = (await self.hub.group_share_map(owner_hub, cmd.server)).get(group, NO_SCOPES)
+        except HubNotFound:
+            await self.check_server(owner_hub, cmd.server)  # refuses, naming the servers
+            raise
+        ours = await db(
+            self.grants.for_holder,
+            owner_hub,
+            cmd.server,
+            group,
+            states=OPEN_STATES,
+            kind=RecipientKind.GROUP,
+        )
+        token = self.endings.new_token()
+        grant = await db(
+            self.grants.add_grant,
+            NewGrant(
+                owner_slack_id=caller,
+                owner_hub=owner_hub,
+                server=cmd.server,
+                recipient_slack_id="",
+                recipient_hub=group,
+                duration=cmd.duration,
+                note=cmd.note,
+                code_id=None,
+                code_expires_at=None,
+                scopes=grant_scopes(owner_hub, cmd.server, extras),
+                earlier=earlier_access(held, [g.ledger for g in ours]),
+                extras=extras,
+                decision_id=decision_id,
+                recipient_kind=RecipientKind.GROUP,
+            ),
+            now=now,
+            intent=(token, self.endings.claim_ttl),
+        )
+        try:
+            shared = await self.activate_group(grant, now)
+        except SharebotError as err:
+            await db(
+                self.grants.transition,
+                grant,
+                GrantState.FAILED,
+                now=now,
+                action="invite_failed",
+                detail={"error": str(err)},
+            )
+            if isinstance(err, HubNotFound) or (isinstance(err, HubError) and err.status == 400):
+                raise Refused(
+                    Refusal(Reason.UNKNOWN_HUB_GROUP, why=group), f"{grant.label}: {err}"
+                ) from None
+            raise
+        finally:
+            await db(self.grants.release, grant.id, token)
+        await self.endings.refresh_home(caller)
+        return GroupShared(shared)
+
+    async def activate_group(self, grant: Grant, now: datetime) -> Grant:
+        """Give a hub group's grant its share on the hub and start its time (also what the
+        background pass does for one a stopped process left half done: the hub merges the
+        same scopes again, so doing it twice is harmless)."""
+        await self.hub.share_with_group(grant.owner_hub, grant.server, grant.holder, grant.scopes)
+        active = await db(
+            self.grants.transition,
+            grant,
+            GrantState.ACTIVE,
+            now=now,
+            action="group_shared",
+            accepted_at=now,
+            expires_at=deadline_after_acceptance(now, grant.duration),
+            invite_sent_at=now,
+        )
+        if active is None:  # changed meanwhile (revoked): the hub share ends with it
+            return await db(self.grants.get, grant.id) or grant
+        log.info("%s shared", active.label)
+        return active
 
     # -- list -------------------------------------------------------------------------------
 
@@ -465,11 +611,13 @@ class Sharing:
             now=now,
             actor_slack_id=by,
             decision_id=decision_id,
-            remind_at=remind_at(now, deadline, self.endings.reminders),
+            # a hub group has nobody in Slack to remind or tell
+            remind_at=None if grant.for_group else remind_at(now, deadline, self.endings.reminders),
         )
         if extended is None:
             return None
         log.info("%s extended to %s", extended.label, extended.expires_at)
-        await self.say.notify(extended.recipient_slack_id, ExtendedForRecipient(extended))
+        if not extended.for_group:
+            await self.say.notify(extended.recipient_slack_id, ExtendedForRecipient(extended))
         await self.endings.refresh_home(extended.owner_slack_id, extended.recipient_slack_id)
         return extended

@@ -23,12 +23,19 @@ from bot.errors import CommandError
 _USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _CHANNEL = re.compile(r"<#(C[A-Z0-9]+)(?:\|[^>]*)?>")
 _SPECIAL = re.compile(r"<!([^>|]+)(?:\|[^>]*)?>")
+_SUBTEAM = re.compile(r"<!subteam\^(S[A-Z0-9]+)(?:\|[^>]*)?>")
 _SERVER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
 _SERVER_PREFIX = "server:"
+_GROUP_PREFIX = "group:"
+_HUB_GROUP = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
 
 #: The longest note or reason: it is shown in DMs and approval messages, escaped (up to five
 #: characters each) within Slack's 3000 per section. Slack's own command limit is larger.
 MAX_NOTE = 500
+
+#: The most mentions (people and user groups) one command may carry; how many people a
+#: share may reach once groups are expanded is SHAREBOT_MAX_RECIPIENTS (bot.app.groups).
+MAX_MENTIONS = 1000
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,11 @@ class Share:
     # ``path:lab/tree/x.ipynb`` or a pasted URL of a file on the server: where the recipient
     # lands after accepting (checked against the server by bot.domain.gate)
     path: str | None = None
+    # Slack user groups (``S...``) mentioned: each member is shared with like a named person
+    # (bot.app.groups expands them into ``recipients`` before anything is shared)
+    groups: tuple[str, ...] = ()
+    # a JupyterHub group (``group:physics-101``): one group share on the hub, no code, no DM
+    hub_group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -127,7 +139,9 @@ def parse_command(
         return _parse_revoke(words[1:])
     if head == "request":
         return _parse_request(words[1:], limits)
-    if _mention(words[0]) is None:
+    if head.startswith(_GROUP_PREFIX):
+        return _parse_hub_group(words, limits)
+    if _mention(words[0]) is None and _subteam(words[0]) is None:
         _explain_bad_recipient(words[0])
         if looks_like_duration(words[0]):
             raise CommandError("Say who to share with first, e.g. `/share-server @alice 1h`.")
@@ -143,17 +157,49 @@ class _Limits:
 
 def _parse_share(words: list[str], limits: _Limits) -> Share:
     recipients: list[str] = []
+    groups: list[str] = []
     rest = list(words)
-    while rest and (user := _mention(rest[0])) is not None:
-        if user not in recipients:
-            recipients.append(user)
+    while rest:
+        if (user := _mention(rest[0])) is not None:
+            if user not in recipients:
+                recipients.append(user)
+        elif (group := _subteam(rest[0])) is not None:
+            if group not in groups:
+                groups.append(group)
+        else:
+            break
         rest.pop(0)
+        if len(recipients) + len(groups) > MAX_MENTIONS:
+            raise CommandError(f"Mention at most {MAX_MENTIONS} people and groups at once.")
     duration, server, manage = _parse_terms(rest, limits, "/share-server @alice 1h")
     path = _take_path(rest)
     for word in rest:
-        if _mention(word) is not None:
+        if _mention(word) is not None or _subteam(word) is not None:
             raise CommandError("Put every person before the duration: `@alice @bob 1h`.")
-    return Share(tuple(recipients), duration, server, _note(rest), manage, path)
+    return Share(
+        tuple(recipients), duration, server, _note(rest), manage, path, groups=tuple(groups)
+    )
+
+
+def _parse_hub_group(words: list[str], limits: _Limits) -> Share:
+    """``group:NAME DURATION [server:NAME] [manage] [note]``: a hub group on its own."""
+    rest = list(words)
+    name = rest.pop(0)[len(_GROUP_PREFIX) :]
+    if not _HUB_GROUP.fullmatch(name):
+        raise CommandError(
+            f"`{name}` is not a hub group name. Use `group:NAME` with letters, digits, "
+            "`.`, `_`, `-`, e.g. `/share-server group:physics-101 2h`."
+        )
+    if rest and (_mention(rest[0]) or _subteam(rest[0]) or rest[0].lower().startswith("group:")):
+        raise CommandError(
+            "Share with a hub group on its own: `/share-server group:physics-101 2h`."
+        )
+    duration, server, manage = _parse_terms(rest, limits, "/share-server group:physics-101 2h")
+    if _take_path(rest) is not None:
+        raise CommandError(
+            "A hub group gets no invitation to open, so no `path:`; share the link yourself."
+        )
+    return Share((), duration, server, _note(rest), manage, hub_group=name)
 
 
 _PATH_PREFIX = "path:"
@@ -274,6 +320,12 @@ def _mention(word: str) -> str | None:
     return match.group(1) if match else None
 
 
+def _subteam(word: str) -> str | None:
+    """The id of a Slack user group mention (``<!subteam^S123|@team>``)."""
+    match = _SUBTEAM.fullmatch(word)
+    return match.group(1) if match else None
+
+
 def _take_server(words: list[str]) -> str | None:
     """Remove a leading ``server:NAME`` from ``words`` and return NAME."""
     if not words or not words[0].lower().startswith(_SERVER_PREFIX):
@@ -294,7 +346,10 @@ def _explain_bad_recipient(word: str) -> None:
     if special:
         what = special.group(1)
         if what.startswith("subteam^"):
-            raise CommandError("User groups are not supported yet; mention each person.")
+            raise CommandError(
+                "A user group can be shared with (`/share-server @team 2h`), not here; "
+                "mention each person."
+            )
         raise CommandError(f"`@{what}` is not a person; mention each person, like `@alice`.")
     if word.startswith("@"):
         raise CommandError(

@@ -103,10 +103,15 @@ class Policy:
 
     approval_above: timedelta | None = None  # None: durations never need approval
     has_approvers: bool = False
+    for_groups: bool = False  # SHAREBOT_APPROVAL_FOR_GROUPS: every hub group share does
 
-    def reasons(self, duration: timedelta, extras: tuple[str, ...]) -> list[str]:
+    def reasons(
+        self, duration: timedelta, extras: tuple[str, ...], *, hub_group: bool = False
+    ) -> list[str]:
         """Why a share needs approval; empty when it does not."""
         why = []
+        if hub_group and self.for_groups:
+            why.append("it shares with a hub group")
         if self.approval_above is not None and is_until_revoked(duration):
             why.append("it has no end (until revoked)")
         elif self.approval_above is not None and duration > self.approval_above:
@@ -114,6 +119,17 @@ class Policy:
         if MANAGE in extras:
             why.append("it lets them start and stop the server")
         return why
+
+
+#: How a decision's recipients name a hub group (its only recipient): ``group:NAME``.
+HUB_GROUP_PREFIX = "group:"
+
+
+def hub_group_in(recipients: tuple[str, ...]) -> str | None:
+    """The hub group a decision's recipients name, if any."""
+    if len(recipients) == 1 and recipients[0].startswith(HUB_GROUP_PREFIX):
+        return recipients[0][len(HUB_GROUP_PREFIX) :]
+    return None
 
 
 SHORTER_STEPS = tuple(

@@ -218,11 +218,11 @@ def stale_items(
                     grant.id,
                     grant.server,
                     grant.holder,
-                    False,
+                    grant.for_group,
                     grant.accepted_at or grant.created_at,
                     reasons,
                     seen,
-                    grant.recipient_slack_id,
+                    grant.recipient_slack_id or None,
                 )
             )
     for share in externals:

@@ -31,6 +31,14 @@ from bot.domain.access import Held
 from bot.domain.durations import is_until_revoked
 
 
+class RecipientKind(enum.StrEnum):
+    """Who a grant is for: a hub user (invited by a code, through a DM) or a hub group
+    (shared with directly on the hub, no code: ``/share-server group:NAME 2h``)."""
+
+    USER = "user"
+    GROUP = "group"
+
+
 class GrantState(enum.StrEnum):
     INVITED = "invited"
     WITHDRAWING = "withdrawing"  # revoked or declined before acceptance, code not yet gone
@@ -129,11 +137,18 @@ class Grant:
     snoozed_until: datetime | None = None
     invite_sent_at: datetime | None = None
     path: str | None = None  # where on the server the recipient lands (bot.domain.gate)
+    # a hub group's grant: recipient_hub is the group's name, recipient_slack_id is empty
+    recipient_kind: RecipientKind = RecipientKind.USER
 
     @property
     def label(self) -> str:
-        """Stable form for logs: ``grant:42 owner -> alice on owner/gpu``."""
-        return f"grant:{self.id} {self.owner_hub}/{self.server} -> {self.recipient_hub}"
+        """Stable form for logs: ``grant:42 owner/gpu -> alice`` (``-> group:physics``)."""
+        to = f"group:{self.recipient_hub}" if self.for_group else self.recipient_hub
+        return f"grant:{self.id} {self.owner_hub}/{self.server} -> {to}"
+
+    @property
+    def for_group(self) -> bool:
+        return self.recipient_kind is RecipientKind.GROUP
 
     @property
     def holder(self) -> str:

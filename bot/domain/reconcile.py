@@ -82,6 +82,11 @@ class ExternalShare:
         return f"external:{self.id} {self.owner_hub}/{self.server} -> {self.kind} {self.name}"
 
 
+def kind_of(grant: Grant) -> ShareKind:
+    """The kind of hub share a grant gives: a user's, or a hub group's."""
+    return ShareKind.GROUP if grant.for_group else ShareKind.USER
+
+
 @dataclass
 class Plan:
     revoked_in_hub: list[Grant] = field(default_factory=list)
@@ -94,16 +99,15 @@ def plan(
 ) -> Plan:
     """What to record for ``owner_hub`` (see the module docstring)."""
     mine = [g for g in grants if g.owner_hub == owner_hub and g.state in OPEN_STATES]
-    users_in_hub = {(s.server, s.name) for s in shares if s.kind is ShareKind.USER}
-    explained = {(g.server, name) for g in mine for name in (g.holder, g.recipient_hub)}
+    in_hub = {s.key for s in shares}
+    explained = {(g.server, kind_of(g), name) for g in mine for name in (g.holder, g.recipient_hub)}
     result = Plan()
     result.revoked_in_hub = [
-        g for g in mine if g.state is GrantState.ACTIVE and (g.server, g.holder) not in users_in_hub
+        g
+        for g in mine
+        if g.state is GrantState.ACTIVE and (g.server, kind_of(g), g.holder) not in in_hub
     ]
-    result.external = [
-        s for s in shares if s.kind is ShareKind.GROUP or (s.server, s.name) not in explained
-    ]
-    in_hub = {s.key for s in shares}
+    result.external = [s for s in shares if s.key not in explained]
     result.gone = [
         e for e in known if e.owner_hub == owner_hub and e.present and e.key not in in_hub
     ]

@@ -298,13 +298,35 @@ class HubClient:
             what=f"share of {owner}/{server} with {user}",
         )
 
-    async def revoke_group_share(self, owner: str, server: str, group: str) -> None:
-        """Remove every scope the hub group ``group`` was given on the server (idempotent)."""
+    async def revoke_group_share(
+        self, owner: str, server: str, group: str, scopes: frozenset[str] | None = None
+    ) -> None:
+        """Remove ``scopes`` (every scope when None) from the hub group ``group``'s share of
+        the server (idempotent; the hub keeps the group's other scopes)."""
+        body: dict[str, Any] = {"group": group}
+        if scopes is not None:
+            body["scopes"] = sorted(scopes)
         await self._request(
             "PATCH",
             f"shares/{_server_path(owner, server)}",
-            json={"group": group},
+            json=body,
             what=f"share of {owner}/{server} with group {group}",
+        )
+
+    async def group_share_map(self, owner: str, server: str) -> dict[str, frozenset[str]]:
+        """The server's group shares: hub group -> scopes."""
+        return {s.group: frozenset(s.scopes) for s in await self.shares(owner, server) if s.group}
+
+    async def share_with_group(
+        self, owner: str, server: str, group: str, scopes: frozenset[str]
+    ) -> None:
+        """Share the server with the hub group ``group`` directly (no code): the hub merges
+        ``scopes`` into the group's share. An unknown group is a HubNotFound or a 400."""
+        await self._request(
+            "POST",
+            f"shares/{_server_path(owner, server)}",
+            json={"group": group, "scopes": sorted(scopes)},
+            what=f"group {group} on {owner}/{server}",
         )
 
     async def owner_shares(self, owner: str) -> list[OwnerShare]:

@@ -25,6 +25,7 @@ REQUIRED: dict[str, str] = {
 OPTIONAL: dict[str, str] = {
     "servers": "`manage` shares (start/stop rights for the recipient)",
     "read:users:activity": "recipients' last activity in the digest (and SHAREBOT_STALE_INACTIVE)",
+    "read:groups:name": "shares with hub groups (`/share-server group:NAME`)",
 }
 
 #: Scopes docs/jupyterhub.md recommends narrowing with a filter (``shares!group=slack-sharing``).

@@ -73,9 +73,9 @@ def from_grant(grant: Grant) -> Row:
         source="grant",
         owner=grant.owner_hub,
         server=grant.server,
-        kind="user",
+        kind=grant.recipient_kind.value,
         name=grant.holder,
-        slack_user=grant.recipient_slack_id,
+        slack_user=grant.recipient_slack_id or None,
         state=grant.state.value,
         since=grant.accepted_at or grant.created_at,
         expires_at=grant.expires_at,
@@ -103,25 +103,25 @@ def from_external(share: ExternalShare) -> Row:
 def from_hub(owner: str, share: OwnerShare, grants: Sequence[Grant]) -> Row:
     """A share the hub lists, with the open grant of ours that explains it (if any)."""
     name = share.group or share.user or ""
-    ours = None
-    if share.user and not share.group:
-        ours = next(
-            (
-                g
-                for g in grants
-                if g.owner_hub == owner
-                and g.server == share.server
-                and share.user in (g.holder, g.recipient_hub)
-            ),
-            None,
-        )
+    group = bool(share.group)
+    ours = next(
+        (
+            g
+            for g in grants
+            if g.owner_hub == owner
+            and g.server == share.server
+            and g.for_group == group
+            and name in (g.holder, g.recipient_hub)
+        ),
+        None,
+    )
     return Row(
         source="hub",
         owner=owner,
         server=share.server,
         kind="group" if share.group else "user",
         name=name,
-        slack_user=ours.recipient_slack_id if ours else None,
+        slack_user=(ours.recipient_slack_id or None) if ours else None,
         state=ours.state.value if ours else "",
         since=share.created_at,
         expires_at=ours.expires_at if ours else None,

@@ -21,11 +21,12 @@ What it fakes:
   strings in ``blocks``/``attachments``/``view``/... are decoded before recording.
 * The methods ``auth.test``, ``conversations.open``, ``chat.postMessage``,
   ``chat.postEphemeral``, ``chat.update``, ``chat.delete``, ``users.info``,
-  ``users.lookupByEmail``, ``views.publish``, ``views.open`` and ``views.update`` (its
-  ``hash`` checked: ``hash_conflict``), with the response fields the app relies on; the
-  modals opened are kept as they are now (:meth:`FakeSlack.modals`). Posting to a user id
-  (``channel="U123"``) goes to that user's DM channel, whose id is always ``"D" + user_id``
-  (see :meth:`FakeSlack.dm_channel`).
+  ``users.lookupByEmail``, ``usergroups.list``, ``usergroups.users.list`` (groups defined
+  with :meth:`FakeSlack.add_usergroup`), ``views.publish``, ``views.open`` and
+  ``views.update`` (its ``hash`` checked: ``hash_conflict``), with the response fields the
+  app relies on; the modals opened are kept as they are now (:meth:`FakeSlack.modals`).
+  Posting to a user id (``channel="U123"``) goes to that user's DM channel, whose id is
+  always ``"D" + user_id`` (see :meth:`FakeSlack.dm_channel`).
   Any other method answers ``{"ok": false, "error": "unknown_method"}``.
 * ``response_url`` endpoints for slash commands and interactions
   (:meth:`FakeSlack.new_response_url`), answering ``200 ok`` as text/plain.

@@ -61,10 +61,18 @@ def without_session(client: AsyncWebClient) -> AsyncWebClient:
     )
 
 
+#: How many times one call waits out Slack's 429 ``Retry-After`` and tries again: a fan-out
+#: to a user group is paced by these waits (16 invitations at once against Slack's limit),
+#: and a DM that gave up after a few would be an invitation lost (its code withdrawn).
+RATE_LIMIT_RETRIES = 12
+
+
 def make_web_client(token: str, base_url: str) -> KeepAliveWebClient:
     """The one AsyncWebClient: Slack's base URL (or GovSlack's, or a test fake), with retries."""
     client = KeepAliveWebClient(token=token, base_url=base_url, timeout=15)
-    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
+    client.retry_handlers.append(
+        AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)
+    )
     client.retry_handlers.append(AsyncConnectionErrorRetryHandler(max_retry_count=2))
     return client
 

@@ -223,9 +223,24 @@ def _(outcome: Refusal) -> str:
 
 @reply.register
 def _(outcome: o.ShareOutcome) -> str:
-    lines = [texts.invited(g) for g in outcome.invited]
+    if len(outcome.invited) > texts.LIST_INVITED_UP_TO:
+        lines = [texts.invited_many(outcome.invited)]
+    else:
+        lines = [texts.invited(g) for g in outcome.invited]
     lines += [texts.invite_failed(who, reply(why)) for who, why in outcome.failed]
+    if outcome.left_out:
+        lines.append(_left_out(outcome.left_out))
     return "\n".join(lines)
+
+
+@reply.register
+def _left_out(left: o.LeftOut) -> str:
+    return texts.left_out(left.owner, list(left.unlinked), dict(left.why_not))
+
+
+@reply.register
+def _(outcome: o.GroupShared) -> str:
+    return texts.group_shared(outcome.grant)
 
 
 @reply.register
@@ -251,7 +266,8 @@ def _(outcome: o.FlagDecided) -> str:
 @reply.register
 def _(outcome: o.Held) -> str:
     decision = outcome.decision
-    return texts.held_for_approval(decision, list(outcome.reasons), posted_to(outcome.posted_to))
+    held = texts.held_for_approval(decision, list(outcome.reasons), posted_to(outcome.posted_to))
+    return f"{held}\n{_left_out(outcome.left_out)}" if outcome.left_out else held
 
 
 @reply.register
@@ -405,6 +421,11 @@ _REFUSALS: dict[Reason, Callable[[Refusal], str]] = {
     Reason.LINKING_NOT_CONFIGURED: lambda _: texts.linking_not_configured(),
     Reason.TOO_MANY_SENT: lambda r: texts.too_many_sent(r.sent, r.adding, r.per_minute),
     Reason.BAD_PATH: lambda r: texts.bad_path(r.why or ""),
+    Reason.TOO_MANY_RECIPIENTS: lambda r: texts.too_many_recipients(r.count, r.cap),
+    Reason.UNKNOWN_HUB_GROUP: lambda r: texts.unknown_hub_group(r.why or ""),
+    Reason.NOBODY_TO_SHARE_WITH: lambda r: texts.nobody_to_share_with(
+        list(r.people), dict(r.why_not)
+    ),
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from bot.domain.access import AccessFlag, FlagState, Kept
-from bot.domain.decisions import Decision, DecisionKind, DecisionState
+from bot.domain.decisions import Decision, DecisionKind, DecisionState, hub_group_in
 from bot.domain.digest import Item, OwnerCount, Reason, Status
 from bot.domain.durations import for_how_long, format_duration, is_until_revoked
 from bot.domain.grants import Grant, GrantState
@@ -25,6 +25,13 @@ the person opens the link and ends automatically."""
 
 def usage(max_duration: str) -> str:
     return USAGE.format(max=max_duration)
+
+
+def to_whom(grant: Grant) -> str:
+    """Who a grant is for: a person's mention, or the hub group's name."""
+    if grant.for_group:
+        return f"the hub group {code(grant.recipient_hub)}"
+    return user(grant.recipient_slack_id)
 
 
 def with_usage(message: str, max_duration: str) -> str:
@@ -90,9 +97,89 @@ def invited(grant: Grant) -> str:
         if is_until_revoked(grant.duration)
         else f"for {format_duration(grant.duration)} from when they accept"
     )
+    return f"Invited {to_whom(grant)} to {where} {length}; their link works until {link_until}."
+
+
+#: A share's reply lists each person invited up to this many; above it, one summary line.
+LIST_INVITED_UP_TO = 10
+
+
+def invited_many(grants: list[Grant]) -> str:
+    first = grants[0]
+    where = server_label(first.owner_hub, first.server)
+    length = (
+        "until you revoke it"
+        if is_until_revoked(first.duration)
+        else f"for {format_duration(first.duration)} from when each accepts"
+    )
+    until = when(first.code_expires_at or first.created_at)
     return (
-        f"Invited {user(grant.recipient_slack_id)} to {where} {length}; "
-        f"their link works until {link_until}."
+        f"Invited {len(grants)} people to {where} {length}, each with their own link "
+        f"(working until about {until}). `/share-server list` shows them."
+    )
+
+
+def sharing_progress(done: int, total: int) -> str:
+    return f"Sharing with {total} people: {done} of {total} invitations sent so far…"
+
+
+def left_out(owner: bool, unlinked: list[str], reasons: dict[str, str] | None = None) -> str:
+    """The members of the user groups named who were not shared with."""
+    lines = []
+    if owner:
+        lines.append("You are in the group yourself: left out.")
+    if unlinked:
+        reasons = reasons or {}
+        shown = unlinked[:LIST_LEFT_OUT_UP_TO]
+        people = ", ".join(
+            user(s) + (f" ({escape(reasons[s])})" if s in reasons else "") for s in shown
+        )
+        more = len(unlinked) - len(shown)
+        people += f" and {more} more" if more else ""
+        verb = "is" if len(unlinked) == 1 else "are"
+        lines.append(
+            f"Left out: {people} {verb} not linked to a JupyterHub account (they can run "
+            "`/share-server link`, then you can share with them)."
+        )
+    return "\n".join(lines)
+
+
+#: Left-out members named in a reply at most (the reply stays within Slack's limits).
+LIST_LEFT_OUT_UP_TO = 50
+
+
+def too_many_recipients(count: int, cap: int) -> str:
+    return (
+        f"That would share with {count} people, more than the {cap} one share may reach here. "
+        "Nothing was shared. Share with a smaller group, or ask a hub admin to raise "
+        "SHAREBOT_MAX_RECIPIENTS."
+    )
+
+
+def nobody_to_share_with(unlinked: list[str], reasons: dict[str, str] | None = None) -> str:
+    why = left_out(False, unlinked, reasons) if unlinked else "The groups have nobody else in them."
+    return f"Nobody in those groups could be shared with, so nothing was shared. {why}"
+
+
+def group_shared(grant: Grant) -> str:
+    where = server_label(grant.owner_hub, grant.server)
+    until = (
+        "until you revoke it"
+        if grant.expires_at is None
+        else f"until {when(grant.expires_at)} ({format_duration(grant.duration)})"
+    )
+    return (
+        f"Shared {where} with the hub group {code(grant.recipient_hub)} {until}: its members "
+        "have access now (no invitation; tell them yourself). What the group had there "
+        "before stays when it ends. `/share-server list` shows it; revoke it from there or "
+        "with `/share-server revoke all`."
+    )
+
+
+def unknown_hub_group(group: str) -> str:
+    return (
+        f"The hub has no group {code(group)} (or would not share with it), so nothing was "
+        "shared. Check the name with a hub admin (`/hub/admin` lists the groups)."
     )
 
 
@@ -115,7 +202,7 @@ ACCEPT_BUTTON = "Accept and open"
 
 
 def accepted_owner(grant: Grant) -> str:
-    who = user(grant.recipient_slack_id)
+    who = to_whom(grant)
     ends = (
         f"Access ends {when(grant.expires_at)}."
         if grant.expires_at is not None
@@ -131,7 +218,7 @@ def misused_owner(grant: Grant, intruder: str, removed: bool) -> str:
         else "I could NOT remove that access yet; I keep trying"
     )
     return (
-        f":warning: The link you sent to {user(grant.recipient_slack_id)} for "
+        f":warning: The link you sent to {to_whom(grant)} for "
         f"{server_label(grant.owner_hub, grant.server)} was used by hub user {code(intruder)}. "
         f"{done}. Share again with the right person if needed."
     )
@@ -147,7 +234,7 @@ def misused_recipient(grant: Grant, intruder: str) -> str:
 
 def link_spent_owner(grant: Grant) -> str:
     return (
-        f"The link you sent to {user(grant.recipient_slack_id)} for "
+        f"The link you sent to {to_whom(grant)} for "
         f"{server_label(grant.owner_hub, grant.server)} was used, but nobody holds that "
         "access now (it may have been removed in JupyterHub). Share again if they still "
         "need it."
@@ -174,7 +261,7 @@ def unexplained_owner(grant: Grant, flag: AccessFlag) -> str:
     return (
         f":warning: Hub user {code(flag.hub_user)} gained access to "
         f"{server_label(grant.owner_hub, grant.server)} ({scopes_label(flag.scopes)}) while "
-        f"the link you sent to {user(grant.recipient_slack_id)} was in use. sharebot cannot "
+        f"the link you sent to {to_whom(grant)} was in use. sharebot cannot "
         f"tell whether {code(flag.hub_user)} used that link or you shared with them in "
         "JupyterHub. If you did not, revoke it."
     )
@@ -217,7 +304,7 @@ def _flag_state(flag: AccessFlag) -> str:
 
 def lapsed_owner(grant: Grant) -> str:
     return (
-        f"{user(grant.recipient_slack_id)} did not accept your share of "
+        f"{to_whom(grant)} did not accept your share of "
         f"{server_label(grant.owner_hub, grant.server)} before the link expired. "
         "Share again if they still need it."
     )
@@ -242,7 +329,7 @@ def _kept(kept: Kept, *, you: bool) -> str:
 
 def expired_owner(grant: Grant, kept: Kept) -> str:
     return (
-        f"{user(grant.recipient_slack_id)}'s access to "
+        f"{to_whom(grant)}'s access to "
         f"{server_label(grant.owner_hub, grant.server)} has ended.{_kept(kept, you=False)}"
     )
 
@@ -276,13 +363,10 @@ def revoke_summary(done: list[Grant], pending: list[Grant]) -> str:
     lines = []
     for grant in done:
         what = "withdrew the invitation of" if grant.accepted_at is None else "revoked access for"
-        lines.append(
-            f"• {what} {user(grant.recipient_slack_id)} on "
-            f"{server_label(grant.owner_hub, grant.server)}"
-        )
+        lines.append(f"• {what} {to_whom(grant)} on {server_label(grant.owner_hub, grant.server)}")
     for grant in pending:
         lines.append(
-            f"• {user(grant.recipient_slack_id)} on {server_label(grant.owner_hub, grant.server)}: "
+            f"• {to_whom(grant)} on {server_label(grant.owner_hub, grant.server)}: "
             "JupyterHub did not answer; I will keep trying and tell you when it is done"
         )
     return "\n".join(lines)
@@ -296,7 +380,7 @@ def list_shares(grants: list[Grant]) -> str:
     lines = ["*Your shares*"]
     for grant in grants:
         where = server_label(grant.owner_hub, grant.server)
-        who = user(grant.recipient_slack_id)
+        who = to_whom(grant)
         if grant.state.value == "invited":
             deadline = when(grant.code_expires_at or grant.created_at)
             lines.append(
@@ -381,7 +465,7 @@ def link_attempted(hub_user: str, by: str) -> str:
 def gate_refused_owner(grant: Grant, hub_user: str) -> str:
     return (
         f"JupyterHub user {code(hub_user)} opened your invitation of "
-        f"{user(grant.recipient_slack_id)} to {server_label(grant.owner_hub, grant.server)}; "
+        f"{to_whom(grant)} to {server_label(grant.owner_hub, grant.server)}; "
         "it is not theirs, so sharebot turned them away and nothing changed on the hub. "
         "The link may have been forwarded. Share with them if they should have access."
     )
@@ -389,7 +473,7 @@ def gate_refused_owner(grant: Grant, hub_user: str) -> str:
 
 def server_waiting_owner(grant: Grant) -> str:
     return (
-        f"{user(grant.recipient_slack_id)} is waiting for your server: "
+        f"{to_whom(grant)} is waiting for your server: "
         f"{server_label(grant.owner_hub, grant.server)} is not running. Start it in JupyterHub "
         "so they can use the access you shared."
     )
@@ -405,7 +489,8 @@ def _notebook(path: str | None) -> str:
 
 def decision_summary(d: Decision) -> str:
     """Everything an approver needs to decide, in one mrkdwn text."""
-    who = ", ".join(user(r) for r in d.recipients)
+    group = hub_group_in(d.recipients)
+    who = f"the hub group {code(group)}" if group else ", ".join(user(r) for r in d.recipients)
     # an extension's reason is ours (with mentions); every other reason is the requester's
     said = d.reason if d.kind is DecisionKind.EXTENSION else escape(d.reason)
     reason = f"\n*Reason:* {said}" if d.reason else ""
@@ -676,7 +761,7 @@ def extend_button(grant: Grant) -> str:
 def reminder_owner(grant: Grant) -> str:
     assert grant.expires_at is not None
     return (
-        f":hourglass_flowing_sand: {user(grant.recipient_slack_id)}'s access to "
+        f":hourglass_flowing_sand: {to_whom(grant)}'s access to "
         f"{server_label(grant.owner_hub, grant.server)} ends {when(grant.expires_at)}. "
         f"Need more time? Extend it by {format_duration(grant.duration)}."
     )
@@ -711,7 +796,7 @@ SHARE_AGAIN_BUTTON = "Share again"
 
 def share_again_open(grant: Grant) -> str:
     return (
-        f"Nothing shared: {user(grant.recipient_slack_id)} already has an open share of "
+        f"Nothing shared: {to_whom(grant)} already has an open share of "
         f"{server_label(grant.owner_hub, grant.server)}. See `/share-server list`."
     )
 
@@ -768,7 +853,7 @@ def already_extended(grant: Grant) -> str:
 def extended_owner(grant: Grant) -> str:
     assert grant.expires_at is not None
     return (
-        f"Extended: {user(grant.recipient_slack_id)} keeps access to "
+        f"Extended: {to_whom(grant)} keeps access to "
         f"{server_label(grant.owner_hub, grant.server)} until {when(grant.expires_at)}."
     )
 
@@ -806,7 +891,7 @@ def only_owner_revokes() -> str:
 
 def revoked_by_admin(grant: Grant, admin: str) -> str:
     return (
-        f"{user(admin)}, a sharebot admin, revoked {user(grant.recipient_slack_id)}'s access "
+        f"{user(admin)}, a sharebot admin, revoked {to_whom(grant)}'s access "
         f"to {server_label(grant.owner_hub, grant.server)}."
     )
 
@@ -821,7 +906,7 @@ def share_closed() -> str:
 
 def left_owner(grant: Grant, kept: Kept) -> str:
     return (
-        f"{user(grant.recipient_slack_id)} left your share of "
+        f"{to_whom(grant)} left your share of "
         f"{server_label(grant.owner_hub, grant.server)}; their access has ended."
         f"{_kept(kept, you=False)}"
     )
@@ -829,7 +914,7 @@ def left_owner(grant: Grant, kept: Kept) -> str:
 
 def declined_owner(grant: Grant) -> str:
     return (
-        f"{user(grant.recipient_slack_id)} declined your invitation to "
+        f"{to_whom(grant)} declined your invitation to "
         f"{server_label(grant.owner_hub, grant.server)}; the link no longer works."
     )
 
@@ -887,7 +972,7 @@ def _opens(path: str | None) -> str:
 
 def home_shared_by(grant: Grant) -> str:
     return (
-        f"{user(grant.recipient_slack_id)} on {server_label(grant.owner_hub, grant.server)}: "
+        f"{to_whom(grant)} on {server_label(grant.owner_hub, grant.server)}: "
         f"{_home_state(grant)} ({format_duration(grant.duration)}{_opens(grant.path)})"
     )
 
@@ -925,7 +1010,7 @@ def home_confirm(grant: Grant, *, owner: bool) -> str:
     """The confirmation dialog's text (Slack allows 300 characters there)."""
     where = cut(server_label(grant.owner_hub, grant.server), 200)
     if owner:
-        return f"End {user(grant.recipient_slack_id)}'s access to {where} now?"
+        return f"End {to_whom(grant)}'s access to {where} now?"
     return f"Give up your access to {where} now?"
 
 
@@ -970,7 +1055,7 @@ def home_all_empty(filtered: bool) -> str:
 def home_all_share(grant: Grant) -> str:
     return (
         f"{server_label(grant.owner_hub, grant.server)} of {user(grant.owner_slack_id)} "
-        f"→ {user(grant.recipient_slack_id)} ({code(grant.holder)}): "
+        f"→ {to_whom(grant)} ({code(grant.holder)}): "
         f"{_home_state(grant)} ({format_duration(grant.duration)})"
     )
 
@@ -979,7 +1064,7 @@ def home_all_confirm(grant: Grant) -> str:
     """The confirmation of an admin's Revoke (at most 300 characters)."""
     where = cut(server_label(grant.owner_hub, grant.server), 150)
     return (
-        f"End {user(grant.recipient_slack_id)}'s access to {where} now? "
+        f"End {to_whom(grant)}'s access to {where} now? "
         f"{user(grant.owner_slack_id)} will be told you did it."
     )
 
@@ -1003,7 +1088,7 @@ def _plain_cut(name: str, tail: str, limit: int = 75) -> str:
 def extension_reason(grant: Grant, total: timedelta) -> str:
     assert grant.expires_at is not None
     return (
-        f"extend {user(grant.recipient_slack_id)}'s access (now ending {when(grant.expires_at)}) "
+        f"extend {to_whom(grant)}'s access (now ending {when(grant.expires_at)}) "
         f"to {format_duration(total)} in all"
     )
 
@@ -1023,7 +1108,7 @@ def notice_given_up_admin(slack_id: str, key: str | None, attempts: int, error: 
 def invitation_not_recovered(grant: Grant) -> str:
     """To the owner: an invitation interrupted (a restart) and too old to send again."""
     return (
-        f"Your invitation of {user(grant.recipient_slack_id)} to "
+        f"Your invitation of {to_whom(grant)} to "
         f"{server_label(grant.owner_hub, grant.server)} could not be completed (sharebot "
         "restarted while sending it). Share again if they still need access."
     )

@@ -17,7 +17,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from bot.domain.access import NewFlag
 from bot.domain.durations import from_seconds, to_seconds
-from bot.domain.grants import EndReason, Grant, GrantState, check_transition
+from bot.domain.grants import EndReason, Grant, GrantState, RecipientKind, check_transition
 from bot.store.base import Store, record_audit
 from bot.store.flags import add_flags
 from bot.store.models import GrantRow
@@ -44,6 +44,7 @@ class NewGrant:
     extras: tuple[str, ...] = ()
     decision_id: int | None = None
     path: str | None = None
+    recipient_kind: RecipientKind = RecipientKind.USER
 
 
 def _update_grant(
@@ -88,6 +89,7 @@ class Grants(Store):
                 server=new.server,
                 recipient_slack_id=new.recipient_slack_id,
                 recipient_hub=new.recipient_hub,
+                recipient_kind=new.recipient_kind.value,
                 duration_seconds=to_seconds(new.duration),
                 note=new.note,
                 created_at=now,
@@ -117,6 +119,11 @@ class Grants(Store):
                 {
                     "recipient_slack": new.recipient_slack_id,
                     "recipient_hub": new.recipient_hub,
+                    **(
+                        {"recipient_kind": new.recipient_kind.value}
+                        if new.recipient_kind is RecipientKind.GROUP
+                        else {}
+                    ),
                     "server": new.server,
                     "duration_s": row.duration_seconds,
                     "code_id": new.code_id,
@@ -223,8 +230,11 @@ class Grants(Store):
             query = query.where(GrantRow.owner_hub == owner_hub)
         if server is not None:
             query = query.where(GrantRow.server == server)
-        if recipient_hub is not None:
-            query = query.where(GrantRow.recipient_hub == recipient_hub)
+        if recipient_hub is not None:  # a hub user's grants (a group's are not theirs)
+            query = query.where(
+                GrantRow.recipient_hub == recipient_hub,
+                GrantRow.recipient_kind == RecipientKind.USER.value,
+            )
         with self._read() as session:
             return [_grant(row) for row in session.scalars(query.order_by(GrantRow.id))]
 
@@ -274,15 +284,17 @@ class Grants(Store):
         holder: str,
         *,
         states: Iterable[GrantState] = (GrantState.ACTIVE,),
+        kind: RecipientKind = RecipientKind.USER,
     ) -> list[Grant]:
         """Grants in ``states`` that give (or would give) ``holder`` access to one server:
-        the ledger of that person on that server."""
+        the ledger of that person (or, with ``kind`` GROUP, that hub group) on that server."""
         with self._read() as session:
             rows = session.scalars(
                 select(GrantRow).where(
                     GrantRow.state.in_([s.value for s in states]),
                     GrantRow.owner_hub == owner_hub,
                     GrantRow.server == server,
+                    GrantRow.recipient_kind == kind.value,
                     or_(
                         GrantRow.accepted_hub_user == holder,
                         and_(
@@ -651,4 +663,5 @@ def _grant(row: GrantRow) -> Grant:
         snoozed_until=row.snoozed_until,
         invite_sent_at=row.invite_sent_at,
         path=row.path,
+        recipient_kind=RecipientKind(row.recipient_kind or RecipientKind.USER.value),
     )

@@ -86,6 +86,8 @@ class GrantRow(Base):
     server: Mapped[str] = mapped_column(String(255))
     recipient_slack_id: Mapped[str] = mapped_column(String(32), index=True)
     recipient_hub: Mapped[str] = mapped_column(String(255))
+    # "user", or "group": recipient_hub is a hub group (bot.domain.grants.RecipientKind)
+    recipient_kind: Mapped[str] = mapped_column(String(8), default="user", server_default="user")
     # NULL: until revoked (no end; SHAREBOT_ALLOW_UNTIL_REVOKED)
     duration_seconds: Mapped[int | None] = mapped_column(Integer)
     note: Mapped[str] = mapped_column(Text, default="")

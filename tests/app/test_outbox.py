@@ -25,7 +25,7 @@ from bot.errors import SlackDeliveryError
 from bot.ops.metrics import Metrics
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.slack_client import BOT_TOKEN
-from bot.slack.messenger import SlackMessenger, make_web_client
+from bot.slack.messenger import RATE_LIMIT_RETRIES, SlackMessenger, make_web_client
 from bot.slack.port import SlackSay
 from bot.store.models import AuditEvent
 from bot.store.outbox import Notice, Outbox
@@ -289,8 +289,10 @@ async def test_a_pass_stops_while_slack_is_rate_limiting(
     _, notices = delivery
     first = outbox.add("UOWNER", SECRET_TEXT, "internal_error", NOW)
     second = outbox.add("UALICE", SECRET_TEXT, "internal_error", NOW)
-    # slack_sdk retries a 429 three times; a fourth answer gives up.
-    fake_slack.fail_next("chat.postMessage", status=429, retry_after=0, times=4)
+    # the Slack client waits out RATE_LIMIT_RETRIES 429s; one more gives up.
+    fake_slack.fail_next(
+        "chat.postMessage", status=429, retry_after=0, times=RATE_LIMIT_RETRIES + 1
+    )
     report = await notices.deliver_due(NOW + timedelta(minutes=1))
     assert (report.failed, report.sent) == (1, 0)
     assert outbox.get(first.id).attempts == 2  # type: ignore[union-attr]

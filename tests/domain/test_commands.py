@@ -74,7 +74,7 @@ def test_revoke() -> None:
         ("<@U1> 8d", "longer than this workspace allows"),
         ("<@U1> 30s", "at least 1m"),
         ("<#C123|general> 1h", "That is a channel"),
-        ("<!subteam^S1|@team> 1h", "User groups are not supported"),
+        ("request <!subteam^S1|@team> 1h", "A user group can be shared with"),
         ("<!here> 1h", "`@here` is not a person"),
         ("@alice 1h", "could not read `@alice`"),
         ("<@U1> <#C1|x> 1h", "That is a channel"),

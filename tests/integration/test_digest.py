@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from bot.sandbox.fake_slack import FakeSlack
 from bot.slack import blocks
+from bot.slack.messenger import RATE_LIMIT_RETRIES
 from bot.store.models import AuditEvent, DigestMessage, ExternalShare, GrantRow
 from tests.support.app import BOT_TOKEN, RunningApp, block_action, run_cli, start_app
 from tests.support.hub import RunningHub
@@ -233,12 +234,13 @@ def test_rate_limited_slack_still_gets_exactly_one_digest_per_owner(
     direct_share(hub, "bob", "carol")
     digest(digest_env, "--reconcile-only")
     age_external_shares(db)
-    # More 429s in a row than slack_sdk's own retries (3): the digest waits and sends again.
-    slack.fail_next("chat.postMessage", status=429, retry_after=0, times=6)
+    # More 429s in a row than the Slack client's own waits: the digest waits and sends again.
+    times = RATE_LIMIT_RETRIES + 3
+    slack.fail_next("chat.postMessage", status=429, retry_after=0, times=times)
 
     assert "2 sent" in digest(digest_env)
     rate_limited = [c for c in slack.calls("chat.postMessage") if c.failed]
-    assert len(rate_limited) == 6
+    assert len(rate_limited) == times
     assert len(slack.dms_to("UOWNER")) == 1
     assert len(slack.dms_to("UBOB")) == 1
 

@@ -88,6 +88,7 @@ HUB_REPORTED = (
     "delete:servers",
     "groups:shares",
     "list:users",
+    "read:groups:name",
     "read:groups:shares",
     "read:servers",
     "read:shares",

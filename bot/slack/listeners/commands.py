@@ -8,6 +8,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
+from bot.app.ports import Progress
 from bot.clock import utcnow
 from bot.domain import commands
 from bot.domain.durations import format_duration
@@ -54,16 +55,47 @@ def register(
         if isinstance(cmd, commands.Help):
             return
         caller = command["user_id"]
-        text = await answer(f"/share-server from {caller}", run(services, caller, cmd))
-        await respond(text=text, response_type="ephemeral", replace_original=False)
+        shown = ProgressReply(respond)
+        text = await answer(f"/share-server from {caller}", run(services, caller, cmd, shown))
+        await respond(text=text, response_type="ephemeral", replace_original=shown.posted)
 
     app.command(COMMAND)(ack=share_ack, lazy=[once(services, share_server)])
 
 
-async def run(services: Services, caller: str, cmd: commands.Command) -> object:
+class ProgressReply:
+    """A share with many people shows its progress in the reply while the DMs go out,
+    replaced in place through the response URL. Slack takes at most five posts to one
+    response URL: this posts at most three (the first invitation, a third, two thirds),
+    leaving room for the answer that replaces them."""
+
+    def __init__(self, respond: AsyncRespond, *, above: int = texts.LIST_INVITED_UP_TO) -> None:
+        self.respond = respond
+        self.above = above  # shares with at most this many people show no progress
+        self.posted = False
+        self._next = 1  # the count at which the next post is due
+        self._posts = 0
+
+    async def __call__(self, done: int, total: int) -> None:
+        if total <= self.above or done < self._next or done >= total or self._posts >= 3:
+            return
+        third = max(1, total // 3)
+        self._next = (done // third + 1) * third  # set before awaiting: calls overlap
+        self._posts += 1
+        replace = self.posted
+        self.posted = True
+        await self.respond(
+            text=texts.sharing_progress(done, total),
+            response_type="ephemeral",
+            replace_original=replace,
+        )
+
+
+async def run(
+    services: Services, caller: str, cmd: commands.Command, progress: Progress | None = None
+) -> object:
     now = utcnow()
     if isinstance(cmd, commands.Share):
-        return await services.decisions.share_or_hold(caller, cmd, now)
+        return await services.decisions.share_or_hold(caller, cmd, now, progress=progress)
     if isinstance(cmd, commands.Request):
         return await services.decisions.request(caller, cmd, now)
     if isinstance(cmd, commands.ListShares):

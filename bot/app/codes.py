@@ -166,7 +166,7 @@ class Codes:
             owner_hub=owner,
             server=server,
         ):
-            if other.id == grant.id:
+            if other.id == grant.id or other.for_group:  # a group's share is not a person's
                 continue
             if other.state not in UNACCEPTED_STATES:
                 explained[other.holder] |= other.scopes

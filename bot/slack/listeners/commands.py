@@ -55,7 +55,11 @@ def register(
             return
         caller = command["user_id"]
         text = await answer(f"/share-server from {caller}", run(services, caller, cmd))
-        await respond(text=text, response_type="ephemeral", replace_original=False)
+        response_url = command.get("response_url")
+        if isinstance(response_url, str) and response_url:  # the kept session, not Bolt's
+            await services.messenger.respond(response_url, text)
+        else:
+            await respond(text=text, response_type="ephemeral", replace_original=False)
 
     app.command(COMMAND)(ack=share_ack, lazy=[once(services, share_server)])
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Row, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -22,6 +22,11 @@ from bot.store.base import Store, record_audit
 from bot.store.flags import add_flags
 from bot.store.models import GrantRow
 from bot.store.outbox import OutgoingNotice, enqueue
+
+#: The grants table, for reads: its rows come back as plain tuples (Core), not ORM
+#: objects, which cost about half the time of a listing (identity map, instrumented
+#: attributes) for nothing a read uses. Writes load GrantRow objects.
+ROW = GrantRow.__table__
 
 #: The notices a state change sends, computed from the grant as it is after the change.
 NoticesFor = Callable[[Grant], list[OutgoingNotice]]
@@ -74,11 +79,14 @@ class Grants(Store):
         *,
         now: datetime,
         intent: tuple[str, timedelta] | None = None,
+        audit: bool = True,
     ) -> Grant:
         """Record an invitation. With ``intent`` (a claim token and its lease) the grant is
         an intent, written before the hub is asked for a code and held by the caller:
         ``invite_sent_at`` stays unset until :meth:`invite_sent`. Without, the invitation
-        counts as sent now.
+        counts as sent now. With ``audit=False`` (an intent whose baseline and earlier
+        access are read beside the code's creation), the ``invite`` event is written by
+        :meth:`set_code` with them, or never if the intent is dropped (:meth:`drop_intent`).
         """
         with self._tx() as session:
             row = GrantRow(
@@ -107,30 +115,48 @@ class Grants(Store):
             )
             session.add(row)
             session.flush()
-            record_audit(
-                session,
-                now,
-                "invite",
-                row.id,
-                new.owner_slack_id,
-                new.owner_hub,
-                {
-                    "recipient_slack": new.recipient_slack_id,
-                    "recipient_hub": new.recipient_hub,
-                    "server": new.server,
-                    "duration_s": row.duration_seconds,
-                    "code_id": new.code_id,
-                    "scopes": sorted(new.scopes),
-                    "earlier_scopes": sorted(new.earlier),
-                },
+            grant = _grant(row)
+            if audit:
+                _audit_invite(session, now, grant, new.code_id)
+            return grant
+
+    def drop_intent(self, grant_id: int, token: str) -> bool:
+        """Delete an intent written with ``audit=False`` that never got a code, while its
+        writer holds it: the share was refused (the server's shares could not be read), as
+        if it had been refused before the intent. False if it moved on meanwhile."""
+        with self._tx() as session:
+            result = session.execute(
+                delete(GrantRow)
+                .where(
+                    GrantRow.id == grant_id,
+                    GrantRow.state == GrantState.INVITED.value,
+                    GrantRow.code_id.is_(None),
+                    GrantRow.invite_sent_at.is_(None),
+                    GrantRow.claimed_by == token,
+                )
+                .execution_options(synchronize_session=False)
             )
-            return _grant(row)
+            return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     def set_code(
-        self, grant: Grant, code_id: str | None, code_expires_at: datetime | None, *, now: datetime
+        self,
+        grant: Grant,
+        code_id: str | None,
+        code_expires_at: datetime | None,
+        *,
+        now: datetime,
+        baseline: Mapping[str, frozenset[str]] | None = None,
+        earlier: frozenset[str] | None = None,
     ) -> Grant | None:
         """Record (or, with None, forget) an unsent invitation's share code; None if the
-        grant is no longer an invitation waiting for its DM or its code changed meanwhile."""
+        grant is no longer an invitation waiting for its DM or its code changed meanwhile.
+
+        With ``baseline`` (and ``earlier``): an intent written without them
+        (``add_grant(audit=False)``) gets them with its code, and its ``invite`` event."""
+        ledger: dict[str, Any] = {}
+        if baseline is not None:
+            ledger["baseline"] = baseline_json(baseline)
+            ledger["earlier_scopes"] = sorted(earlier or ())
         with self._tx() as session:
             changed = _update_grant(
                 session,
@@ -143,7 +169,10 @@ class Grants(Store):
                 code_id=code_id,
                 code_expires_at=code_expires_at,
                 updated_at=now,
+                **ledger,
             )
+            if changed is not None and baseline is not None:
+                _audit_invite(session, now, changed)
             if changed is not None and code_id is not None:
                 record_audit(
                     session, now, "code_created", grant.id, None, None, {"code_id": code_id}
@@ -201,7 +230,7 @@ class Grants(Store):
 
     def get(self, grant_id: int) -> Grant | None:
         with self._read() as session:
-            row = session.get(GrantRow, grant_id)
+            row = session.execute(select(ROW).where(GrantRow.id == grant_id)).first()
             return _grant(row) if row else None
 
     def grants(
@@ -214,7 +243,7 @@ class Grants(Store):
         recipient_hub: str | None = None,
         recipient_slack_id: str | None = None,
     ) -> list[Grant]:
-        query = select(GrantRow).where(GrantRow.state.in_([s.value for s in states]))
+        query = select(ROW).where(GrantRow.state.in_([s.value for s in states]))
         if owner_slack_id is not None:
             query = query.where(GrantRow.owner_slack_id == owner_slack_id)
         if recipient_slack_id is not None:
@@ -226,7 +255,7 @@ class Grants(Store):
         if recipient_hub is not None:
             query = query.where(GrantRow.recipient_hub == recipient_hub)
         with self._read() as session:
-            return [_grant(row) for row in session.scalars(query.order_by(GrantRow.id))]
+            return [_grant(row) for row in session.execute(query.order_by(GrantRow.id))]
 
     def due(self, now: datetime, *, remind: bool = True) -> DueWork:
         """The active grants the sweep must act on at ``now``, found through the indexes
@@ -239,15 +268,15 @@ class Grants(Store):
         """
         active = GrantRow.state == GrantState.ACTIVE.value
         with self._read() as session:
-            to_end = session.scalars(
-                select(GrantRow)
+            to_end = session.execute(
+                select(ROW)
                 .where(active, GrantRow.expires_at <= now)
                 .order_by(GrantRow.expires_at, GrantRow.id)
             ).all()
-            to_remind: Sequence[GrantRow] = ()
+            to_remind: Sequence[Row[Any]] = ()
             if remind:
-                to_remind = session.scalars(
-                    select(GrantRow)
+                to_remind = session.execute(
+                    select(ROW)
                     .where(
                         active,
                         GrantRow.remind_at <= now,
@@ -278,8 +307,8 @@ class Grants(Store):
         """Grants in ``states`` that give (or would give) ``holder`` access to one server:
         the ledger of that person on that server."""
         with self._read() as session:
-            rows = session.scalars(
-                select(GrantRow).where(
+            rows = session.execute(
+                select(ROW).where(
                     GrantRow.state.in_([s.value for s in states]),
                     GrantRow.owner_hub == owner_hub,
                     GrantRow.server == server,
@@ -316,8 +345,8 @@ class Grants(Store):
             where.append(GrantRow.server == server)
         with self._read() as session:
             total = session.scalar(select(func.count()).select_from(GrantRow).where(*where))
-            rows = session.scalars(
-                select(GrantRow)
+            rows = session.execute(
+                select(ROW)
                 .where(*where)
                 .order_by(GrantRow.created_at.desc(), GrantRow.id.desc())
                 .offset(offset)
@@ -408,11 +437,11 @@ class Grants(Store):
     def watched(self, *, states: Iterable[GrantState] | None = None) -> list[Grant]:
         """Grants whose share code the hub has not confirmed gone (whatever their state,
         unless ``states`` is given): each is checked by the background pass."""
-        query = select(GrantRow).where(GrantRow.code_id.is_not(None), GrantRow.code_gone.is_(False))
+        query = select(ROW).where(GrantRow.code_id.is_not(None), GrantRow.code_gone.is_(False))
         if states is not None:
             query = query.where(GrantRow.state.in_([s.value for s in states]))
         with self._read() as session:
-            return [_grant(row) for row in session.scalars(query.order_by(GrantRow.id))]
+            return [_grant(row) for row in session.execute(query.order_by(GrantRow.id))]
 
     def code_seen(
         self,
@@ -608,7 +637,29 @@ def _baseline(value: dict[str, list[str]] | None) -> dict[str, frozenset[str]] |
     return {user: frozenset(scopes) for user, scopes in value.items()}
 
 
-def _grant(row: GrantRow) -> Grant:
+def _audit_invite(
+    session: Session, now: datetime, grant: Grant, code_id: str | None = None
+) -> None:
+    record_audit(
+        session,
+        now,
+        "invite",
+        grant.id,
+        grant.owner_slack_id,
+        grant.owner_hub,
+        {
+            "recipient_slack": grant.recipient_slack_id,
+            "recipient_hub": grant.recipient_hub,
+            "server": grant.server,
+            "duration_s": to_seconds(grant.duration),
+            "code_id": code_id,
+            "scopes": sorted(grant.scopes),
+            "earlier_scopes": sorted(grant.earlier),
+        },
+    )
+
+
+def _grant(row: GrantRow | Row[Any]) -> Grant:
     return Grant(
         id=row.id,
         state=GrantState(row.state),

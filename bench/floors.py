@@ -19,6 +19,7 @@ replicas : the same 1,000 on PostgreSQL with two ``sharebot serve``: how they sp
 from __future__ import annotations
 
 import asyncio
+import functools
 import multiprocessing
 import re
 import statistics
@@ -53,6 +54,7 @@ from bot.aio import bounded
 from bot.clock import utcnow
 from bot.domain.access import grant_scopes
 from bot.domain.grants import GrantState
+from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.hub import free_port
 from bot.sandbox.slack_client import (
     BOT_TOKEN,
@@ -190,6 +192,13 @@ def bench_reference(
 # -- 2. one share on a network with latency --------------------------------------------------
 
 
+def dm_posted(fake: FakeSlack, recipient: str, seen: int) -> float | None:
+    """When the first chat.postMessage to ``recipient`` after the ``seen`` first arrived."""
+    channels = (recipient, fake.dm_channel(recipient))
+    calls = fake.calls("chat.postMessage")[seen:]
+    return next((c.at for c in calls if c.params.get("channel") in channels), None)
+
+
 def bench_network(stack: Stack, report: Report, n: int, delay: float) -> None:
     hub, fake = stack.hub, stack.slack
     hub_proxy = DelayProxy.before(hub.api_url, delay)
@@ -210,18 +219,8 @@ def bench_network(stack: Stack, report: Report, n: int, delay: float) -> None:
                 payload = command_body(OWNER_SLACK, f"<@{recipient}> 1h", response_url)
                 started = time.time()
                 client.post("/slack/events", content=payload, headers=sign(payload))
-                posted = fake.wait_for(
-                    lambda r=recipient, s=seen: next(
-                        (
-                            c.at
-                            for c in fake.calls("chat.postMessage")[s:]
-                            if c.params.get("channel") in (r, fake.dm_channel(r))
-                        ),
-                        None,
-                    ),
-                    timeout=30,
-                )
-                fake.wait_for(lambda u=response_url: fake.responses(u), timeout=30)
+                posted = fake.wait_for(functools.partial(dm_posted, fake, recipient, seen), 30)
+                fake.wait_for(functools.partial(fake.responses, response_url), timeout=30)
                 if i >= 3:
                     ours.append(posted - started)
     finally:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import multiprocessing
 import os
 import statistics
@@ -333,7 +334,8 @@ def bench_share(stack: Stack, report: Report, n: int) -> None:
             started = time.time()
             client.post("/slack/events", content=payload, headers=sign(payload))
             dm = fake.wait_for(
-                lambda r=recipient, s=seen: len(fake.dms_to(r)) > s or None, timeout=30
+                functools.partial(lambda r, s: len(fake.dms_to(r)) > s or None, recipient, seen),
+                timeout=30,
             )
             assert dm
             posted = next(
@@ -341,7 +343,7 @@ def bench_share(stack: Stack, report: Report, n: int) -> None:
                 for c in reversed(fake.calls("chat.postMessage"))
                 if c.params.get("channel") in (recipient, fake.dm_channel(recipient))
             )
-            fake.wait_for(lambda u=response_url: fake.responses(u), timeout=30)
+            fake.wait_for(functools.partial(fake.responses, response_url), timeout=30)
             if i >= 3:  # the first ones warm caches and connections
                 ours.append(posted - started)
     floor: list[float] = []  # the floor: the code and the DM

@@ -312,6 +312,12 @@ def seed_active(
             connection.execute(insert(GrantRow), rows[i : i + 1000])
 
 
+def create_many(stack: Stack, names: Sequence[str], batch: int = 100) -> None:
+    """Hub users, a hundred a request (the hub takes more than a minute for 500 here)."""
+    for i in range(0, len(names), batch):
+        stack.hub.create_users(*names[i : i + batch])
+
+
 def seed_bystanders(engine: Engine, n: int, prefix: str) -> None:
     """``n`` active grants due in 30 days, of an owner nobody is linked to: stored (the
     due-work query must not slow down with them), but not reconciled with the hub (they
@@ -400,7 +406,7 @@ def bench_single_deadline(stack: Stack, report: Report, lead: float = 30.0) -> N
 
 def bench_deadlines(stack: Stack, report: Report, due: int, stored: int, concurrency: int) -> None:
     names = [f"dl{i:05d}" for i in range(due)]
-    create_users(stack, names)
+    create_many(stack, names)
     floor_before = patch_floor(stack, names, concurrency)
     stack.switch_database("bench-deadlines.sqlite")
     asyncio.run(share_directly(stack.hub, [("owner", n) for n in names]))
@@ -467,7 +473,7 @@ def _replicas(stack: Stack, report: Report, url: str, due: int, stored: int) -> 
     from bot.sandbox.stack import new_database
 
     names = [f"rp{i:05d}" for i in range(due)]
-    create_users(stack, names)
+    create_many(stack, names)
     people = [(f"URP{i:05d}", n) for i, n in enumerate(names)]
     # The recipients are not linked: the start-up reconciliation (every linked hub user's
     # shares) would otherwise read 1,000 more listings while the deadline comes.

@@ -5,8 +5,9 @@ uvicorn with uvloop and httptools, signed requests checked by Bolt), same shape 
 listener (ack first, the work in a lazy listener, ``process_before_response=True``), and
 per command only:
 
-- ``list``: one indexed read of the caller's open grants (sharebot's own database and
-  table, ``ix_grants_pair``) and the ``response_url`` post;
+- ``list``: one read of the caller's link, one indexed read of their open grants
+  (sharebot's own database and table, ``ix_grants_pair``; the columns the answer shows),
+  a line for each, and the ``response_url`` post;
 - ``<@U...> 1h`` (a share): one read of both people's links, the hub's POST share code,
   one INSERT recording it, ``chat.postMessage`` with the link, the ``response_url`` post.
 
@@ -54,9 +55,9 @@ def build(engine: Engine, hub: httpx.AsyncClient) -> Starlette:
             return list(
                 connection.execute(
                     text(
-                        "SELECT id, recipient_slack_id, expires_at FROM grants"
-                        " WHERE owner_hub = :owner AND state IN ('invited', 'active',"
-                        " 'ending', 'withdrawing')"
+                        "SELECT recipient_slack_id, server, state, expires_at, code_expires_at"
+                        " FROM grants WHERE owner_hub = :owner AND state IN ('invited',"
+                        " 'active', 'ending', 'withdrawing') ORDER BY id"
                     ),
                     {"owner": owner},
                 )
@@ -90,7 +91,9 @@ def build(engine: Engine, hub: httpx.AsyncClient) -> Starlette:
         if words.strip() == "list":
             owner = (await asyncio.to_thread(hub_users, caller)).get(caller, "")
             rows = await asyncio.to_thread(open_grants, owner)
-            await respond(text=f"{len(rows)} open shares", response_type="ephemeral")
+            lines = [f"{len(rows)} open shares"]  # one line each, as sharebot's answer has
+            lines += [f"• <@{r[0]}> on {owner}/{r[1]}: {r[2]} until {r[3] or r[4]}" for r in rows]
+            await respond(text="\n".join(lines), response_type="ephemeral")
             return
         mention = MENTION.search(words)
         if mention is None:

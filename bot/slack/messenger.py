@@ -23,6 +23,10 @@ from bot.domain.outbox import is_permanent
 from bot.errors import SlackDeliveryError
 
 log = logging.getLogger(__name__)
+#: slack_sdk's webhook client logs a retry at INFO with the response_url in it: a URL that
+#: lets anyone answer in the conversation for 30 minutes is not for the log.
+_WEBHOOK_LOG = logging.getLogger(f"{__name__}.response_url")
+_WEBHOOK_LOG.setLevel(logging.WARNING)
 
 #: Told of a notice Slack did not take (user id, text, error), unless the error is permanent.
 UndeliveredHook = Callable[[str, str, SlackDeliveryError], Awaitable[None]]
@@ -128,7 +132,7 @@ class SlackMessenger:
             self.client.kept_session() if isinstance(self.client, KeepAliveWebClient) else None
         )
         webhook = AsyncWebhookClient(
-            response_url, timeout=int(self.client.timeout), session=session
+            response_url, timeout=int(self.client.timeout), session=session, logger=_WEBHOOK_LOG
         )
         try:
             answer = await webhook.send(

@@ -8,11 +8,9 @@ grant was made with.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 from datetime import datetime, timedelta
-from typing import Any
 from urllib.parse import quote
 
 from bot.app.codes import Codes
@@ -42,21 +40,11 @@ from bot.domain.grants import (
     remind_at,
 )
 from bot.errors import HubNotFound, SharebotError, SlackDeliveryError
-from bot.hub.client import ShareCode
 from bot.store.flags import Flags
 from bot.store.grants import NewGrant
 from bot.store.links import Links
 
 log = logging.getLogger(__name__)
-
-
-class SharesUnread(Exception):
-    """The server's shares could not be read for a new intent (``error`` says why): the
-    share is refused with that error, and the intent dropped."""
-
-    def __init__(self, error: SharebotError) -> None:
-        super().__init__(str(error))
-        self.error = error
 
 
 class Sharing:
@@ -129,11 +117,7 @@ class Sharing:
     ) -> ShareOutcome:
         owner_hub, recipients = await self._resolve(caller, cmd.recipients, now)
         cmd = dataclasses.replace(cmd, path=self.notebook_path(owner_hub, cmd.server, cmd.path))
-        # One recipient: the server's shares are read beside the code's creation (issue);
-        # several: once, before the first intent, for all of them.
-        current = (
-            None if len(recipients) == 1 else await self._current_shares(owner_hub, cmd.server)
-        )
+        current = await self._current_shares(owner_hub, cmd.server)
         outcome = ShareOutcome()
         for slack_id, hub_user in recipients.items():
             try:
@@ -205,19 +189,12 @@ class Sharing:
         slack_id: str,
         hub_user: str,
         cmd: commands.Share,
-        current: ShareMap | None,
+        current: ShareMap,
         now: datetime,
         decision_id: int | None,
     ) -> Grant:
-        """With ``current`` None, the intent is written without its baseline and earlier
-        access: :meth:`issue` reads the server's shares beside creating the code, and
-        records them with it."""
         extras = (MANAGE,) if cmd.manage else ()
-        earlier = (
-            NO_SCOPES
-            if current is None
-            else await self._earlier_access(owner_hub, cmd.server, hub_user, current)
-        )
+        earlier = await self._earlier_access(owner_hub, cmd.server, hub_user, current)
         # The intent first, held by this task: if the process dies anywhere below, the
         # background pass finds an invitation with no confirmed DM once the claim ran out.
         token = self.endings.new_token()
@@ -242,14 +219,9 @@ class Sharing:
             ),
             now=now,
             intent=(token, self.endings.claim_ttl),
-            audit=current is not None,
         )
         try:
-            return await self.issue(grant, now, token=token if current is None else None)
-        except SharesUnread as unread:  # refused as before any intent: none is left
-            if not await db(self.grants.drop_intent, grant.id, token):
-                log.warning("%s: the intent of a refused share moved on", grant.label)
-            raise unread.error from None
+            return await self.issue(grant, now)
         except SharebotError as err:
             await db(
                 self.grants.transition,
@@ -264,58 +236,34 @@ class Sharing:
             await db(self.grants.release, grant.id, token)
 
     async def _earlier_access(
-        self, owner_hub: str, server: str, hub_user: str, current: ShareMap, new: int = 0
+        self, owner_hub: str, server: str, hub_user: str, current: ShareMap
     ) -> Scopes:
-        """What ``hub_user`` holds on the server that no open grant of ours (other than
-        ``new``, the one being issued) nor an unsettled flag accounts for: theirs to keep
-        when a new grant ends."""
+        """What ``hub_user`` holds on the server that no open grant of ours nor an
+        unsettled flag accounts for: theirs to keep when a new grant ends."""
         held = current.get(hub_user, NO_SCOPES)
         if not held:
             return NO_SCOPES
-        ours = [
-            g
-            for g in await db(
-                self.grants.for_holder, owner_hub, server, hub_user, states=OPEN_STATES
-            )
-            if g.id != new
-        ]
+        ours = await db(self.grants.for_holder, owner_hub, server, hub_user, states=OPEN_STATES)
         flagged = await db(
             self.flags.pending, owner_hub=owner_hub, server=server, hub_user=hub_user
         )
         return earlier_access(held, [g.ledger for g in ours], union_of(f.scopes for f in flagged))
 
-    async def issue(self, grant: Grant, now: datetime, *, token: str | None = None) -> Grant:
+    async def issue(self, grant: Grant, now: datetime) -> Grant:
         """Make a share code for an unsent invitation, record it, DM the link, note the DM.
 
         The link holds the code, which is never stored: a DM that may not have gone out is
         recovered by making a new code (:mod:`bot.app.recovery`), not by resending.
         Raises HubError or SlackDeliveryError (the code is withdrawn then).
-
-        An intent without a baseline (written by a share with one recipient, held with
-        ``token``; or an interrupted one, recovered) has the server's shares read at the
-        same time as its code is made (neither depends on the other: the code reaches no
-        one before the DM), and its baseline and earlier access recorded with the code.
-        With ``token``, a failed read raises :class:`SharesUnread` (the code made, if any,
-        is deleted): the share is refused as it was before the intent.
         """
-        shares: ShareMap | None = None
-        if grant.baseline is None:
-            shares, code = await self._shares_and_code(grant, refusing=token is not None)
-        else:
-            code = await self._create_code(grant)
-        ledger: dict[str, Any] = {}
-        if shares is not None:
-            ledger["baseline"] = shares
-            ledger["earlier"] = await self._earlier_access(
-                grant.owner_hub, grant.server, grant.recipient_hub, shares, new=grant.id
-            )
+        code = await self.hub.create_share_code(
+            grant.owner_hub,
+            grant.server,
+            expires_in=int(self.invite_ttl.total_seconds()),
+            scopes=sorted(grant.scopes),
+        )
         recorded = await db(
-            self.grants.set_code,
-            grant,
-            code.id,
-            code.expires_at or now + self.invite_ttl,
-            now=now,
-            **ledger,
+            self.grants.set_code, grant, code.id, code.expires_at or now + self.invite_ttl, now=now
         )
         if recorded is None:  # cancelled meanwhile (revoke before the DM): not ours to send
             await self.endings.withdraw_code(dataclasses.replace(grant, code_id=code.id), now)
@@ -340,36 +288,6 @@ class Sharing:
             raise
         await db(self.grants.invite_sent, grant, now=self.endings.clock())
         return grant
-
-    async def _create_code(self, grant: Grant) -> ShareCode:
-        return await self.hub.create_share_code(
-            grant.owner_hub,
-            grant.server,
-            expires_in=int(self.invite_ttl.total_seconds()),
-            scopes=sorted(grant.scopes),
-        )
-
-    async def _shares_and_code(self, grant: Grant, *, refusing: bool) -> tuple[ShareMap, ShareCode]:
-        """The server's shares and a new code, asked for at once. If the read fails, the
-        code (if made) is deleted and, ``refusing``, :class:`SharesUnread` raised."""
-        owner, server = grant.owner_hub, grant.server
-        read, made = await asyncio.gather(
-            self._current_shares(owner, server) if refusing else self.hub.share_map(owner, server),
-            self._create_code(grant),
-            return_exceptions=True,
-        )
-        if isinstance(read, BaseException):
-            if isinstance(made, ShareCode):
-                try:
-                    await self.hub.delete_share_code(grant.owner_hub, grant.server, made.id)
-                except SharebotError as err:  # unsent, unknown to anyone: it expires unused
-                    log.warning("%s: could not delete an unsent share code: %s", grant.label, err)
-            if refusing and isinstance(read, SharebotError):
-                raise SharesUnread(read)
-            raise read
-        if isinstance(made, BaseException):
-            raise made
-        return read, made
 
     # -- list -------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -22,11 +22,6 @@ from bot.store.base import Store, record_audit
 from bot.store.flags import add_flags
 from bot.store.models import GrantRow
 from bot.store.outbox import OutgoingNotice, enqueue
-
-#: The grants table, for reads: its rows come back as plain tuples (Core), not ORM
-#: objects, which cost about half the time of a listing (identity map, instrumented
-#: attributes) for nothing a read uses. Writes load GrantRow objects.
-ROW = GrantRow.__table__
 
 #: The notices a state change sends, computed from the grant as it is after the change.
 NoticesFor = Callable[[Grant], list[OutgoingNotice]]
@@ -79,14 +74,11 @@ class Grants(Store):
         *,
         now: datetime,
         intent: tuple[str, timedelta] | None = None,
-        audit: bool = True,
     ) -> Grant:
         """Record an invitation. With ``intent`` (a claim token and its lease) the grant is
         an intent, written before the hub is asked for a code and held by the caller:
         ``invite_sent_at`` stays unset until :meth:`invite_sent`. Without, the invitation
-        counts as sent now. With ``audit=False`` (an intent whose baseline and earlier
-        access are read beside the code's creation), the ``invite`` event is written by
-        :meth:`set_code` with them, or never if the intent is dropped (:meth:`drop_intent`).
+        counts as sent now.
         """
         with self._tx() as session:
             row = GrantRow(
@@ -115,48 +107,30 @@ class Grants(Store):
             )
             session.add(row)
             session.flush()
-            grant = _grant(row)
-            if audit:
-                _audit_invite(session, now, grant, new.code_id)
-            return grant
-
-    def drop_intent(self, grant_id: int, token: str) -> bool:
-        """Delete an intent written with ``audit=False`` that never got a code, while its
-        writer holds it: the share was refused (the server's shares could not be read), as
-        if it had been refused before the intent. False if it moved on meanwhile."""
-        with self._tx() as session:
-            result = session.execute(
-                delete(GrantRow)
-                .where(
-                    GrantRow.id == grant_id,
-                    GrantRow.state == GrantState.INVITED.value,
-                    GrantRow.code_id.is_(None),
-                    GrantRow.invite_sent_at.is_(None),
-                    GrantRow.claimed_by == token,
-                )
-                .execution_options(synchronize_session=False)
+            record_audit(
+                session,
+                now,
+                "invite",
+                row.id,
+                new.owner_slack_id,
+                new.owner_hub,
+                {
+                    "recipient_slack": new.recipient_slack_id,
+                    "recipient_hub": new.recipient_hub,
+                    "server": new.server,
+                    "duration_s": row.duration_seconds,
+                    "code_id": new.code_id,
+                    "scopes": sorted(new.scopes),
+                    "earlier_scopes": sorted(new.earlier),
+                },
             )
-            return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+            return _grant(row)
 
     def set_code(
-        self,
-        grant: Grant,
-        code_id: str | None,
-        code_expires_at: datetime | None,
-        *,
-        now: datetime,
-        baseline: Mapping[str, frozenset[str]] | None = None,
-        earlier: frozenset[str] | None = None,
+        self, grant: Grant, code_id: str | None, code_expires_at: datetime | None, *, now: datetime
     ) -> Grant | None:
         """Record (or, with None, forget) an unsent invitation's share code; None if the
-        grant is no longer an invitation waiting for its DM or its code changed meanwhile.
-
-        With ``baseline`` (and ``earlier``): an intent written without them
-        (``add_grant(audit=False)``) gets them with its code, and its ``invite`` event."""
-        ledger: dict[str, Any] = {}
-        if baseline is not None:
-            ledger["baseline"] = baseline_json(baseline)
-            ledger["earlier_scopes"] = sorted(earlier or ())
+        grant is no longer an invitation waiting for its DM or its code changed meanwhile."""
         with self._tx() as session:
             changed = _update_grant(
                 session,
@@ -169,10 +143,7 @@ class Grants(Store):
                 code_id=code_id,
                 code_expires_at=code_expires_at,
                 updated_at=now,
-                **ledger,
             )
-            if changed is not None and baseline is not None:
-                _audit_invite(session, now, changed)
             if changed is not None and code_id is not None:
                 record_audit(
                     session, now, "code_created", grant.id, None, None, {"code_id": code_id}
@@ -230,7 +201,7 @@ class Grants(Store):
 
     def get(self, grant_id: int) -> Grant | None:
         with self._read() as session:
-            row = session.execute(select(ROW).where(GrantRow.id == grant_id)).first()
+            row = session.get(GrantRow, grant_id)
             return _grant(row) if row else None
 
     def grants(
@@ -243,7 +214,7 @@ class Grants(Store):
         recipient_hub: str | None = None,
         recipient_slack_id: str | None = None,
     ) -> list[Grant]:
-        query = select(ROW).where(GrantRow.state.in_([s.value for s in states]))
+        query = select(GrantRow).where(GrantRow.state.in_([s.value for s in states]))
         if owner_slack_id is not None:
             query = query.where(GrantRow.owner_slack_id == owner_slack_id)
         if recipient_slack_id is not None:
@@ -255,7 +226,7 @@ class Grants(Store):
         if recipient_hub is not None:
             query = query.where(GrantRow.recipient_hub == recipient_hub)
         with self._read() as session:
-            return [_grant(row) for row in session.execute(query.order_by(GrantRow.id))]
+            return [_grant(row) for row in session.scalars(query.order_by(GrantRow.id))]
 
     def due(self, now: datetime, *, remind: bool = True) -> DueWork:
         """The active grants the sweep must act on at ``now``, found through the indexes
@@ -268,15 +239,15 @@ class Grants(Store):
         """
         active = GrantRow.state == GrantState.ACTIVE.value
         with self._read() as session:
-            to_end = session.execute(
-                select(ROW)
+            to_end = session.scalars(
+                select(GrantRow)
                 .where(active, GrantRow.expires_at <= now)
                 .order_by(GrantRow.expires_at, GrantRow.id)
             ).all()
-            to_remind: Sequence[Row[Any]] = ()
+            to_remind: Sequence[GrantRow] = ()
             if remind:
-                to_remind = session.execute(
-                    select(ROW)
+                to_remind = session.scalars(
+                    select(GrantRow)
                     .where(
                         active,
                         GrantRow.remind_at <= now,
@@ -307,8 +278,8 @@ class Grants(Store):
         """Grants in ``states`` that give (or would give) ``holder`` access to one server:
         the ledger of that person on that server."""
         with self._read() as session:
-            rows = session.execute(
-                select(ROW).where(
+            rows = session.scalars(
+                select(GrantRow).where(
                     GrantRow.state.in_([s.value for s in states]),
                     GrantRow.owner_hub == owner_hub,
                     GrantRow.server == server,
@@ -345,8 +316,8 @@ class Grants(Store):
             where.append(GrantRow.server == server)
         with self._read() as session:
             total = session.scalar(select(func.count()).select_from(GrantRow).where(*where))
-            rows = session.execute(
-                select(ROW)
+            rows = session.scalars(
+                select(GrantRow)
                 .where(*where)
                 .order_by(GrantRow.created_at.desc(), GrantRow.id.desc())
                 .offset(offset)
@@ -437,11 +408,11 @@ class Grants(Store):
     def watched(self, *, states: Iterable[GrantState] | None = None) -> list[Grant]:
         """Grants whose share code the hub has not confirmed gone (whatever their state,
         unless ``states`` is given): each is checked by the background pass."""
-        query = select(ROW).where(GrantRow.code_id.is_not(None), GrantRow.code_gone.is_(False))
+        query = select(GrantRow).where(GrantRow.code_id.is_not(None), GrantRow.code_gone.is_(False))
         if states is not None:
             query = query.where(GrantRow.state.in_([s.value for s in states]))
         with self._read() as session:
-            return [_grant(row) for row in session.execute(query.order_by(GrantRow.id))]
+            return [_grant(row) for row in session.scalars(query.order_by(GrantRow.id))]
 
     def code_seen(
         self,
@@ -637,29 +608,7 @@ def _baseline(value: dict[str, list[str]] | None) -> dict[str, frozenset[str]] |
     return {user: frozenset(scopes) for user, scopes in value.items()}
 
 
-def _audit_invite(
-    session: Session, now: datetime, grant: Grant, code_id: str | None = None
-) -> None:
-    record_audit(
-        session,
-        now,
-        "invite",
-        grant.id,
-        grant.owner_slack_id,
-        grant.owner_hub,
-        {
-            "recipient_slack": grant.recipient_slack_id,
-            "recipient_hub": grant.recipient_hub,
-            "server": grant.server,
-            "duration_s": to_seconds(grant.duration),
-            "code_id": code_id,
-            "scopes": sorted(grant.scopes),
-            "earlier_scopes": sorted(grant.earlier),
-        },
-    )
-
-
-def _grant(row: GrantRow | Row[Any]) -> Grant:
+def _grant(row: GrantRow) -> Grant:
     return Grant(
         id=row.id,
         state=GrantState(row.state),

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import multiprocessing
 import os
 import statistics
@@ -333,7 +334,8 @@ def bench_share(stack: Stack, report: Report, n: int) -> None:
             started = time.time()
             client.post("/slack/events", content=payload, headers=sign(payload))
             dm = fake.wait_for(
-                lambda r=recipient, s=seen: len(fake.dms_to(r)) > s or None, timeout=30
+                functools.partial(lambda r, s: len(fake.dms_to(r)) > s or None, recipient, seen),
+                timeout=30,
             )
             assert dm
             posted = next(
@@ -341,7 +343,7 @@ def bench_share(stack: Stack, report: Report, n: int) -> None:
                 for c in reversed(fake.calls("chat.postMessage"))
                 if c.params.get("channel") in (recipient, fake.dm_channel(recipient))
             )
-            fake.wait_for(lambda u=response_url: fake.responses(u), timeout=30)
+            fake.wait_for(functools.partial(fake.responses, response_url), timeout=30)
             if i >= 3:  # the first ones warm caches and connections
                 ours.append(posted - started)
     floor: list[float] = []  # the issue's floor: the code and the DM
@@ -640,12 +642,35 @@ def bench_digest(stack: Stack, report: Report, owners: int, rate: float, concurr
     report.add("4. digest run again the same day", again.stdout.strip()[:80])
 
 
+def run_floors(stack: Stack, report: Report, args: argparse.Namespace, only: set[str]) -> None:
+    """Issue 19's benchmarks (:mod:`bench.floors`)."""
+    from bench import floors
+
+    modes = ["default" if m == "one" else m for m in args.modes.split(",")]
+    if "ref" in only:
+        stack.switch_database("bench-ref.sqlite")
+        floors.bench_reference(stack, report, args.senders, args.lists, args.ref_shares, modes)
+    if "network" in only:
+        stack.switch_database("bench-network.sqlite")
+        floors.bench_network(stack, report, args.shares, args.delay)
+    if "deadline" in only:
+        floors.bench_single_deadline(stack, report)
+        floors.bench_deadlines(stack, report, args.due, args.stored, args.concurrency)
+    if "replicas" in only:
+        floors.bench_replicas(stack, report, args.due, args.stored)
+
+
 # -- main -----------------------------------------------------------------------------------
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", default="ack,share,sweep,query,digest")
+    parser.add_argument(
+        "--only",
+        default="ref,network,deadline,replicas",
+        help="issue 19's benchmarks (bench/floors.py): ref,network,deadline,replicas; "
+        "the earlier ones: ack,share,sweep,query,digest",
+    )
     parser.add_argument("--senders", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument(
@@ -663,6 +688,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="benchmarks 1, 2 and 5 with the work in the web process (one), "
         "and/or in a worker process (worker: SHAREBOT_WORKER_PROCESS=true)",
     )
+    parser.add_argument("--lists", type=int, default=400, help="`list` commands (ref)")
+    parser.add_argument("--ref-shares", type=int, default=200, help="shares (ref)")
+    parser.add_argument("--delay", type=float, default=0.025, help="seconds each way (network)")
+    parser.add_argument("--due", type=int, default=1000, help="grants due at once (deadline)")
+    parser.add_argument("--stored", type=int, default=10000, help="active grants (deadline)")
     args = parser.parse_args(argv)
     only = set(args.only.split(","))
     workdir = Path(tempfile.mkdtemp(prefix="sharebot-perf-"))
@@ -684,6 +714,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         create_users(stack, recipients)
         stack.link([(OWNER_SLACK, "owner")])
         stack.link([(f"UR{i:04d}", name) for i, name in enumerate(recipients)])
+        run_floors(stack, report, args, only)
         for mode in args.modes.split(",") if only & {"ack", "share"} else ():
             worker = mode == "worker"
             report.tag = " [worker process]" if worker else " [one process]"

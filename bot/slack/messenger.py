@@ -17,11 +17,16 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.domain.outbox import is_permanent
 from bot.errors import SlackDeliveryError
 
 log = logging.getLogger(__name__)
+#: slack_sdk's webhook client logs a retry at INFO with the response_url in it: a URL that
+#: lets anyone answer in the conversation for 30 minutes is not for the log.
+_WEBHOOK_LOG = logging.getLogger(f"{__name__}.response_url")
+_WEBHOOK_LOG.setLevel(logging.WARNING)
 
 #: Told of a notice Slack did not take (user id, text, error), unless the error is permanent.
 UndeliveredHook = Callable[[str, str, SlackDeliveryError], Awaitable[None]]
@@ -33,14 +38,19 @@ class KeepAliveWebClient(AsyncWebClient):
     DNS lookup and TCP (and TLS) connection for every call. Close with :meth:`aclose`."""
 
     async def api_call(self, *args: Any, **kwargs: Any) -> Any:
+        self.kept_session()
+        return await super().api_call(*args, **kwargs)
+
+    def kept_session(self) -> aiohttp.ClientSession:
+        """The session of the running loop (made on first use)."""
         session = self.session
         loop = asyncio.get_running_loop()
         if session is None or session.closed or getattr(session, "_loop", loop) is not loop:
-            self.session = aiohttp.ClientSession(
+            session = self.session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
                 trust_env=self.trust_env_in_session,
             )
-        return await super().api_call(*args, **kwargs)
+        return session
 
     async def aclose(self) -> None:
         if self.session is not None and not self.session.closed:
@@ -120,6 +130,29 @@ class SlackMessenger:
             await self.client.chat_update(
                 channel=channel, ts=ts, text=text, blocks=[b.to_dict() for b in blocks or ()]
             )
+
+    async def respond(
+        self, response_url: str, text: str, *, replace_original: bool = False
+    ) -> None:
+        """An ephemeral answer to a command or click through its ``response_url``, on the
+        kept session. (Bolt's ``respond`` opens a new aiohttp session and TCP connection
+        each time: the biggest cost of a `list` in the web process, profiled under load.)
+        Failures are logged, as Bolt's ``respond`` leaves them to the caller."""
+        session = (
+            self.client.kept_session() if isinstance(self.client, KeepAliveWebClient) else None
+        )
+        webhook = AsyncWebhookClient(
+            response_url, timeout=int(self.client.timeout), session=session, logger=_WEBHOOK_LOG
+        )
+        try:
+            answer = await webhook.send(
+                text=text, response_type="ephemeral", replace_original=replace_original
+            )
+        except (aiohttp.ClientError, TimeoutError, SlackClientError) as err:
+            log.warning("answer through the response_url not delivered: %s", type(err).__name__)
+            return
+        if answer.status_code != 200:
+            log.warning("answer through the response_url refused: HTTP %s", answer.status_code)
 
     async def publish_home(self, user_id: str, view: View) -> None:
         """Replace ``user_id``'s App Home tab with ``view`` (``views.publish``)."""

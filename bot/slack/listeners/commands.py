@@ -57,7 +57,11 @@ def register(
         caller = command["user_id"]
         shown = ProgressReply(respond)
         text = await answer(f"/share-server from {caller}", run(services, caller, cmd, shown))
-        await respond(text=text, response_type="ephemeral", replace_original=shown.posted)
+        response_url = command.get("response_url")
+        if isinstance(response_url, str) and response_url:  # the kept session, not Bolt's
+            await services.messenger.respond(response_url, text, replace_original=shown.posted)
+        else:
+            await respond(text=text, response_type="ephemeral", replace_original=shown.posted)
 
     app.command(COMMAND)(ack=share_ack, lazy=[once(services, share_server)])
 

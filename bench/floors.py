@@ -25,7 +25,7 @@ import re
 import statistics
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,15 +42,12 @@ from bench.perf import (
     clear_codes_and_shares,
     command_body,
     create_users,
-    hub_api,
     ms,
     pct,
     rss_kib,
     share_directly,
-    share_path,
-    timer,
+    time_bare_patches,
 )
-from bot.aio import bounded
 from bot.clock import utcnow
 from bot.domain.access import grant_scopes
 from bot.domain.grants import GrantState
@@ -349,21 +346,7 @@ def patch_floor(stack: Stack, names: Sequence[str], concurrency: int) -> float:
     hub = stack.hub
     asyncio.run(share_directly(hub, [("owner", n) for n in names]))
 
-    async def patch_all() -> None:
-        async with hub_api(hub, hub.service_token, concurrency) as api:
-
-            def job(user: str) -> Callable[[], Awaitable[None]]:
-                async def run() -> None:
-                    r = await api.patch(share_path("owner"), json={"user": user})
-                    r.raise_for_status()
-
-                return run
-
-            await bounded(concurrency, [job(u) for u in names])
-
-    with timer() as took:
-        asyncio.run(patch_all())
-    return took[0]
+    return time_bare_patches(hub, names, concurrency)
 
 
 def ids_of(engine: Engine, recipients: Sequence[str]) -> set[int]:

@@ -277,17 +277,21 @@ class Sharing:
             try:
                 return await self.issue(fresh, now)
             except SharebotError as err:
-                await db(
-                    self.grants.transition,
-                    fresh,
-                    GrantState.FAILED,
-                    now=now,
-                    action="invite_failed",
-                    detail={"error": str(err)},
-                )
+                await self._failed(fresh, err, now)
                 raise
         finally:
             await db(self.grants.release, grant.id, token)
+
+    async def _failed(self, grant: Grant, err: SharebotError, now: datetime) -> None:
+        """An invitation the hub or Slack refused: failed, with why (audited)."""
+        await db(
+            self.grants.transition,
+            grant,
+            GrantState.FAILED,
+            now=now,
+            action="invite_failed",
+            detail={"error": str(err)},
+        )
 
     async def _earlier_access(
         self, owner_hub: str, server: str, hub_user: str, current: ShareMap
@@ -426,14 +430,7 @@ class Sharing:
         try:
             shared = await self.activate_group(grant, now)
         except SharebotError as err:
-            await db(
-                self.grants.transition,
-                grant,
-                GrantState.FAILED,
-                now=now,
-                action="invite_failed",
-                detail={"error": str(err)},
-            )
+            await self._failed(grant, err, now)
             if isinstance(err, HubNotFound) or (isinstance(err, HubError) and err.status == 400):
                 raise Refused(
                     Refusal(Reason.UNKNOWN_HUB_GROUP, why=group), f"{grant.label}: {err}"

@@ -61,6 +61,10 @@ INVITE_AT_ONCE = 16
 
 
 class Sharing:
+    #: Invitations of one share sent at once (1: one after the other, in the recipients'
+    #: order, as the property test's machine needs to replay a sequence exactly).
+    invite_at_once = INVITE_AT_ONCE
+
     def __init__(
         self,
         *,
@@ -131,8 +135,9 @@ class Sharing:
         left_out: LeftOut | None = None,
     ) -> ShareOutcome:
         """Invite each recipient: one grant, one code, one DM each, up to
-        :data:`INVITE_AT_ONCE` at a time. ``progress`` is told after each invitation;
-        ``left_out`` (members of user groups not shared with) is carried into the outcome."""
+        :attr:`invite_at_once` (:data:`INVITE_AT_ONCE`) at a time. ``progress`` is told
+        after each invitation; ``left_out`` (members of user groups not shared with) is
+        carried into the outcome."""
         owner_hub, recipients = await self._resolve(caller, cmd.recipients, now)
         cmd = dataclasses.replace(cmd, path=self.notebook_path(owner_hub, cmd.server, cmd.path))
         current = await self._current_shares(owner_hub, cmd.server)
@@ -165,7 +170,7 @@ class Sharing:
                 except Exception:  # the progress shown is a courtesy: never stop the share
                     log.warning("share progress of %s not shown", caller, exc_info=True)
 
-        await bounded(INVITE_AT_ONCE, [functools.partial(invite, s) for s in recipients])
+        await bounded(self.invite_at_once, [functools.partial(invite, s) for s in recipients])
         outcome = ShareOutcome(
             invited=[invited[s] for s in recipients if s in invited],
             failed=[(s, failed[s]) for s in recipients if s in failed],

@@ -87,6 +87,8 @@ class Sweep:
                         log.exception("sweep: %s failed; the next pass tries again", part.__name__)
                 if report.accepted:  # an acceptance seen late may be due already
                     await self._end_due(now, report)
+                    # and its end may have taken scopes a pending flag named
+                    await self._settle_flags(now, report)
             finally:
                 refresh = self.endings.home.refresh
                 await bounded(

@@ -175,7 +175,9 @@ def _parse_share(words: list[str], limits: _Limits) -> Share:
     path = _take_path(rest)
     for word in rest:
         if _mention(word) is not None or _subteam(word) is not None:
-            raise CommandError("Put every person before the duration: `@alice @bob 1h`.")
+            raise CommandError(
+                "Put every person and group before the duration: `@alice @course-tas 1h`."
+            )
     return Share(
         tuple(recipients), duration, server, _note(rest), manage, path, groups=tuple(groups)
     )

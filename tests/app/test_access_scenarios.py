@@ -160,3 +160,29 @@ def test_access_from_a_link_no_pass_has_judged_is_not_earlier_access(
     machine.owner_revokes("UALICE", "")
     machine.background_pass()
     assert scopes(machine, "alice") == frozenset()
+
+
+def test_a_flag_whose_access_an_acceptance_seen_late_took_away_is_settled_in_that_pass(
+    machine: AccessMachine,
+) -> None:
+    # found by a 1,000-example run of the property test: Bob's own links, seen used only
+    # once they were due, ended in the pass's second round of ends, after the flags were
+    # settled: the access his flags named was gone, and the flags stayed pending
+    machine.share({"UALICE", "UBOB"}, "", manage=True, minutes=30)
+    machine.share({"UALICE", "UBOB"}, "", manage=False, minutes=30)
+    machine.background_pass()
+    alices_manage, bobs_manage, alices_plain, bobs_plain = (g.id for g in machine.grants())
+
+    def link(grant_id: int) -> int:
+        return [i.grant_id for i in machine.live_links()].index(grant_id)
+
+    machine.someone_else_accepts(link(alices_manage), "bob")
+    machine.recipient_accepts(link(alices_plain))
+    machine.background_pass()  # Bob's gains are reported (he may have been given them)
+    assert {f.hub_user for f in machine.h.flags.pending()} == {"bob"}
+    machine.recipient_accepts(link(bobs_manage))
+    machine.recipient_accepts(link(bobs_plain))
+    machine.time_passes(200)
+    machine.background_pass()  # his links are seen used, already due: they end at once
+    assert scopes(machine, "bob") == frozenset()
+    assert machine.h.flags.pending() == []

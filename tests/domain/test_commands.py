@@ -78,7 +78,7 @@ def test_revoke() -> None:
         ("<!here> 1h", "`@here` is not a person"),
         ("@alice 1h", "could not read `@alice`"),
         ("<@U1> <#C1|x> 1h", "That is a channel"),
-        ("<@U1> 1h <@U2>", "Put every person before the duration"),
+        ("<@U1> 1h <@U2>", "Put every person and group before the duration"),
         ("<@U1> 1h server:bad/name", "not a server name"),
         ("revoke", "Say whose access to revoke"),
         ("revoke all <@U1>", "`revoke all` takes only"),

@@ -39,7 +39,7 @@ def test_people_and_groups_mix_in_any_order_each_kept_once() -> None:
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [
-        ("<@U1> 1h <!subteam^S1|@tas>", "Put every person before the duration"),
+        ("<@U1> 1h <!subteam^S1|@tas>", "Put every person and group before the duration"),
         ("<!subteam^S1|@tas>", "Say for how long"),
         ("<!subteam^S1|@tas> <#C1|x> 1h", "That is a channel"),
         ("<!subteam^s1|@tas> 1h", "mention each person"),  # not an id Slack makes

@@ -192,12 +192,12 @@ def test_no_secret_in_any_log_or_reply_of_a_full_story(
 ) -> None:
     hub = clean_hub
     # share (with a note that tries a mass mention), accept through the hub's login form
-    note = "<!channel> look <http://evil|here> & <!subteam^S1|@all>"
+    note = "<!channel> look <http://evil|here> & <!everyone>"
     share(admin_app, slack, "UOWNER", f"<@UALICE> 1h {note}")
     invitation = slack.wait_for_dm("UALICE", "shared")
-    escaped = "&lt;!channel&gt; look &lt;http://evil|here&gt; &amp; &lt;!subteam^S1|@all&gt;"
+    escaped = "&lt;!channel&gt; look &lt;http://evil|here&gt; &amp; &lt;!everyone&gt;"
     assert escaped in invitation["text"]
-    assert "<!channel>" not in json.dumps(invitation) and "<!subteam" not in json.dumps(invitation)
+    assert "<!channel>" not in json.dumps(invitation) and "<!everyone" not in json.dumps(invitation)
     urls = [accept_url_in(invitation)]
     assert hub.accept_share("alice", urls[0]).status_code == 302
     slack.wait_for_dm("UOWNER", "accepted", timeout=20)

@@ -186,3 +186,21 @@ def test_a_flag_whose_access_an_acceptance_seen_late_took_away_is_settled_in_tha
     machine.background_pass()  # his links are seen used, already due: they end at once
     assert scopes(machine, "bob") == frozenset()
     assert machine.h.flags.pending() == []
+
+
+def test_a_removal_the_hub_made_but_answered_with_an_error_settles_the_flag(
+    machine: AccessMachine,
+) -> None:
+    # found by a 500-example run: the owner's Remove reached the hub, whose answer was a
+    # 503; the flag is settled as gone by the next pass, and nothing else changes
+    machine.share({"UALICE"}, "gpu", manage=False, minutes=30)
+    machine.owner_shares_in_the_hub("carol", "gpu", manage=False)
+    machine.recipient_accepts(0)
+    machine.background_pass()  # Carol's access is reported: Alice may have used her link
+    [flag] = machine.h.flags.pending()
+    assert flag.hub_user == "carol"
+    machine.hub_fault(method="PATCH", path="shares/", kind="503", after=True)
+    machine.owner_decides_a_flag(0, keep=False)
+    machine.background_pass()
+    assert machine.world.scopes_of(OWNER, "gpu", "carol") == frozenset()
+    assert machine.h.flags.pending() == []

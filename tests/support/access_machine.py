@@ -347,11 +347,13 @@ class AccessMachine(RuleBasedStateMachine):
         )
         settled = self.h.flags.get(flag.id)
         key = (flag.hub_user, flag.server)
-        if answer is None or settled is None:
+        if settled is None:
             return
-        if settled.state is FlagState.KEPT:  # "I shared it": theirs from now on
-            self.truth.earlier[key] |= flag.scopes
-        elif settled.state is FlagState.REMOVED:  # the owner wants it gone, whoever gave it
+        if keep and answer is not None and settled.state is FlagState.KEPT:
+            self.truth.earlier[key] |= flag.scopes  # "I shared it": theirs from now on
+        elif not keep and settled.state is not FlagState.KEPT:
+            # the owner wants it gone, whoever gave it; when the hub's answer was an error,
+            # it may have removed it all the same (else the flag is still pending)
             self.truth.earlier[key] -= flag.scopes
 
     # -- faults and the background -------------------------------------------------------

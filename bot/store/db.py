@@ -202,8 +202,16 @@ def head_revision() -> str | None:
 
 
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+    # Alembic's context says which dialect it found at INFO: noise in `sharebot shares`,
+    # `audit` and `check`, which only ask for the revision (a migration still says it).
+    quiet = logging.getLogger("alembic.runtime.migration")
+    level = quiet.level
+    quiet.setLevel(max(level, logging.WARNING))
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        quiet.setLevel(level)
 
 
 def schema_revision(engine: Engine) -> str | None:

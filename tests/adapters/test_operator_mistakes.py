@@ -459,3 +459,17 @@ def test_the_license_is_an_spdx_expression() -> None:
     assert project["project"]["license"] == "BSD-3-Clause"
     # setuptools reads SPDX expressions (PEP 639) from 77 on; older ones refuse them
     assert "setuptools>=77" in project["build-system"]["requires"]
+
+
+def test_asking_for_the_revision_logs_nothing_of_alembics(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # `sharebot shares` on a database not migrated yet printed Alembic's INFO lines
+    # ("Context impl SQLiteImpl.") above its one line of advice
+    from bot.store.db import current_revision
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'sharebot.sqlite'}")
+    with caplog.at_level(logging.INFO):
+        assert current_revision(engine) is None
+    assert not [r for r in caplog.records if r.name.startswith("alembic")]
+    assert logging.getLogger("alembic.runtime.migration").level == logging.NOTSET

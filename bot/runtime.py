@@ -135,6 +135,7 @@ def build(
         audit=audit,
         say=say,
         notices=notices,
+        flags=flag_store,
         home=home,
         clock=clock,
         claim_ttl=claim_ttl,

@@ -25,7 +25,7 @@ from bot.app.messages import Audience, Ended, Message
 from bot.app.notices import NoticeService
 from bot.app.ports import HomeRefresher, NoHome, Say
 from bot.clock import utcnow
-from bot.domain.access import NO_SCOPES, Kept, Scopes, kept_after, to_remove
+from bot.domain.access import NO_SCOPES, FlagKind, Kept, Scopes, kept_after, to_remove, union
 from bot.domain.grants import (
     DEFAULT_REMINDERS,
     UNACCEPTED_STATES,
@@ -38,6 +38,7 @@ from bot.domain.grants import (
 from bot.errors import HubError
 from bot.hub.client import HubClient
 from bot.store.audit import AuditLog
+from bot.store.flags import Flags
 from bot.store.grants import Grants
 from bot.store.outbox import OutgoingNotice
 
@@ -73,6 +74,7 @@ class Endings:
         audit: AuditLog,
         say: Say,
         notices: NoticeService,
+        flags: Flags,
         home: HomeRefresher | None = None,
         clock: Callable[[], datetime] = utcnow,
         claim_ttl: timedelta = CLAIM_TTL,
@@ -84,6 +86,7 @@ class Endings:
         self.audit = audit
         self.say = say
         self.notices = notices
+        self.flags = flags  # pending unexplained flags: an end leaves them to the owner
         self.home: HomeRefresher = home or NoHome()
         # Claims time out by the wall clock, not by the ``now`` a long pass started with.
         self.clock = clock
@@ -265,13 +268,29 @@ class Endings:
                 justifying += [other.scopes for other in used if other.scopes <= held]
         return justifying
 
+    async def undecided(self, grant: Grant) -> Scopes:
+        """What pending unexplained flags hold of the holder's access on the server, for
+        the owner to decide (Revoke or keep): an end must not take it, or a share the owner
+        made in the hub is lost before they say it is theirs. (A group's grant has none.)"""
+        if grant.for_group:
+            return NO_SCOPES
+        pending = await db(
+            self.flags.pending,
+            kind=FlagKind.UNEXPLAINED,
+            owner_hub=grant.owner_hub,
+            server=grant.server,
+            hub_user=grant.holder,
+        )
+        return union(f.scopes for f in pending)
+
     async def finish_claimed(self, grant: Grant, now: datetime) -> bool:
         """Remove from the hub what nothing justifies any more of an ending grant's scopes
         (the caller holds its claim); True when done (the hub confirmed)."""
         reason = grant.end_reason or EndReason.EXPIRED
         try:
             others = await self.still_justifying(grant)
-            remove = to_remove(grant.ledger, others)
+            undecided = await self.undecided(grant)
+            remove = to_remove(grant.ledger, others, undecided)
             if remove and grant.for_group:
                 await self.hub.revoke_group_share(
                     grant.owner_hub, grant.server, grant.holder, remove
@@ -282,7 +301,7 @@ class Endings:
             log.warning("%s: revocation failed, will retry: %s", grant.label, err)
             await db(self.grants.record_failure, grant, str(err), now=now, action="revoke_failed")
             return False
-        kept = kept_after(grant.ledger, others)
+        kept = kept_after(grant.ledger, others, undecided)
         ended = await self.change(
             grant,
             final_state(reason),

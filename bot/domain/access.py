@@ -93,13 +93,16 @@ def earlier_access(held: Scopes, ours: Iterable[Held], flagged: Scopes = NO_SCOP
     return held - union(g.contribution for g in ours) - flagged
 
 
-def to_remove(grant: Held, others: Iterable[Scopes]) -> Scopes:
+def to_remove(grant: Held, others: Iterable[Scopes], undecided: Scopes = NO_SCOPES) -> Scopes:
     """At an end: the grant's scopes that nothing justifies any more.
 
     ``others`` are the scopes of the holder's other grants that still give access on the
     same server (active ones, and invited ones whose code the holder has exchanged).
+    ``undecided`` is what pending unexplained flags hold for the owner's decision (access
+    that may be a share the owner made in the hub): an end does not decide it for them;
+    the owner's Revoke or Keep does.
     """
-    return grant.scopes - grant.earlier - union(others)
+    return grant.scopes - grant.earlier - union(others) - undecided
 
 
 def growth(before: ShareMap, after: ShareMap) -> dict[str, Scopes]:
@@ -235,14 +238,17 @@ class Kept(enum.StrEnum):
     NOTHING = "nothing"
     EARLIER = "earlier"  # the access they had before the grant
     OTHER_GRANT = "other_grant"  # another active grant of theirs on the same server
+    UNDECIDED = "undecided"  # access reported to the owner as unexplained, still undecided
 
 
-def kept_after(grant: Held, others: Iterable[Scopes]) -> Kept:
-    """What the end of ``grant`` leaves the person (``others`` as in :func:`to_remove`)."""
+def kept_after(grant: Held, others: Iterable[Scopes], undecided: Scopes = NO_SCOPES) -> Kept:
+    """What the end of ``grant`` leaves the person (arguments as in :func:`to_remove`)."""
     if grant.earlier:
         return Kept.EARLIER
     if grant.scopes & union(others):
         return Kept.OTHER_GRANT
+    if grant.scopes & undecided:
+        return Kept.UNDECIDED
     return Kept.NOTHING
 
 

@@ -324,6 +324,15 @@ def _kept(kept: Kept, *, you: bool) -> str:
             if you
             else (" They still have access through another share of yours.")
         )
+    if kept is Kept.UNDECIDED:
+        return (
+            " Access of yours that the owner was asked about stays until they decide."
+            if you
+            else (
+                " The access of theirs you were asked about stays until you decide"
+                " (Revoke or I shared it: keep, in that message)."
+            )
+        )
     return ""
 
 

@@ -12,12 +12,13 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.domain.access import AccessFlag, FlagKind, FlagState, NewFlag
+from bot.domain.grants import OPEN_STATES, RecipientKind
 from bot.store.base import Store, record_audit
-from bot.store.models import AccessFlagRow
+from bot.store.models import AccessFlagRow, GrantRow
 
 
 def add_flags(
@@ -96,7 +97,9 @@ class Flags(Store):
         by: str | None = None,
         detail: dict[str, Any] | None = None,
     ) -> AccessFlag | None:
-        """pending -> ``state``; None if someone else settled it first."""
+        """pending -> ``state``; None if someone else settled it first. Kept ("I shared
+        it"): the scopes become earlier access of the person's open grants on the server,
+        in the same transaction, so none of their ends takes them."""
         with self._tx() as session:
             row = session.execute(
                 update(AccessFlagRow)
@@ -110,6 +113,8 @@ class Flags(Store):
             ).scalar_one_or_none()
             if row is None:
                 return None
+            if state is FlagState.KEPT:
+                _kept_as_earlier(session, flag)
             record_audit(
                 session,
                 now,
@@ -152,6 +157,31 @@ class Flags(Store):
                 flag.hub_user,
                 {"flag": flag.id, "error": error},
             )
+
+
+def _kept_as_earlier(session: Session, flag: AccessFlag) -> None:
+    """The owner kept a flag's access: it is that person's own now, like a share made in
+    the hub before any grant, so each of their open grants on the server counts it as
+    earlier access (an invitation's earlier access had left it out while it was pending)."""
+    rows = session.scalars(
+        select(GrantRow).where(
+            GrantRow.state.in_([s.value for s in OPEN_STATES]),
+            GrantRow.owner_hub == flag.owner_hub,
+            GrantRow.server == flag.server,
+            GrantRow.recipient_kind == RecipientKind.USER.value,
+            or_(
+                GrantRow.accepted_hub_user == flag.hub_user,
+                and_(
+                    GrantRow.accepted_hub_user.is_(None),
+                    GrantRow.recipient_hub == flag.hub_user,
+                ),
+            ),
+        )
+    )
+    for row in rows:
+        earlier = set(row.earlier_scopes or ())
+        if not flag.scopes <= earlier:
+            row.earlier_scopes = sorted(earlier | flag.scopes)
 
 
 def _flag(row: AccessFlagRow) -> AccessFlag:

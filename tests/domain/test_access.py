@@ -50,12 +50,16 @@ def test_an_end_removes_what_nothing_justifies() -> None:
     assert to_remove(Held(MANAGE), [ACCESS]) == START_STOP
     # fully covered by another grant: nothing to remove
     assert to_remove(Held(ACCESS), [MANAGE]) == frozenset()
+    # access reported to the owner and not yet decided stays for their decision
+    assert to_remove(Held(MANAGE), [], undecided=ACCESS) == START_STOP
 
 
 def test_kept_is_said_only_when_true() -> None:
     assert kept_after(Held(MANAGE, earlier=ACCESS), []) is Kept.EARLIER
     assert kept_after(Held(ACCESS), [ACCESS]) is Kept.OTHER_GRANT
     assert kept_after(Held(MANAGE), []) is Kept.NOTHING
+    assert kept_after(Held(MANAGE), [], undecided=ACCESS) is Kept.UNDECIDED
+    assert kept_after(Held(MANAGE), [], undecided=frozenset({"other"})) is Kept.NOTHING
 
 
 def test_growth_and_without() -> None:

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
+from bot.app.messages import Rendered
 from bot.app.ports import Say
 from bot.app.sweep import Sweep
 from bot.domain.grants import GrantState
@@ -40,10 +41,10 @@ class GatedSay:
     def render(self, message: object) -> object:
         return self.say.render(message)  # type: ignore[arg-type]
 
-    async def send(self, slack_id: str, rendered: object) -> object:
+    async def send(self, slack_id: str, rendered: Rendered) -> None:
         await self.gate.wait()
         self.sent.append(slack_id)
-        return await self.say.send(slack_id, rendered)  # type: ignore[attr-defined]
+        await self.say.send(slack_id, rendered)
 
     def __getattr__(self, name: str) -> object:
         return getattr(self.say, name)
@@ -110,7 +111,7 @@ def test_due_grants_are_marked_ending_in_one_write_each_once(engine: Engine) -> 
     )
     assert again == []
     audited = [e for e in AuditLog(engine).audit_log() if e.action == "expire"]
-    assert sorted(e.grant_id for e in audited) == [grants[0].id, grants[2].id]
+    assert sorted(e.grant_id or 0 for e in audited) == [grants[0].id, grants[2].id]
     assert all(e.detail == {"from": "active", "to": "ending"} for e in audited)
 
 

@@ -119,6 +119,7 @@ def build(
         lease=claim_ttl,
         admin_channel=settings.admin_channel,
         on_given_up=metrics.notice_given_up,
+        clock=clock,
     )
     admins = frozenset(settings.admins)
     home = HomeService(

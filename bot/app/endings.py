@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
 from bot.app.messages import Audience, Ended, Message
-from bot.app.notices import NoticeService
+from bot.app.notices import Later, NoticeService
 from bot.app.ports import HomeRefresher, NoHome, Say
 from bot.clock import utcnow
 from bot.domain.access import NO_SCOPES, FlagKind, Kept, Scopes, kept_after, to_remove, union
@@ -58,6 +58,9 @@ T = TypeVar("T")
 
 # The people whose Home tab the running background pass refreshes at its end.
 _PASS_HOMES: ContextVar[set[str] | None] = ContextVar("sharebot_pass_homes", default=None)
+# Within a pass's revocations: where the notices they wrote go for their first try, made
+# once the revocations are done (:meth:`NoticeService.after`), not in the writer's slot.
+_LATER_NOTICES: ContextVar[Later | None] = ContextVar("sharebot_later_notices", default=None)
 
 
 async def db(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -192,8 +195,24 @@ class Endings:
             **kwargs,
         )
         if changed is not None and keys:
-            await self.notices.deliver(keys, now)  # leased to us by the transition
+            later = _LATER_NOTICES.get()
+            if later is not None:
+                later(keys, now)  # leased to us at ``now``; tried when the block is left
+            else:
+                await self.notices.deliver(keys, now)  # leased to us by the transition
         return changed
+
+    @asynccontextmanager
+    async def notices_after(self, width: int) -> AsyncIterator[None]:
+        """Within: the notices written by :meth:`change` are not tried at once but when
+        the block is left, ``width`` batches at a time (:meth:`NoticeService.after`): a
+        pass's revocations do not wait for Slack."""
+        async with self.notices.after(width) as later:
+            token = _LATER_NOTICES.set(later)
+            try:
+                yield
+            finally:
+                _LATER_NOTICES.reset(token)
 
     async def tell(self, notices: list[OutgoingNotice]) -> None:
         """Enqueue notices not tied to a state change (a key already there is skipped)."""
@@ -221,6 +240,22 @@ class Endings:
             now=now,
             action=action,
             actor_slack_id=actor_slack_id,
+            unchanged=("expires_at",) if reason is EndReason.EXPIRED else (),
+            end_reason=reason.value,
+        )
+
+    async def start_endings(
+        self, grants: list[Grant], reason: EndReason, action: str, now: datetime
+    ) -> list[Grant]:
+        """:meth:`start_ending` of several grants in one write; those that moved."""
+        if not grants:
+            return []
+        return await db(
+            self.grants.transition_many,
+            grants,
+            GrantState.ENDING,
+            now=now,
+            action=action,
             unchanged=("expires_at",) if reason is EndReason.EXPIRED else (),
             end_reason=reason.value,
         )

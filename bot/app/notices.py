@@ -2,8 +2,10 @@
 background pass until Slack takes it or it is given up.
 
 :meth:`NoticeService.deliver` is the first try, made by the code that committed the change
-(so the latency of a notice stays that of a DM); :meth:`NoticeService.deliver_due` runs
-after each sweep. A notice given up is surfaced: a WARNING, the counter
+(so the latency of a notice stays that of a DM), or, for a pass's revocations, once they
+are all done (:meth:`NoticeService.after`: no revocation waits for Slack, nor shares the
+CPU with its DMs), renewing the lease first; :meth:`NoticeService.deliver_due` runs after
+each sweep. A notice given up is surfaced: a WARNING, the counter
 ``sharebot_notices_given_up_total`` (``on_given_up``) and, when ``admin_channel`` is set,
 a post there naming the person and the notice's key (not its text).
 
@@ -16,11 +18,14 @@ being queued a second time. Logs name the notice and the user id, never the text
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.aio import bounded
 from bot.app.messages import NoticeGivenUp, Rendered
 from bot.app.ports import Say
 from bot.clock import utcnow
@@ -42,6 +47,10 @@ _STOP_PASS = frozenset({None, "ratelimited"})
 #: Told of a notice Slack did not take (whom, the text, why): the messenger's
 #: ``on_undelivered`` (bot.slack.messenger), which knows no database.
 UndeliveredHook = Callable[[str, str, SlackDeliveryError], Awaitable[None]]
+
+#: Hands notices over for a later first try (:meth:`NoticeService.after`): their keys and
+#: when they were leased to the caller.
+Later = Callable[[list[str], datetime], None]
 
 
 def keep_undelivered(outbox: Outbox, clock: Callable[[], datetime] = utcnow) -> UndeliveredHook:
@@ -70,8 +79,10 @@ class NoticeService:
         lease: timedelta = LEASE,
         admin_channel: str | None = None,
         on_given_up: Callable[[], None] | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.outbox = outbox
+        self.clock = clock  # a renewed lease (deliver_leased) counts from the wall clock
         self.say = say
         self.lease = lease
         self.admin_channel = admin_channel
@@ -99,6 +110,39 @@ class NoticeService:
         except Exception:
             log.exception("outbox: first delivery of %s failed; the sweep will retry", keys)
         return report
+
+    async def deliver_leased(self, keys: list[str], leased_at: datetime) -> DeliveryReport:
+        """:meth:`deliver` made some time after the notices were leased to the caller (at
+        ``leased_at``): the lease is renewed first, guarded by its end, so that a notice
+        whose lease ran out and that another sender claimed meanwhile is left to it (a
+        notice is sent once per lease). Never raises."""
+        held = leased_at + self.lease
+        try:
+            mine = await asyncio.to_thread(
+                self.outbox.renew, keys, held, max(held, self.clock() + self.lease)
+            )
+        except Exception:
+            log.exception("outbox: could not renew the lease of %s; the sweep will retry", keys)
+            return DeliveryReport()
+        return await self.deliver(mine, leased_at)
+
+    @asynccontextmanager
+    async def after(self, width: int, batch: int = 50) -> AsyncIterator[Later]:
+        """Collect the notices handed to the :data:`Later` yielded; on leaving, make their
+        first tries, ``width`` batches of at most ``batch`` at once (one renewal, one read
+        and one write a batch). When the caller fails or is cancelled nothing is tried:
+        the outbox retries them once their lease has run out."""
+        collected: dict[datetime, list[str]] = {}
+        yield lambda keys, leased_at: collected.setdefault(leased_at, []).extend(keys)
+        jobs = [
+            functools.partial(self._deliver_batch, keys[i : i + batch], leased_at)
+            for leased_at, keys in collected.items()
+            for i in range(0, len(keys), batch)
+        ]
+        await bounded(width, jobs)
+
+    async def _deliver_batch(self, keys: list[str], leased_at: datetime) -> None:
+        await self.deliver_leased(keys, leased_at)
 
     async def deliver_due(
         self, now: datetime, limit: int = 100, *, keys: list[str] | None = None

@@ -6,6 +6,13 @@ Each part runs whatever became of the others: a hub answer that cannot be read f
 server, or a server that cannot be reached, delays nothing else, and ending what is due
 comes first (and again after an acceptance seen late, which may be due already). Home
 tabs are refreshed once each at the end of the pass, not after every grant.
+
+Ending what is due: the due grants are marked ending in a few writes (one per
+``mark_batch``), then ``concurrency`` slots end them, each doing the hub's work and the
+write that records the end with its notices; the end DMs are first tried once every slot
+is done (in batches, ``concurrency`` at once), so a revocation never waits for Slack's
+answers to the ones before it, nor shares the CPU with them (one grant due: its DMs go
+out right after its end, as before).
 """
 
 from __future__ import annotations
@@ -66,6 +73,8 @@ class Sweep:
         # Grants ended at once by a pass (SHAREBOT_SWEEP_CONCURRENCY): revocations overlap
         # each other's hub and Slack calls instead of queueing one by one.
         self.concurrency = concurrency
+        # Due grants marked ending in one write (a transaction's length stays bounded).
+        self.mark_batch = 200
 
     async def run(self, now: datetime) -> SweepReport:
         report = SweepReport()
@@ -98,11 +107,12 @@ class Sweep:
 
     async def _end_due(self, now: datetime, report: SweepReport) -> None:
         due = await db(self.grants.due, now, remind=False)
-        for grant in due.to_end:
-            if is_due_to_expire(grant, now):
-                ending = await self.endings.start_ending(grant, EndReason.EXPIRED, "expire", now)
-                if ending is not None:
-                    log.info("%s reached its deadline", grant.label)
+        expiring = [g for g in due.to_end if is_due_to_expire(g, now)]
+        for chunk in range(0, len(expiring), self.mark_batch):  # one write per batch
+            for ending in await self.endings.start_endings(
+                expiring[chunk : chunk + self.mark_batch], EndReason.EXPIRED, "expire", now
+            ):
+                log.info("%s reached its deadline", ending.label)
 
         async def finish(grant: Grant) -> None:
             try:
@@ -117,7 +127,12 @@ class Sweep:
             report.failures += 1
 
         to_finish = await db(self.grants.grants, states=[GrantState.ENDING])
-        await bounded(self.concurrency, [functools.partial(finish, g) for g in to_finish])
+        if not to_finish:
+            return
+        # The slots do the hub's work only: the end DMs go out once every slot is done,
+        # not before a slot takes its next grant (each is in the outbox with its end).
+        async with self.endings.notices_after(self.concurrency):
+            await bounded(self.concurrency, [functools.partial(finish, g) for g in to_finish])
 
     async def _settle_withdrawals(self, now: datetime, report: SweepReport) -> None:
         for grant in await db(self.grants.grants, states=[GrantState.WITHDRAWING]):

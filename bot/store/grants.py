@@ -415,6 +415,50 @@ class Grants(Store):
                 _forget_scopes(session, grant.owner_hub, grant.server, user, scopes)
             return changed
 
+    def transition_many(
+        self,
+        grants: Sequence[Grant],
+        new_state: GrantState,
+        *,
+        now: datetime,
+        action: str,
+        unchanged: tuple[str, ...] = (),
+        **fields: Any,
+    ) -> list[Grant]:
+        """:meth:`transition` of each of ``grants`` (no notices, flags or removed scopes),
+        all in one transaction: the grants that moved, in id order; one that someone else
+        moved first is left out. The rows are updated in id order, so two replicas marking
+        the same grants wait for each other instead of deadlocking (on PostgreSQL the one
+        that waited then finds them moved)."""
+        for grant in grants:
+            check_transition(grant.state, new_state)
+        changed: list[Grant] = []
+        with self._tx() as session:
+            for grant in sorted(grants, key=lambda g: g.id):
+                guards = [getattr(GrantRow, name) == getattr(grant, name) for name in unchanged]
+                moved = _update_grant(
+                    session,
+                    grant.id,
+                    GrantRow.state == grant.state.value,
+                    *guards,
+                    state=new_state.value,
+                    updated_at=now,
+                    **fields,
+                )
+                if moved is None:
+                    continue
+                record_audit(
+                    session,
+                    now,
+                    action,
+                    grant.id,
+                    None,
+                    None,
+                    {"from": grant.state.value, "to": new_state.value},
+                )
+                changed.append(moved)
+        return changed
+
     def forget_scopes(self, owner_hub: str, server: str, user: str, scopes: frozenset[str]) -> None:
         """sharebot removed ``scopes`` from ``user`` on a server: the baselines of the
         server's watched codes no longer count them as held, so a use of a link that gives

@@ -185,6 +185,25 @@ class Outbox(Store):
             )
             return [_notice(row) for row in rows]
 
+    def renew(self, keys: list[str], held_until: datetime, until: datetime) -> list[str]:
+        """Extend to ``until`` the lease on the pending notices under ``keys`` that is
+        still the one ending at ``held_until`` (nobody claimed them since); their keys."""
+        if not keys:
+            return []
+        with self._tx() as session:
+            renewed = session.execute(
+                update(OutboxRow)
+                .where(
+                    OutboxRow.dedupe_key.in_(keys),
+                    OutboxRow.state == NoticeState.PENDING.value,
+                    OutboxRow.next_attempt_at == held_until,
+                )
+                .values(next_attempt_at=until)
+                .returning(OutboxRow.dedupe_key)
+                .execution_options(synchronize_session=False)
+            )
+            return [key for key in renewed.scalars() if key is not None]
+
     def sent_many(self, notice_ids: list[int], now: datetime) -> int:
         """:meth:`sent` for several notices in one transaction; returns how many."""
         with self._tx() as session:

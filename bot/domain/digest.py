@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
 from bot.domain.grants import Grant, GrantState
+from bot.domain.ids import number_of
 from bot.domain.reconcile import ExternalShare, ShareKind
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -146,9 +147,10 @@ class Item:
 def parse_ref(ref: str | None) -> tuple[ItemKind, int] | None:
     """``grant:12`` -> (GRANT, 12); anything else -> None."""
     kind, _, number = (ref or "").partition(":")
-    if kind not in (k.value for k in ItemKind) or not number.isdigit():
+    found = number_of(number)
+    if kind not in (k.value for k in ItemKind) or found is None:
         return None
-    return ItemKind(kind), int(number)
+    return ItemKind(kind), found
 
 
 def _snoozed(snoozed_until: datetime | None, now: datetime) -> bool:

@@ -26,6 +26,7 @@ from bot.domain.decisions import Decision, shorter_durations
 from bot.domain.digest import Item, Status
 from bot.domain.durations import format_duration
 from bot.domain.grants import Grant
+from bot.domain.ids import number_of
 from bot.slack import mrkdwn, texts
 
 ACCEPT_ACTION = "open_accept_link"
@@ -148,9 +149,8 @@ def ended_for_owner(grant: Grant, text: str) -> list[Block]:
 def extend_target(value: str | None) -> tuple[int, int] | None:
     """(grant id, deadline as epoch seconds) from an Extend button's value."""
     grant_id, _, epoch = (value or "").partition("@")
-    if grant_id.isdigit() and epoch.isdigit():
-        return int(grant_id), int(epoch)
-    return None
+    found, deadline = number_of(grant_id), number_of(epoch)
+    return None if found is None or deadline is None else (found, deadline)
 
 
 # -- unexplained access -----------------------------------------------------------------
@@ -184,7 +184,7 @@ def unexplained_access(grant: Grant, flag: AccessFlag) -> list[Block]:
 
 
 def flag_id_of(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+    return number_of(value)
 
 
 # -- requests and approvals -------------------------------------------------------------
@@ -288,8 +288,8 @@ def deny_modal(decision_id: int) -> View:
 def decision_id_of(block_id: str | None, value: str | None = None) -> int | None:
     """The decision id a click is about, from the button's value or the block id."""
     for candidate in (value, (block_id or "").removeprefix("decision-")):
-        if candidate and candidate.isdigit():
-            return int(candidate)
+        if (found := number_of(candidate)) is not None:
+            return found
     return None
 
 
@@ -376,8 +376,8 @@ def digest(
 def digest_message_id(block_id: str | None) -> int | None:
     """The digest message a click came from, from the block id (``digest-7-2`` -> 7)."""
     parts = (block_id or "").split("-")
-    if len(parts) in (2, 3) and parts[0] == "digest" and parts[1].isdigit():
-        return int(parts[1])
+    if len(parts) in (2, 3) and parts[0] == "digest":
+        return number_of(parts[1])
     return None
 
 

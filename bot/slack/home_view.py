@@ -42,6 +42,7 @@ from bot.app.admin_view import AllShares, Where
 from bot.app.messages import HOME_LIMIT
 from bot.app.messages import HomeTab as HomeData
 from bot.domain.grants import Grant, GrantState
+from bot.domain.ids import number_of
 from bot.slack import blocks, forms, texts
 
 MAX_BLOCKS = HOME_LIMIT  # Slack's limit for a Home tab view
@@ -354,4 +355,4 @@ def _context(text: str) -> ContextBlock:
 
 
 def grant_id_of(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+    return number_of(value)

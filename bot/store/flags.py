@@ -113,8 +113,8 @@ class Flags(Store):
             ).scalar_one_or_none()
             if row is None:
                 return None
-            if state is FlagState.KEPT:
-                _kept_as_earlier(session, flag)
+            if state is FlagState.KEPT:  # what the flag names now (it may have narrowed)
+                _kept_as_earlier(session, _flag(row))
             record_audit(
                 session,
                 now,

@@ -11,6 +11,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp, AsyncRespond
 
 from bot.clock import utcnow
+from bot.domain.ids import MAX_SECONDS, number_of
 from bot.slack import blocks
 from bot.slack.listeners.common import Services, UnreadableClick, ack_only, answer, once, tell
 from bot.slack.replies import reply
@@ -33,7 +34,8 @@ def register(app: AsyncApp, services: Services) -> None:
     async def approve_for(body: dict[str, Any], respond: AsyncRespond) -> None:
         clicker, decision_id, action = _click(body)
         seconds = str((action.get("selected_option") or {}).get("value") or "")
-        duration = timedelta(seconds=int(seconds)) if seconds.isdigit() else None
+        count = number_of(seconds, limit=MAX_SECONDS)
+        duration = None if count is None else timedelta(seconds=count)
         work = decisions.approve(decision_id, clicker, utcnow(), duration)
         text = await answer(f"approval by {clicker}", work)
         await tell(services, body, respond, text)

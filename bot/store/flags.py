@@ -12,13 +12,13 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.domain.access import AccessFlag, FlagKind, FlagState, NewFlag
 from bot.domain.grants import OPEN_STATES, RecipientKind
 from bot.store.base import Store, record_audit
-from bot.store.models import AccessFlagRow, GrantRow
+from bot.store.models import AccessFlagRow, GrantRow, held_by
 
 
 def add_flags(
@@ -169,13 +169,7 @@ def _kept_as_earlier(session: Session, flag: AccessFlag) -> None:
             GrantRow.owner_hub == flag.owner_hub,
             GrantRow.server == flag.server,
             GrantRow.recipient_kind == RecipientKind.USER.value,
-            or_(
-                GrantRow.accepted_hub_user == flag.hub_user,
-                and_(
-                    GrantRow.accepted_hub_user.is_(None),
-                    GrantRow.recipient_hub == flag.hub_user,
-                ),
-            ),
+            held_by(flag.hub_user),
         )
     )
     for row in rows:

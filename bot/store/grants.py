@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, func, or_, select, update
+from sqlalchemy import Row, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -20,7 +20,7 @@ from bot.domain.durations import from_seconds, to_seconds
 from bot.domain.grants import EndReason, Grant, GrantState, RecipientKind, check_transition
 from bot.store.base import Store, record_audit
 from bot.store.flags import add_flags
-from bot.store.models import GrantRow
+from bot.store.models import GrantRow, held_by
 from bot.store.outbox import OutgoingNotice, enqueue
 
 #: The grants table, for reads: its rows come back as plain tuples (Core), not ORM
@@ -300,13 +300,7 @@ class Grants(Store):
                     GrantRow.owner_hub == owner_hub,
                     GrantRow.server == server,
                     GrantRow.recipient_kind == kind.value,
-                    or_(
-                        GrantRow.accepted_hub_user == holder,
-                        and_(
-                            GrantRow.accepted_hub_user.is_(None),
-                            GrantRow.recipient_hub == holder,
-                        ),
-                    ),
+                    held_by(holder),
                 )
             )
             return [_grant(row) for row in rows]
@@ -390,23 +384,21 @@ class Grants(Store):
         check_transition(grant.state, new_state)
         if "baseline" in fields:
             fields["baseline"] = baseline_json(fields["baseline"])
-        values = {"state": new_state.value, "updated_at": now, **fields}
-        guards = [getattr(GrantRow, name) == getattr(grant, name) for name in unchanged]
         with self._tx() as session:
-            changed = _update_grant(
-                session, grant.id, GrantRow.state == grant.state.value, *guards, **values
+            changed = _move(
+                session,
+                grant,
+                new_state,
+                now=now,
+                action=action,
+                unchanged=unchanged,
+                actor_slack_id=actor_slack_id,
+                actor_hub=actor_hub,
+                detail=detail,
+                **fields,
             )
             if changed is None:
                 return None
-            record_audit(
-                session,
-                now,
-                action,
-                grant.id,
-                actor_slack_id,
-                actor_hub,
-                {"from": grant.state.value, "to": new_state.value, **(detail or {})},
-            )
             if notices is not None:
                 enqueue(session, notices(changed), now, lease=notice_lease)
             if flags:
@@ -435,28 +427,11 @@ class Grants(Store):
         changed: list[Grant] = []
         with self._tx() as session:
             for grant in sorted(grants, key=lambda g: g.id):
-                guards = [getattr(GrantRow, name) == getattr(grant, name) for name in unchanged]
-                moved = _update_grant(
-                    session,
-                    grant.id,
-                    GrantRow.state == grant.state.value,
-                    *guards,
-                    state=new_state.value,
-                    updated_at=now,
-                    **fields,
+                moved = _move(
+                    session, grant, new_state, now=now, action=action, unchanged=unchanged, **fields
                 )
-                if moved is None:
-                    continue
-                record_audit(
-                    session,
-                    now,
-                    action,
-                    grant.id,
-                    None,
-                    None,
-                    {"from": grant.state.value, "to": new_state.value},
-                )
-                changed.append(moved)
+                if moved is not None:
+                    changed.append(moved)
         return changed
 
     def forget_scopes(self, owner_hub: str, server: str, user: str, scopes: frozenset[str]) -> None:
@@ -635,6 +610,44 @@ class Grants(Store):
             record_audit(session, now, action, grant.id, None, None, {"error": error})
 
     # -- audit ------------------------------------------------------------------------
+
+
+def _move(
+    session: Session,
+    grant: Grant,
+    new_state: GrantState,
+    *,
+    now: datetime,
+    action: str,
+    unchanged: tuple[str, ...],
+    actor_slack_id: str | None = None,
+    actor_hub: str | None = None,
+    detail: dict[str, Any] | None = None,
+    **fields: Any,
+) -> Grant | None:
+    """One guarded state change with its audit row (in the caller's transaction); None
+    when the row is no longer as ``grant`` (and ``unchanged``) says."""
+    guards = [getattr(GrantRow, name) == getattr(grant, name) for name in unchanged]
+    changed = _update_grant(
+        session,
+        grant.id,
+        GrantRow.state == grant.state.value,
+        *guards,
+        state=new_state.value,
+        updated_at=now,
+        **fields,
+    )
+    if changed is not None:
+        record_audit(
+            session,
+            now,
+            action,
+            grant.id,
+            actor_slack_id,
+            actor_hub,
+            {"from": grant.state.value, "to": new_state.value, **(detail or {})},
+        )
+    return changed
 
 
 def _forget_scopes(

@@ -17,10 +17,13 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    and_,
     false,
+    or_,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -368,3 +371,12 @@ class SlackInvocation(Base):
 
     trigger_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+def held_by(holder: str) -> ColumnElement[bool]:
+    """Grants that give (or would give) ``holder`` their access: accepted by them, or
+    meant for them and not accepted yet."""
+    return or_(
+        GrantRow.accepted_hub_user == holder,
+        and_(GrantRow.accepted_hub_user.is_(None), GrantRow.recipient_hub == holder),
+    )

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 async def bounded(limit: int, jobs: Sequence[Callable[[], Awaitable[None]]]) -> None:
@@ -56,3 +59,17 @@ async def cancel_all(tasks: Iterable[asyncio.Task[None]]) -> None:
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+@contextlib.asynccontextmanager
+async def started(work: Awaitable[T]) -> AsyncIterator[asyncio.Future[T]]:
+    """``work`` started at once, as a future to await (any number of times) in the block;
+    cancelled when the block ends without it done, and its end (or error) collected, so
+    that a result nobody needed leaves no warning behind."""
+    task = asyncio.ensure_future(work)
+    try:
+        yield task
+    finally:
+        if not task.done():
+            task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -8,13 +8,15 @@ grant was made with.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import functools
 import logging
+from collections.abc import Awaitable, Mapping
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
-from bot.aio import bounded
+from bot.aio import bounded, started
 from bot.app.codes import Codes
 from bot.app.endings import CLAIM_PATIENCE, Endings, db
 from bot.app.gate import GateService
@@ -46,8 +48,10 @@ from bot.domain.grants import (
     extended_deadline,
     invitation_unconfirmed,
     remind_at,
+    shares_unread,
 )
 from bot.errors import HubError, HubNotFound, SharebotError, SlackDeliveryError
+from bot.hub.client import ShareCode
 from bot.store.flags import Flags
 from bot.store.grants import NewGrant
 from bot.store.links import Links
@@ -140,7 +144,34 @@ class Sharing:
         carried into the outcome."""
         owner_hub, recipients = await self._resolve(caller, cmd.recipients, now)
         cmd = dataclasses.replace(cmd, path=self.notebook_path(owner_hub, cmd.server, cmd.path))
+        if len(recipients) == 1:
+            # The server's shares are read while the intent is written and the hub makes
+            # the code (:meth:`issue`), not before: one round trip to the hub, not two.
+            async with started(self._current_shares(owner_hub, cmd.server)) as shares:
+                return await self._share(
+                    caller, owner_hub, recipients, cmd, now, decision_id, progress, left_out, shares
+                )
+        # a fan-out reads them once for all its invitations, first
         current = await self._current_shares(owner_hub, cmd.server)
+        return await self._share(
+            caller, owner_hub, recipients, cmd, now, decision_id, progress, left_out, current
+        )
+
+    async def _share(
+        self,
+        caller: str,
+        owner_hub: str,
+        recipients: dict[str, str],
+        cmd: commands.Share,
+        now: datetime,
+        decision_id: int | None,
+        progress: Progress | None,
+        left_out: LeftOut | None,
+        shares: ShareMap | Awaitable[ShareMap],
+    ) -> ShareOutcome:
+        """:meth:`share`, once the server's shares are read (a map) or being read (one
+        recipient: their intent is written without them, and its code waits for them)."""
+        current, reading = (shares, None) if isinstance(shares, Mapping) else (None, shares)
         invited: dict[str, Grant] = {}
         failed: dict[str, SharebotError] = {}
         total = len(recipients)
@@ -156,7 +187,7 @@ class Sharing:
 
         async def invite(slack_id: str) -> None:
             try:
-                invited[slack_id] = await self._send(*intents[slack_id], now)
+                invited[slack_id] = await self._send(*intents[slack_id], now, reading)
             except SharebotError as err:
                 if total == 1:
                     raise
@@ -192,9 +223,10 @@ class Sharing:
         return where.path
 
     async def _current_shares(self, owner_hub: str, server: str) -> ShareMap:
-        """The server's shares, read before inviting (the scope ledger's starting point and
-        the misuse baseline); also the check that the server exists (the hub answers 404),
-        so a share costs one hub call less than :meth:`check` followed by the listing."""
+        """The server's shares, read before any code of the invitation exists (the scope
+        ledger's starting point and the misuse baseline); also the check that the server
+        exists (the hub answers 404), so a share costs one hub call less than :meth:`check`
+        followed by the listing."""
         try:
             return await self.hub.share_map(owner_hub, server)
         except HubNotFound:
@@ -232,16 +264,22 @@ class Sharing:
         slack_id: str,
         hub_user: str,
         cmd: commands.Share,
-        current: ShareMap,
+        current: ShareMap | None,
         now: datetime,
         decision_id: int | None,
     ) -> tuple[Grant, str]:
         """The invitation's intent, written before the hub is asked for a code and held
         (claimed) by this share: if the process dies before its DM is confirmed, the
         background pass finds an invitation with no confirmed DM once the claim ran out
-        (bot.app.recovery). Returns the grant and the claim's token."""
+        (bot.app.recovery). Returns the grant and the claim's token. Without ``current``
+        (the server's shares not read yet), its baseline and earlier access are written
+        with its code (:meth:`issue`)."""
         extras = (MANAGE,) if cmd.manage else ()
-        earlier = await self._earlier_access(owner_hub, cmd.server, hub_user, current)
+        earlier = (
+            NO_SCOPES
+            if current is None
+            else await self._earlier_access(owner_hub, cmd.server, hub_user, current)
+        )
         token = self.endings.new_token()
         grant = await db(
             self.grants.add_grant,
@@ -267,20 +305,27 @@ class Sharing:
         )
         return grant, token
 
-    async def _send(self, grant: Grant, token: str, now: datetime) -> Grant:
+    async def _send(
+        self, grant: Grant, token: str, now: datetime, shares: Awaitable[ShareMap] | None = None
+    ) -> Grant:
         """Issue an intent written by :meth:`_intend` (its code, its DM), its claim renewed
         first: an intent that waited its turn longer than the claim lasts may have been taken
-        over by the background pass, which then sends it (returned as it is now)."""
-        renewed = await db(
-            self.grants.claim, grant.id, token, now=self.endings.clock(), ttl=self.endings.claim_ttl
-        )
+        over by the background pass, which then sends it (returned as it is now). An intent
+        whose claim, written with it, has most of its lease left goes on as it is: nobody
+        can have taken it over, and a revoke meanwhile is caught by the code's guarded
+        write (:meth:`issue`)."""
+        ttl = self.endings.claim_ttl
+        clock = self.endings.clock()
+        if clock < grant.created_at + ttl / 2:
+            fresh: Grant | None = grant
+        else:
+            fresh = await db(self.grants.claim, grant.id, token, now=clock, ttl=ttl)
         try:
-            fresh = await db(self.grants.get, grant.id) if renewed else None
             if fresh is None or not invitation_unconfirmed(fresh) or fresh.code_id is not None:
                 log.info("%s: taken over by the background pass", grant.label)
                 return fresh or grant
             try:
-                return await self.issue(fresh, now)
+                return await self.issue(fresh, now, shares=shares)
             except SharebotError as err:
                 await self._failed(fresh, err, now)
                 raise
@@ -308,6 +353,7 @@ class Sharing:
         if not held:
             return NO_SCOPES
         ours = await db(self.grants.for_holder, owner_hub, server, hub_user, states=OPEN_STATES)
+        ours = [g for g in ours if not shares_unread(g)]  # no code yet: they gave nothing
         flagged = await db(
             self.flags.pending, owner_hub=owner_hub, server=server, hub_user=hub_user
         )
@@ -341,21 +387,41 @@ class Sharing:
             )
         )
 
-    async def issue(self, grant: Grant, now: datetime) -> Grant:
+    async def issue(
+        self, grant: Grant, now: datetime, *, shares: Awaitable[ShareMap] | None = None
+    ) -> Grant:
         """Make a share code for an unsent invitation, record it, DM the link, note the DM.
+        An intent written before the server's shares were read (``shares_unread``) has them
+        read while the code is made (``shares``: being read already), and its baseline and
+        earlier access written with the code.
 
         The link holds the code, which is never stored: a DM that may not have gone out is
         recovered by making a new code (:mod:`bot.app.recovery`), not by resending.
         Raises HubError or SlackDeliveryError (the code is withdrawn then).
         """
-        code = await self.hub.create_share_code(
+        make = self.hub.create_share_code(
             grant.owner_hub,
             grant.server,
             expires_in=int(self.invite_ttl.total_seconds()),
             scopes=sorted(grant.scopes),
         )
+        read: tuple[ShareMap, Scopes] | None = None
+        if shares_unread(grant):
+            reading = shares or self._current_shares(grant.owner_hub, grant.server)
+            code, current = await self._make_and_read(grant, make, reading, now)
+            earlier = await self._earlier_access(
+                grant.owner_hub, grant.server, grant.recipient_hub, current
+            )
+            read = (current, earlier)
+        else:
+            code = await make
         recorded = await db(
-            self.grants.set_code, grant, code.id, code.expires_at or now + self.invite_ttl, now=now
+            self.grants.set_code,
+            grant,
+            code.id,
+            code.expires_at or now + self.invite_ttl,
+            now=now,
+            read=read,
         )
         if recorded is None:  # cancelled meanwhile (revoke before the DM): not ours to send
             await self.endings.withdraw_code(dataclasses.replace(grant, code_id=code.id), now)
@@ -380,6 +446,26 @@ class Sharing:
             raise
         await db(self.grants.invite_sent, grant, now=self.endings.clock())
         return grant
+
+    async def _make_and_read(
+        self,
+        grant: Grant,
+        make: Awaitable[ShareCode],
+        reading: Awaitable[ShareMap],
+        now: datetime,
+    ) -> tuple[ShareCode, ShareMap]:
+        """The code made and the server's shares read at once. Both are in before the link
+        goes anywhere, so what was read is from before any use of the code: its baseline.
+        A failed read withdraws the code made (the invitation fails); when both fail, the
+        read's error is the one raised (it names the servers there are)."""
+        made, shares = await asyncio.gather(make, reading, return_exceptions=True)
+        if isinstance(shares, BaseException):
+            if not isinstance(made, BaseException):
+                await self.endings.withdraw_code(dataclasses.replace(grant, code_id=made.id), now)
+            raise shares
+        if isinstance(made, BaseException):
+            raise made
+        return made, shares
 
     # -- a hub group ------------------------------------------------------------------------
 

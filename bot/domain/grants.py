@@ -251,6 +251,19 @@ def invitation_unconfirmed(grant: Grant) -> bool:
     return grant.state is GrantState.INVITED and grant.invite_sent_at is None
 
 
+def shares_unread(grant: Grant) -> bool:
+    """A person's invitation written before the server's shares were read for it (a share
+    with one person reads them alongside the hub making its code, and writes them with the
+    code). It has no code yet, so it has given nobody anything, and its earlier access is
+    not known yet: it counts for no one's earlier access."""
+    return (
+        grant.state is GrantState.INVITED
+        and grant.code_id is None
+        and grant.baseline is None
+        and not grant.for_group
+    )
+
+
 def invitation_stale(grant: Grant, now: datetime, invite_ttl: timedelta) -> bool:
     """Too old to re-issue: the link would have expired by now anyway."""
     return now - grant.created_at >= invite_ttl

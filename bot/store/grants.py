@@ -15,7 +15,7 @@ from sqlalchemy import Row, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from bot.domain.access import NewFlag
+from bot.domain.access import NewFlag, Scopes, ShareMap
 from bot.domain.durations import from_seconds, to_seconds
 from bot.domain.grants import EndReason, Grant, GrantState, RecipientKind, check_transition
 from bot.store.base import Store, record_audit
@@ -139,10 +139,24 @@ class Grants(Store):
             return _grant(row)
 
     def set_code(
-        self, grant: Grant, code_id: str | None, code_expires_at: datetime | None, *, now: datetime
+        self,
+        grant: Grant,
+        code_id: str | None,
+        code_expires_at: datetime | None,
+        *,
+        now: datetime,
+        read: tuple[ShareMap, Scopes] | None = None,
     ) -> Grant | None:
         """Record (or, with None, forget) an unsent invitation's share code; None if the
-        grant is no longer an invitation waiting for its DM or its code changed meanwhile."""
+        grant is no longer an invitation waiting for its DM or its code changed meanwhile.
+        ``read``: the server's shares read alongside the code's making and the earlier
+        access they show, for an intent written before them (``shares_unread``), recorded
+        in the same write (and in its audit row)."""
+        extra: dict[str, Any] = {}
+        detail: dict[str, Any] = {"code_id": code_id}
+        if read is not None:
+            extra = {"baseline": baseline_json(read[0]), "earlier_scopes": sorted(read[1])}
+            detail["earlier_scopes"] = extra["earlier_scopes"]
         with self._tx() as session:
             changed = _update_grant(
                 session,
@@ -155,11 +169,10 @@ class Grants(Store):
                 code_id=code_id,
                 code_expires_at=code_expires_at,
                 updated_at=now,
+                **extra,
             )
             if changed is not None and code_id is not None:
-                record_audit(
-                    session, now, "code_created", grant.id, None, None, {"code_id": code_id}
-                )
+                record_audit(session, now, "code_created", grant.id, None, None, detail)
                 # A hub may give a new code the id of one it deleted (SQLite ids): an older
                 # grant still watching that id was watching a code that is gone.
                 session.execute(
@@ -564,29 +577,28 @@ class Grants(Store):
             )
             return changed
 
-    def claim(self, grant_id: int, worker: str, *, now: datetime, ttl: timedelta) -> bool:
-        """Take the grant for ``ttl`` so that no other replica works on it meanwhile.
+    def claim(self, grant_id: int, worker: str, *, now: datetime, ttl: timedelta) -> Grant | None:
+        """Take the grant for ``ttl`` so that no other replica works on it meanwhile; the
+        grant as it is now (read back in the same statement), or None when someone else
+        holds it.
 
         A guarded UPDATE: it succeeds when the grant is unclaimed, its claim has run out
         (a replica died mid-work), or ``worker`` holds it already (a renewal). ``worker``
         is a token of one piece of work (at most 64 characters). Release with
-        :meth:`release`.
+        :meth:`release` (or with the change that closes it: ``transition(release=...)``).
         """
         with self._tx() as session:
-            result = session.execute(
-                update(GrantRow)
-                .where(
-                    GrantRow.id == grant_id,
-                    or_(
-                        GrantRow.claimed_until.is_(None),
-                        GrantRow.claimed_until < now,
-                        GrantRow.claimed_by == worker,
-                    ),
-                )
-                .values(claimed_by=worker, claimed_until=now + ttl)
-                .execution_options(synchronize_session=False)
+            return _update_grant(
+                session,
+                grant_id,
+                or_(
+                    GrantRow.claimed_until.is_(None),
+                    GrantRow.claimed_until < now,
+                    GrantRow.claimed_by == worker,
+                ),
+                claimed_by=worker,
+                claimed_until=now + ttl,
             )
-            return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     def release(self, grant_id: int, worker: str) -> None:
         with self._tx() as session:

@@ -64,13 +64,17 @@ async def test_revoke_command_reports_pending_when_hub_fails(
     assert rt.grants.grants(states=[GrantState.REVOKED])
 
 
-async def test_hub_down_while_sharing_records_nothing(
+async def test_hub_down_while_sharing_leaves_a_failed_invitation(
     rt: Runtime, hub_faults: FaultyTransport
 ) -> None:
     hub_faults.arm("*", "", times=1000, kind="connect")
     with pytest.raises(HubUnavailable):
         await rt.sharing.share("UOWNER", Share(("UALICE",), timedelta(hours=1)), NOW)
-    assert rt.grants.grants(states=list(GrantState)) == []
+    # the intent is written before the hub is asked (the shares are read while the code
+    # is made): it is recorded failed, with why, and nothing is open or on the hub
+    [failed] = rt.grants.grants(states=list(GrantState))
+    assert failed.state is GrantState.FAILED and failed.code_id is None
+    assert [e.action for e in rt.audit.audit_log(grant_id=failed.id)] == ["invite", "invite_failed"]
     # the sweep survives a hub outage and reports it
     report = await rt.sweep.run(NOW)
     assert report.failures == 0  # nothing to check yet

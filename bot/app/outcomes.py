@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from bot.domain.access import AccessFlag
 from bot.domain.decisions import Decision
 from bot.domain.digest import Item
-from bot.domain.grants import Grant
+from bot.domain.grants import Grant, Listed
 from bot.domain.reconcile import ExternalShare
 from bot.errors import SharebotError, ShareRefused
 
@@ -132,7 +132,7 @@ class GroupShared:
 
 @dataclass(frozen=True)
 class ShareList:
-    grants: tuple[Grant, ...]
+    grants: tuple[Listed, ...]
 
 
 @dataclass(frozen=True)

@@ -558,8 +558,8 @@ class Sharing:
         owner_hub = await self.hub_user_of(caller)
         if owner_hub is None:
             return Refusal(Reason.NOT_LINKED_CALLER, people=(caller,))
-        grants = await db(self.grants.grants, states=OPEN_STATES, owner_hub=owner_hub)
-        return ShareList(tuple(grants))
+        listed = await db(self.grants.listing, states=OPEN_STATES, owner_hub=owner_hub)
+        return ShareList(tuple(listed))
 
     # -- revoke and leave -------------------------------------------------------------------
 

@@ -165,6 +165,29 @@ class Grant:
         return bool(self.earlier)
 
 
+@dataclass(frozen=True)
+class Listed:
+    """What a listing of someone's open shares shows of a grant (``/share-server list``),
+    read without the scope ledger, the baseline and what else it does not show: an owner
+    with hundreds of open shares lists them in a fraction of the time."""
+
+    id: int
+    state: GrantState
+    owner_hub: str
+    server: str
+    recipient_slack_id: str
+    recipient_hub: str
+    duration: timedelta
+    created_at: datetime
+    code_expires_at: datetime | None = None
+    expires_at: datetime | None = None
+    recipient_kind: RecipientKind = RecipientKind.USER
+
+    @property
+    def for_group(self) -> bool:
+        return self.recipient_kind is RecipientKind.GROUP
+
+
 def deadline_after_acceptance(accepted_at: datetime, duration: timedelta) -> datetime | None:
     """When access ends; None for a share until revoked (it has no deadline)."""
     return None if is_until_revoked(duration) else accepted_at + duration

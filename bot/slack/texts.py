@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from bot.domain.access import AccessFlag, FlagState, Kept
 from bot.domain.decisions import Decision, DecisionKind, DecisionState, hub_group_in
 from bot.domain.digest import Item, OwnerCount, Reason, Status
 from bot.domain.durations import for_how_long, format_duration, is_until_revoked
-from bot.domain.grants import Grant, GrantState
+from bot.domain.grants import Grant, GrantState, Listed
 from bot.domain.reconcile import ExternalShare
 from bot.slack.mrkdwn import code, cut, escape, server_label, user, when
 
@@ -27,7 +28,7 @@ def usage(max_duration: str) -> str:
     return USAGE.format(max=max_duration)
 
 
-def to_whom(grant: Grant) -> str:
+def to_whom(grant: Grant | Listed) -> str:
     """Who a grant is for: a person's mention, or the hub group's name."""
     if grant.for_group:
         return f"the hub group {code(grant.recipient_hub)}"
@@ -381,7 +382,7 @@ def revoke_summary(done: list[Grant], pending: list[Grant]) -> str:
     return "\n".join(lines)
 
 
-def list_shares(grants: list[Grant]) -> str:
+def list_shares(grants: Sequence[Grant | Listed]) -> str:
     if not grants:
         return (
             "You have no active shares or open invitations. Share with `/share-server @alice 1h`."

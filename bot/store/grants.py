@@ -9,24 +9,47 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, func, or_, select, update
+from sqlalchemy import Row, Table, case, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.domain.access import NewFlag, Scopes, ShareMap
 from bot.domain.durations import from_seconds, to_seconds
-from bot.domain.grants import EndReason, Grant, GrantState, RecipientKind, check_transition
+from bot.domain.grants import (
+    EndReason,
+    Grant,
+    GrantState,
+    Listed,
+    RecipientKind,
+    check_transition,
+)
 from bot.store.base import Store, record_audit
 from bot.store.flags import add_flags
 from bot.store.models import GrantRow, held_by
 from bot.store.outbox import OutgoingNotice, enqueue
 
-#: The grants table, for reads: its rows come back as plain tuples (Core), not ORM
-#: objects, which cost about half the time of a listing (identity map, instrumented
-#: attributes) for nothing a read uses. Writes load GrantRow objects.
+#: The grants table, for reads and guarded updates: its rows come back as plain tuples
+#: (Core), not ORM objects, which cost about half the time of a listing (identity map,
+#: instrumented attributes) for nothing a read uses. A new grant is an ORM object.
 ROW = GrantRow.__table__
+TABLE = cast(Table, ROW)  # the same, typed for Core's UPDATE
+
+#: The columns :meth:`Grants.listing` reads.
+_LISTED = (
+    "id",
+    "state",
+    "owner_hub",
+    "server",
+    "recipient_slack_id",
+    "recipient_hub",
+    "duration_seconds",
+    "created_at",
+    "code_expires_at",
+    "expires_at",
+    "recipient_kind",
+)
 
 #: The notices a state change sends, computed from the grant as it is after the change.
 NoticesFor = Callable[[Grant], list[OutgoingNotice]]
@@ -57,13 +80,9 @@ def _update_grant(
 ) -> Grant | None:
     """A guarded UPDATE of one grant (``where`` must still hold); the grant as it is now,
     read back with ``RETURNING``, or None when the guard failed (someone else won)."""
-    row = session.execute(
-        update(GrantRow)
-        .where(GrantRow.id == grant_id, *where)
-        .values(**values)
-        .returning(GrantRow)
-        .execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
+    row = session.execute(  # Core, not ORM: no entity to load and synchronize
+        update(TABLE).where(TABLE.c.id == grant_id, *where).values(**values).returning(*TABLE.c)
+    ).one_or_none()
     return _grant(row) if row is not None else None
 
 
@@ -256,6 +275,31 @@ class Grants(Store):
         with self._read() as session:
             return [_grant(row) for row in session.execute(query.order_by(GrantRow.id))]
 
+    def listing(self, *, owner_hub: str, states: Iterable[GrantState]) -> list[Listed]:
+        """:meth:`grants` of one owner, with only what a listing shows (in id order)."""
+        query = (
+            select(*(ROW.c[name] for name in _LISTED))
+            .where(GrantRow.state.in_([s.value for s in states]), GrantRow.owner_hub == owner_hub)
+            .order_by(GrantRow.id)
+        )
+        with self._read() as session:
+            return [
+                Listed(
+                    id=row.id,
+                    state=GrantState(row.state),
+                    owner_hub=row.owner_hub,
+                    server=row.server,
+                    recipient_slack_id=row.recipient_slack_id,
+                    recipient_hub=row.recipient_hub,
+                    duration=from_seconds(row.duration_seconds),
+                    created_at=row.created_at,
+                    code_expires_at=row.code_expires_at,
+                    expires_at=row.expires_at,
+                    recipient_kind=RecipientKind(row.recipient_kind or RecipientKind.USER.value),
+                )
+                for row in session.execute(query)
+            ]
+
     def due(self, now: datetime, *, remind: bool = True) -> DueWork:
         """The active grants the sweep must act on at ``now``, found through the indexes
         ``ix_grants_state_expires`` and ``ix_grants_state_remind``: the cost follows the work
@@ -380,6 +424,7 @@ class Grants(Store):
         notice_lease: timedelta | None = None,
         flags: Sequence[NewFlag] = (),
         removed: Mapping[str, frozenset[str]] | None = None,
+        release: str | None = None,
         **fields: Any,
     ) -> Grant | None:
         """Move ``grant`` from its current state to ``new_state``; None if someone else won.
@@ -393,10 +438,16 @@ class Grants(Store):
         ``removed`` (hub user -> scopes) is what the change took off the hub on this server:
         the misuse baselines of the server's watched codes forget it (see
         :meth:`forget_scopes`). ``baseline`` in ``fields`` is a share map (stored sorted).
+        ``release``: the claim token of the caller's, let go in the same write (when it
+        still holds the claim): the last step of a piece of work costs one write, not two.
         """
         check_transition(grant.state, new_state)
         if "baseline" in fields:
             fields["baseline"] = baseline_json(fields["baseline"])
+        if release is not None:
+            ours = GrantRow.claimed_by == release
+            fields["claimed_by"] = case((ours, None), else_=GrantRow.claimed_by)
+            fields["claimed_until"] = case((ours, None), else_=GrantRow.claimed_until)
         with self._tx() as session:
             changed = _move(
                 session,

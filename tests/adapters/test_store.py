@@ -9,7 +9,7 @@ import pytest
 from alembic import command
 from sqlalchemy import Engine, text
 
-from bot.domain.grants import GrantState, InvalidTransition
+from bot.domain.grants import GrantState, InvalidTransition, RecipientKind
 from bot.errors import SchemaError
 from bot.store.audit import AuditLog
 from bot.store.db import alembic_config, ensure_schema
@@ -187,3 +187,28 @@ def test_newest_grants_of_an_owner_and_how_many_there_are(engine: Engine) -> Non
     assert [g.id for g in newest] == [ids[4], ids[3]] and total == 5
     newest, total = repo.newest_grants(states=[GrantState.ACTIVE], limit=2, recipient_hub="alice")
     assert newest == [] and total == 0
+
+
+def test_a_listing_shows_what_the_full_read_has_of_each_open_share(engine: Engine) -> None:
+    repo = Grants(engine)
+    now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    invited = repo.add_grant(new_grant(), now=now)
+    active_id = add_active(repo, "bob", now + timedelta(hours=1))
+    group = repo.add_grant(
+        new_grant(
+            recipient_hub="physics", recipient_slack_id="", recipient_kind=RecipientKind.GROUP
+        ),
+        now=now,
+    )
+    closed = repo.add_grant(new_grant(recipient_hub="carol"), now=now)
+    assert repo.transition(closed, GrantState.LAPSED, now=now, action="lapse") is not None
+    repo.add_grant(new_grant(owner_hub="someone-else"), now=now)
+    open_states = [GrantState.INVITED, GrantState.ACTIVE, GrantState.ENDING]
+    listed = repo.listing(owner_hub="owner", states=open_states)
+    full = repo.grants(states=open_states, owner_hub="owner")
+    assert [g.id for g in listed] == [invited.id, active_id, group.id] == [g.id for g in full]
+    shown = ["state", "owner_hub", "server", "recipient_slack_id", "recipient_hub", "duration"]
+    shown += ["created_at", "code_expires_at", "expires_at", "recipient_kind", "for_group"]
+    for slim, whole in zip(listed, full, strict=True):
+        assert {f: getattr(slim, f) for f in shown} == {f: getattr(whole, f) for f in shown}
+    assert listed[2].for_group and not listed[0].for_group

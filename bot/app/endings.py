@@ -18,6 +18,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
@@ -61,6 +62,19 @@ _PASS_HOMES: ContextVar[set[str] | None] = ContextVar("sharebot_pass_homes", def
 # Within a pass's revocations: where the notices they wrote go for their first try, made
 # once the revocations are done (:meth:`NoticeService.after`), not in the writer's slot.
 _LATER_NOTICES: ContextVar[Later | None] = ContextVar("sharebot_later_notices", default=None)
+
+
+@dataclass
+class _Held:
+    """The claim the current task holds in :meth:`Endings.claimed`: the end of the grant
+    (:meth:`Endings.finish_claimed`) lets it go in the same write, and says so here."""
+
+    grant_id: int
+    token: str
+    released: bool = False
+
+
+_HELD: ContextVar[_Held | None] = ContextVar("sharebot_held_claim", default=None)
 
 
 async def db(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -111,26 +125,31 @@ class Endings:
         ``wait`` (seconds): how long to keep asking while someone else holds it. A person's
         revoke waits a little for a background pass that holds the grant (for the length of
         a hub call), so that the answer says what happened rather than "later"."""
-        token = await self.claim(grant)
+        claim = await self.claim(grant)
         deadline = time.monotonic() + wait
-        while token is None and time.monotonic() < deadline:
+        while claim is None and time.monotonic() < deadline:
             await asyncio.sleep(CLAIM_RETRY)
-            token = await self.claim(grant)
-        if token is None:
+            claim = await self.claim(grant)
+        if claim is None:
             log.debug("%s: another worker has it", grant.label)
             yield None
             return
+        token, fresh = claim
+        held, outer = _Held(grant.id, token), _HELD.get()
+        _HELD.set(held)
         try:
-            fresh = await db(self.grants.get, grant.id)
-            yield fresh if fresh is not None and fresh.state is grant.state else None
+            yield fresh if fresh.state is grant.state else None
         finally:
-            await db(self.grants.release, grant.id, token)
+            _HELD.set(outer)
+            if not held.released:
+                await db(self.grants.release, grant.id, token)
 
-    async def claim(self, grant: Grant) -> str | None:
-        """Claim ``grant`` under a new token; the token to release it with, or None."""
+    async def claim(self, grant: Grant) -> tuple[str, Grant] | None:
+        """Claim ``grant`` under a new token: the token to release it with and the grant as
+        it is now, or None."""
         token = self.new_token()
-        claimed = await db(self.grants.claim, grant.id, token, now=self.clock(), ttl=self.claim_ttl)
-        return token if claimed else None
+        fresh = await db(self.grants.claim, grant.id, token, now=self.clock(), ttl=self.claim_ttl)
+        return (token, fresh) if fresh is not None else None
 
     def new_token(self) -> str:
         return f"{self.worker}:{secrets.token_hex(4)}"
@@ -337,6 +356,8 @@ class Endings:
             await db(self.grants.record_failure, grant, str(err), now=now, action="revoke_failed")
             return False
         kept = kept_after(grant.ledger, others, undecided)
+        held = _HELD.get()  # the claim goes with the end, in one write
+        release = held.token if held is not None and held.grant_id == grant.id else None
         ended = await self.change(
             grant,
             final_state(reason),
@@ -346,9 +367,12 @@ class Endings:
             ended_at=now,
             removed={grant.holder: remove} if remove and not grant.for_group else None,
             notices=lambda _: self.end_notices(grant, reason, kept),
+            release=release,
         )
         if ended is None:
             return True  # another pass or replica finished it
+        if held is not None and release is not None:
+            held.released = True
         log.info("%s ended (%s%s)", grant.label, reason, f", {kept} kept" if kept else "")
         await self.refresh_home(grant.owner_slack_id, grant.recipient_slack_id)
         return True

@@ -8,15 +8,17 @@ comes first (and again after an acceptance seen late, which may be due already).
 tabs are refreshed once each at the end of the pass, not after every grant.
 
 Ending what is due: the due grants are marked ending in a few writes (one per
-``mark_batch``), then ``concurrency`` slots end them, each doing the hub's work and the
-write that records the end with its notices; the end DMs are first tried once every slot
-is done (in batches, ``concurrency`` at once), so a revocation never waits for Slack's
-answers to the ones before it, nor shares the CPU with them (one grant due: its DMs go
-out right after its end, as before).
+``mark_batch``, the first one small), and ``concurrency`` slots end them as each batch is
+written, each doing the hub's work and the write that records the end with its notices
+(and lets its claim go); the end DMs are first tried once every slot is done (in
+batches, ``concurrency`` at once), so a revocation never waits for Slack's answers to the
+ones before it, nor shares the CPU with them (one grant due: its DMs go out right after
+its end, as before).
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections import defaultdict
@@ -108,11 +110,31 @@ class Sweep:
     async def _end_due(self, now: datetime, report: SweepReport) -> None:
         due = await db(self.grants.due, now, remind=False)
         expiring = [g for g in due.to_end if is_due_to_expire(g, now)]
-        for chunk in range(0, len(expiring), self.mark_batch):  # one write per batch
-            for ending in await self.endings.start_endings(
-                expiring[chunk : chunk + self.mark_batch], EndReason.EXPIRED, "expire", now
-            ):
-                log.info("%s reached its deadline", ending.label)
+        # what is ending already (a revoke the hub has not confirmed, a pass stopped halfway)
+        left = await db(self.grants.grants, states=[GrantState.ENDING])
+        if not expiring and not left:
+            return
+        queue: asyncio.Queue[Grant | None] = asyncio.Queue()
+        for grant in left:
+            queue.put_nowait(grant)
+
+        async def mark() -> None:
+            """Mark the due grants ending, a batch a write, each batch handed to the slots
+            as soon as it is written (the first one small, so that they start at once)."""
+            try:
+                start = 0
+                while start < len(expiring):
+                    size = self.mark_batch if start else min(self.mark_batch, self.concurrency)
+                    batch = expiring[start : start + size]
+                    start += size
+                    for ending in await self.endings.start_endings(
+                        batch, EndReason.EXPIRED, "expire", now
+                    ):
+                        log.info("%s reached its deadline", ending.label)
+                        queue.put_nowait(ending)
+            finally:
+                for _ in range(self.concurrency):
+                    queue.put_nowait(None)  # each slot stops once the queue is empty
 
         async def finish(grant: Grant) -> None:
             try:
@@ -126,13 +148,19 @@ class Sweep:
                 log.exception("%s: ending failed; the next pass tries again", grant.label)
             report.failures += 1
 
-        to_finish = await db(self.grants.grants, states=[GrantState.ENDING])
-        if not to_finish:
-            return
+        async def slot() -> None:
+            while (grant := await queue.get()) is not None:
+                await finish(grant)
+
         # The slots do the hub's work only: the end DMs go out once every slot is done,
         # not before a slot takes its next grant (each is in the outbox with its end).
         async with self.endings.notices_after(self.concurrency):
-            await bounded(self.concurrency, [functools.partial(finish, g) for g in to_finish])
+            results = await asyncio.gather(
+                mark(), *(slot() for _ in range(self.concurrency)), return_exceptions=True
+            )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     async def _settle_withdrawals(self, now: datetime, report: SweepReport) -> None:
         for grant in await db(self.grants.grants, states=[GrantState.WITHDRAWING]):
@@ -174,13 +202,14 @@ class Sweep:
     ) -> None:
         """Check the invitations to one server that no other replica is checking."""
         claimed: dict[int, str] = {}  # grant id -> claim token
+        fresh: list[Grant] = []
         try:
             for grant in grants:
-                token = await self.endings.claim(grant)
-                if token is not None:
-                    claimed[grant.id] = token
-            fresh = [await db(self.grants.get, grant_id) for grant_id in claimed]
-            mine = [g for g in fresh if g is not None and g.state is GrantState.INVITED]
+                claim = await self.endings.claim(grant)
+                if claim is not None:
+                    claimed[grant.id] = claim[0]
+                    fresh.append(claim[1])
+            mine = [g for g in fresh if g.state is GrantState.INVITED]
             if mine:
                 accepted, lapsed = await self.codes.check(owner, server, mine, now)
                 report.accepted += accepted

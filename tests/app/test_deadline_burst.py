@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event, text
 
 from bot.app.messages import Rendered
 from bot.app.ports import Say
@@ -200,3 +200,33 @@ async def test_a_late_first_try_leaves_a_notice_another_sender_claimed(
     assert report.sent == 1
     assert [d["text"] for d in fake_slack.dms_to("UA")] == ["mine"]
     assert fake_slack.dms_to("UB") == []  # its claimer sends it, not this late first try
+
+
+async def test_each_end_takes_two_writes_of_its_grant_claim_and_end(
+    rt: Runtime, engine: Engine, hub_script: FlakyHub
+) -> None:
+    """Past the marking (one UPDATE a row, batched in one transaction), a slot writes each
+    grant twice: its claim (which reads it back) and its end, which lets the claim go."""
+    ids = due_grants(rt.grants)
+    for grant in rt.grants.grants(states=[GrantState.ACTIVE]):  # no code left to watch
+        rt.grants.code_seen(grant, now=NOW, gone=True)
+    updates: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip().upper().startswith("UPDATE GRANTS"):
+            updates.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        report = await rt.sweep.run(NOW)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert report.ended == DUE and hub_script.patches == DUE
+    assert len(updates) == DUE + 2 * DUE  # marked, claimed, ended (and released)
+    ended = [rt.grants.get(i) for i in ids]
+    assert all(g is not None and g.state is GrantState.EXPIRED for g in ended)
+    with engine.connect() as conn:
+        held = conn.execute(
+            text("SELECT count(*) FROM grants WHERE claimed_by IS NOT NULL")
+        ).scalar_one()
+    assert held == 0

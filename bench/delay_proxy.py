@@ -32,6 +32,7 @@ class DelayProxy:
         self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
+        self._writers: set[asyncio.StreamWriter] = set()
 
     @classmethod
     def before(cls, url: str, delay: float = 0.025) -> DelayProxy:
@@ -61,13 +62,21 @@ class DelayProxy:
             self._thread.join(10)
 
     async def _shutdown(self) -> None:
+        """Close the listener, then every connection, so that each connection's task ends
+        on its own (cancelling one that asyncio's stream callback watches makes Python
+        3.11 log a CancelledError traceback); only a task still running after that is
+        cancelled."""
         if self._server is not None:
             self._server.close()
+        for writer in list(self._writers):
+            writer.close()
         current = asyncio.current_task()
         tasks = [t for t in asyncio.all_tasks() if t is not current]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=2)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
     def _run(self) -> None:
         loop = self._loop = asyncio.new_event_loop()
@@ -84,16 +93,20 @@ class DelayProxy:
 
     async def _serve(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
         self.connections += 1
+        self._writers.add(client_w)
         try:
             await asyncio.sleep(2 * self.delay)  # the handshake's round trip
             up_r, up_w = await asyncio.open_connection(*self.upstream)
         except OSError:
             client_w.close()
+            self._writers.discard(client_w)
             return
+        self._writers.add(up_w)
         await asyncio.gather(
             self._pipe(client_r, up_w), self._pipe(up_r, client_w), return_exceptions=True
         )
         for writer in (client_w, up_w):
+            self._writers.discard(writer)
             with contextlib.suppress(Exception):
                 writer.close()
 

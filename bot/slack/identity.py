@@ -107,7 +107,7 @@ def foreign(body: dict[str, Any], team_id: str | None, ours: Workspace) -> str |
     ``authorizations``, for modals opened across Slack Connect ``app_installed_team_id``).
     A request that names no team or app is left to the listeners.
     """
-    if team_id and team_id != ours.team_id:
+    if team_id and team_id != ours.team_id:  # (a signed fuzz sent ``true``: not ours either)
         return f"team {_shown(team_id)}"
     app = body.get("api_app_id")
     if ours.app_id is not None and isinstance(app, str) and app and app != ours.app_id:
@@ -115,9 +115,11 @@ def foreign(body: dict[str, Any], team_id: str | None, ours: Workspace) -> str |
     return None
 
 
-def _shown(value: str) -> str:
-    """An id from a request as a log line may show it: Slack's ids are short and plain."""
-    kept = "".join(c for c in value[:40] if c.isascii() and (c.isalnum() or c in "_-."))
+def _shown(value: object) -> str:
+    """An id from a request as a log line may show it: Slack's ids are short and plain
+    (anything but a string, which Slack never sends, shows as ``?``)."""
+    text = value if isinstance(value, str) else ""
+    kept = "".join(c for c in text[:40] if c.isascii() and (c.isalnum() or c in "_-."))
     return kept or "?"
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
+from bot.domain.grants import GrantState
 from bot.store.base import Store
 from bot.store.models import DecisionRow, GrantRow
 
@@ -15,7 +16,9 @@ class Sent(Store):
     def since(self, slack_id: str, since: datetime) -> int:
         """Invitations and requests ``slack_id`` made from ``since`` on: grants they made
         themselves (one per person invited; not those an approval made, whose decision is
-        counted) and decisions they asked for (requests, approvals, extensions)."""
+        counted, nor those the hub never made a code for: a share of a server that does
+        not exist, or while the hub is down, failed before anything was sent) and
+        decisions they asked for (requests, approvals, extensions)."""
         with self._read() as session:
             grants = session.scalar(
                 select(func.count())
@@ -24,6 +27,7 @@ class Sent(Store):
                     GrantRow.owner_slack_id == slack_id,
                     GrantRow.created_at >= since,
                     GrantRow.decision_id.is_(None),
+                    or_(GrantRow.state != GrantState.FAILED.value, GrantRow.code_id.is_not(None)),
                 )
             )
             decisions = session.scalar(

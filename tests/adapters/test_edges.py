@@ -101,10 +101,11 @@ OURS = Workspace("T1", "A1")
         ("T1", {"api_app_id": "A1"}, None),
         (None, {}, None),  # names neither: left to the listeners
         ("T1", {"api_app_id": 5}, None),
+        (True, {}, "team ?"),  # a signed fuzz's `authorizations: [{"team_id": true}]`
     ],
 )
 def test_requests_naming_another_team_or_app_are_foreign(
-    team: str | None, body: dict[str, Any], why: str | None
+    team: Any, body: dict[str, Any], why: str | None
 ) -> None:
     assert foreign(body, team, OURS) == why
 

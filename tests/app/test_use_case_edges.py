@@ -178,6 +178,26 @@ async def test_invitations_past_the_limit_are_refused_until_a_minute_passed(
     assert len(all_grants(rt)) == 4
 
 
+async def test_shares_the_hub_never_made_do_not_count(rt: Runtime, fake_slack: FakeSlack) -> None:
+    """A typo in the server's name is refused (the hub has no such server), recorded as a
+    failed invitation, and sends nothing: it does not count against the limit."""
+    for n in range(5):
+        with pytest.raises(Refused) as refused:
+            share = Share(("UALICE",), HOUR, server="gpuu")
+            await rt.decisions.share_or_hold("UOWNER", share, NOW + timedelta(seconds=n))
+        assert refused.value.refusal.reason is Reason.UNKNOWN_SERVER
+    failed = all_grants(rt)
+    assert [(g.state, g.code_id) for g in failed] == [(GrantState.FAILED, None)] * 5
+    assert fake_slack.dms_to("UALICE") == []
+    for _ in range(3):
+        share = Share(("UALICE",), HOUR, server="gpu")
+        outcome = await rt.decisions.share_or_hold("UOWNER", share, NOW + timedelta(seconds=10))
+        assert not isinstance(outcome, Refusal)
+    with pytest.raises(Refused) as refused:
+        await rt.decisions.share_or_hold("UOWNER", Share(("UALICE",), HOUR), NOW + HOUR / 120)
+    assert refused.value.refusal.reason is Reason.TOO_MANY_SENT
+
+
 async def test_one_command_for_too_many_people_is_refused_whole(rt: Runtime) -> None:
     await rt.decisions.share_or_hold("UOWNER", Share(("UALICE",), HOUR), NOW)
     with pytest.raises(Refused) as refused:

@@ -202,4 +202,6 @@ def test_a_request_for_a_missing_server_names_none_of_the_owners(
     assert asked == "<@UOWNER> has no server named `thesis-draft`, so nothing was asked or shared."
     own = share(app, slack, "UOWNER", "<@UALICE|alice> 1h server:thesis-draft")
     assert "You have no server named `thesis-draft`" in own and "Your servers:" in own
-    assert grants(db) == [] and not slack.dms_to("UOWNER")
+    # nothing asked; the owner's own share failed before the hub made a code
+    assert [(g.state, g.code_id) for g in grants(db)] == [("failed", None)]
+    assert not slack.dms_to("UOWNER") and not slack.dms_to("UALICE")

@@ -115,12 +115,21 @@ class Sweep:
         if not expiring and not left:
             return
         queue: asyncio.Queue[Grant | None] = asyncio.Queue()
+        handed: set[int] = set()
+
+        def hand(grant: Grant) -> None:
+            if grant.id not in handed:
+                handed.add(grant.id)
+                queue.put_nowait(grant)
+
         for grant in left:
-            queue.put_nowait(grant)
+            hand(grant)
 
         async def mark() -> None:
             """Mark the due grants ending, a batch a write, each batch handed to the slots
-            as soon as it is written (the first one small, so that they start at once)."""
+            as soon as it is written (the first one small, so that they start at once).
+            Then whatever else is ending: what another replica marked meanwhile (its
+            slots and ours split it by the claims: none is done twice)."""
             try:
                 start = 0
                 while start < len(expiring):
@@ -131,7 +140,10 @@ class Sweep:
                         batch, EndReason.EXPIRED, "expire", now
                     ):
                         log.info("%s reached its deadline", ending.label)
-                        queue.put_nowait(ending)
+                        hand(ending)
+                if expiring:
+                    for grant in await db(self.grants.grants, states=[GrantState.ENDING]):
+                        hand(grant)
             finally:
                 for _ in range(self.concurrency):
                     queue.put_nowait(None)  # each slot stops once the queue is empty

@@ -230,3 +230,48 @@ async def test_each_end_takes_two_writes_of_its_grant_claim_and_end(
             text("SELECT count(*) FROM grants WHERE claimed_by IS NOT NULL")
         ).scalar_one()
     assert held == 0
+
+
+class SlowPatches(httpx.AsyncBaseTransport):
+    """The scripted hub, where each PATCH takes 20 ms (the hub's own time)."""
+
+    def __init__(self, hub: FlakyHub) -> None:
+        self.inner = httpx.MockTransport(hub)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "PATCH":
+            await asyncio.sleep(0.02)
+        return await self.inner.handle_async_request(request)
+
+
+async def test_two_replicas_split_a_burst_and_do_none_twice(
+    engine: Engine, fake_slack: FakeSlack, hub_script: FlakyHub
+) -> None:
+    """Both passes wake for the same deadline; whichever marks the grants, the other's
+    slots take their part of them (by the claims)."""
+    due = 40
+    replicas = [
+        services(
+            engine,
+            fake_slack.api_url,
+            transport=SlowPatches(hub_script),
+            clock=lambda: NOW,
+            sweep_concurrency=2,
+        )
+        for _ in range(2)
+    ]
+    try:
+        ids = due_grants(replicas[0].grants, due)
+        for grant in replicas[0].grants.grants(states=[GrantState.ACTIVE]):
+            replicas[0].grants.code_seen(grant, now=NOW, gone=True)
+        reports = await asyncio.gather(*(r.sweep.run(NOW) for r in replicas))
+    finally:
+        for runtime in replicas:
+            await runtime.aclose()
+    ended = [report.ended for report in reports]
+    assert sum(ended) == due and min(ended) >= due // 4, ended  # split, each did a part
+    assert hub_script.patches == due  # none twice
+    expired = replicas[0].grants.grants(states=[GrantState.EXPIRED])
+    assert {g.id for g in expired} == set(ids)
+    audited = [e for e in replicas[0].audit.audit_log() if e.action == "expired"]
+    assert sorted(e.grant_id or 0 for e in audited) == sorted(ids)  # one end each

@@ -311,12 +311,13 @@ class Sharing:
         """Issue an intent written by :meth:`_intend` (its code, its DM), its claim renewed
         first: an intent that waited its turn longer than the claim lasts may have been taken
         over by the background pass, which then sends it (returned as it is now). An intent
-        whose claim, written with it, has most of its lease left goes on as it is: nobody
-        can have taken it over, and a revoke meanwhile is caught by the code's guarded
-        write (:meth:`issue`)."""
+        whose claim, written with it, has nearly all its lease left (a share with one
+        person, sent at once) goes on as it is: nobody can have taken it over, the lease
+        left is as long as a renewal would give, within a tenth, and a revoke meanwhile is
+        caught by the code's guarded write (:meth:`issue`)."""
         ttl = self.endings.claim_ttl
         clock = self.endings.clock()
-        if clock < grant.created_at + ttl / 2:
+        if clock < grant.created_at + ttl / 10:
             fresh: Grant | None = grant
         else:
             fresh = await db(self.grants.claim, grant.id, token, now=clock, ttl=ttl)
